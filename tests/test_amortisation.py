@@ -1,0 +1,195 @@
+"""Amortisation schedules and the Driver China Thirteen discounted receivables balance."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.amortisation import (
+    DISCOUNT_RATE_DC13,
+    Amortization,
+    add_months,
+    aggregate_discounted_balance,
+    days_30e_360,
+    discounted_balance,
+    due_date,
+    first_due_date,
+    level_amount,
+    schedule,
+    schedule_discounted_balance,
+)
+from ledger.money import MoneyError
+
+D = Decimal
+
+
+def test_annuity_worked_example() -> None:
+    # 10,000.00 at 6% over 12 months: i = 0.005, A = 10000 * 0.005 / (1 - 1.005^-12) = 860.664...
+    rows = schedule("10000.00", "0.06", 12, "annuity", date(2021, 7, 31))
+    assert rows[0].interest == D("50.00")
+    assert rows[0].instalment == D("860.66")
+    assert rows[0].principal == D("810.66")
+    assert all(r.instalment == D("860.66") for r in rows[:-1])
+    # the last instalment absorbs the rounding
+    assert rows[-1].principal == rows[-1].opening_balance == D("856.42")
+    assert rows[-1].instalment == D("860.70")
+    assert sum(r.principal for r in rows) == D("10000.00")
+    assert rows[-1].closing_balance == D("0.00")
+
+
+def test_due_dates_clamp_to_month_end() -> None:
+    rows = schedule("1200.00", "0.05", 4, Amortization.ANNUITY, date(2024, 1, 31))
+    assert [r.due_date for r in rows] == [
+        date(2024, 1, 31),
+        date(2024, 2, 29),
+        date(2024, 3, 31),
+        date(2024, 4, 30),
+    ]
+    assert due_date(2023, 2, 30) == date(2023, 2, 28)
+    assert first_due_date(date(2021, 6, 30), 15) == date(2021, 7, 15)
+    assert first_due_date(date(2021, 6, 10), 15) == date(2021, 6, 15)
+    assert first_due_date(date(2021, 6, 30), 31) == date(2021, 7, 31)
+    with pytest.raises(ValueError):
+        due_date(2021, 1, 0)
+
+
+def test_zero_rate_annuity_is_level_principal() -> None:
+    a = schedule("1000.00", "0", 3, "annuity", date(2021, 1, 31))
+    lp = schedule("1000.00", "0", 3, "level_principal", date(2021, 1, 31))
+    assert a == lp
+    assert [r.principal for r in a] == [D("333.33"), D("333.33"), D("333.34")]
+    assert all(r.interest == D("0.00") for r in a)
+
+
+def test_level_principal_interest_on_declining_balance() -> None:
+    rows = schedule("1200.00", "0.12", 3, "level_principal", date(2021, 1, 15))
+    assert [r.principal for r in rows] == [D("400.00")] * 3
+    assert [r.interest for r in rows] == [D("12.00"), D("8.00"), D("4.00")]
+    assert [r.instalment for r in rows] == [D("412.00"), D("408.00"), D("404.00")]
+
+
+def test_bullet() -> None:
+    rows = schedule("50000.00", "0.0488", 6, "bullet", date(2024, 3, 20))
+    assert [r.principal for r in rows[:-1]] == [D("0.00")] * 5
+    assert rows[-1].principal == D("50000.00")
+    # 50,000 * 0.0488 / 12 = 203.333... -> 203.33 every month
+    assert {r.interest for r in rows} == {D("203.33")}
+    assert rows[-1].instalment == D("50203.33")
+
+
+def test_rounding_half_up_to_the_fen() -> None:
+    # 101.00 * 0.03 / 12 = 0.2525 -> 0.25; 102.00 * 0.03 / 12 = 0.255 -> 0.26 (half-up)
+    assert schedule("102.00", "0.03", 2, "bullet", date(2021, 1, 1))[0].interest == D("0.26")
+    assert schedule("101.00", "0.03", 2, "bullet", date(2021, 1, 1))[0].interest == D("0.25")
+    for r in schedule("99999.99", "0.0777", 37, "annuity", date(2021, 5, 31)):
+        for v in (r.interest, r.principal, r.instalment, r.opening_balance, r.closing_balance):
+            assert v == v.quantize(D("0.01"))
+
+
+def test_tiny_balance_over_many_months_never_negative() -> None:
+    rows = schedule("0.05", "0", 10, "level_principal", date(2021, 1, 1))
+    assert sum(r.principal for r in rows) == D("0.05")
+    assert all(r.principal >= 0 and r.closing_balance >= 0 for r in rows)
+
+
+def test_floats_and_bad_inputs_refused() -> None:
+    with pytest.raises(MoneyError):
+        schedule(1000.0, "0.05", 12, "annuity", date(2021, 1, 1))
+    with pytest.raises(MoneyError):
+        schedule("1000.00", 0.05, 12, "annuity", date(2021, 1, 1))
+    with pytest.raises(MoneyError):
+        schedule("1000.001", "0.05", 12, "annuity", date(2021, 1, 1))
+    with pytest.raises(MoneyError):
+        schedule("1000.00", "-0.01", 12, "annuity", date(2021, 1, 1))
+    with pytest.raises(ValueError):
+        schedule("1000.00", "0.05", 0, "annuity", date(2021, 1, 1))
+    with pytest.raises(ValueError):
+        schedule("1000.00", "0.05", 3, "balloon", date(2021, 1, 1))
+
+
+@given(
+    principal_fen=st.integers(min_value=0, max_value=500_000_000),
+    rate_bp=st.integers(min_value=0, max_value=2_000),
+    n=st.integers(min_value=1, max_value=72),
+    method=st.sampled_from(list(Amortization)),
+    day=st.integers(min_value=1, max_value=31),
+)
+def test_schedule_properties(
+    principal_fen: int, rate_bp: int, n: int, method: Amortization, day: int
+) -> None:
+    principal = D(principal_fen) / 100
+    rate = D(rate_bp) / 10_000
+    rows = schedule(principal, rate, n, method, due_date(2021, 1, day), day)
+    assert len(rows) == n
+    assert sum(r.principal for r in rows) == principal
+    assert rows[-1].closing_balance == 0
+    for prev, row in itertools.pairwise(rows):
+        assert row.opening_balance == prev.closing_balance
+        assert row.due_date > prev.due_date
+    for r in rows:
+        assert r.closing_balance == r.opening_balance - r.principal
+        assert r.instalment == r.principal + r.interest
+        assert 0 <= r.principal <= r.opening_balance
+    if method is Amortization.ANNUITY and principal > 0 and n > 1:
+        level = level_amount(principal, rate, n, method)
+        assert all(r.instalment == level for r in rows[:-1] if r.closing_balance > 0)
+
+
+def test_discounted_balance_hand_example() -> None:
+    # Three zero-rate instalments of 1,000.00 due 15 Jul, 15 Aug, 15 Sep 2021, valued at the
+    # seed's Initial Cut-Off Date 30 Jun 2021 at the Discount Rate 5.1371% p.a., 30/360
+    # (seed 001 L18753-L18771):
+    #   i   = 0.051371 / 12           = 0.0042809166...
+    #   v   = 1 / 1.0042809166...     = 0.9957373315
+    #   v^2                           = 0.9914928333
+    #   v^3                           = 0.9872664280
+    #   DRB = 1000 * (v + v^2 + v^3)  = 1000 * 2.9744965927 = 2,974.4965927 -> 2,974.50
+    rows = schedule("3000.00", "0", 3, "annuity", date(2021, 7, 15))
+    assert schedule_discounted_balance(rows, date(2021, 6, 30)) == D("2974.50")
+    # after the July instalment, at 31 Jul: 1000 * (v + v^2) = 1,987.2301647 -> 1,987.23
+    assert schedule_discounted_balance(rows, date(2021, 7, 31)) == D("1987.23")
+    # on the 30/360 day basis the flows are 15, 45 and 75 days = 0.5, 1.5, 2.5 periods away:
+    #   1000 * (v^0.5 + v^1.5 + v^2.5) = 1000 * 2.9808565793 -> 2,980.86
+    assert schedule_discounted_balance(rows, date(2021, 6, 30), basis="30/360") == D("2980.86")
+    assert D("0.051371") == DISCOUNT_RATE_DC13
+
+
+def test_discounted_balance_accretion_identity() -> None:
+    # The seed's Cash Run Out Schedule satisfies ADRB_t = ADRB_{t-1} * (1 + r/12) - cash_t on every
+    # row (seed001_notes_defs.md §0). Our per-loan DRB does too, up to the fen rounding of each DRB.
+    rows = schedule("85000.00", "0.0418", 28, "annuity", date(2021, 7, 26))
+    i = DISCOUNT_RATE_DC13 / 12
+    prev = schedule_discounted_balance(rows, date(2021, 6, 30))
+    for k, row in enumerate(rows):
+        end = due_date(*add_months(2021, 7, k), 31)
+        now = schedule_discounted_balance(rows, end)
+        assert abs(prev * (1 + i) - row.instalment - now) <= D("0.01")
+        prev = now
+    assert prev == D("0.00")
+
+
+def test_zero_rate_loan_discounted_below_par_and_positive_rate_above() -> None:
+    zero = schedule("60000.00", "0", 24, "annuity", date(2021, 7, 20))
+    rich = schedule("60000.00", "0.09", 24, "annuity", date(2021, 7, 20))
+    cut_off = date(2021, 6, 30)
+    assert schedule_discounted_balance(zero, cut_off) < D("60000.00")
+    assert schedule_discounted_balance(rich, cut_off) > D("60000.00")
+    # a loan at exactly the discount rate is worth its principal (to a few fen of rounding)
+    par = schedule("60000.00", DISCOUNT_RATE_DC13, 24, "annuity", date(2021, 7, 20))
+    assert abs(schedule_discounted_balance(par, cut_off) - D("60000.00")) <= D("0.10")
+    total = aggregate_discounted_balance([zero, rich], cut_off)
+    assert total == schedule_discounted_balance(zero, cut_off) + schedule_discounted_balance(
+        rich, cut_off
+    )
+
+
+def test_discounted_balance_ignores_past_flows_and_30e_360() -> None:
+    flows = [(date(2021, 6, 15), D("500.00")), (date(2021, 7, 31), D("1000.00"))]
+    assert discounted_balance(flows, date(2021, 6, 30), D("0")) == D("1000.00")
+    assert days_30e_360(date(2021, 6, 30), date(2021, 7, 31)) == 30
+    assert days_30e_360(date(2021, 1, 31), date(2021, 2, 28)) == 28
