@@ -38,6 +38,18 @@ MIN_YEAR = 1900
 MAX_YEAR = 2200
 
 
+class _DatesAsTextLoader(yaml.SafeLoader):
+    """SafeLoader that leaves YAML timestamps as text, so every date (a malformed one too) goes
+    through :func:`_parse_date` and its error names the field."""
+
+
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_DatesAsTextLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+
 class HolidayFileError(ValueError):
     """A holiday file that cannot be used; names the file, the field and the reason."""
 
@@ -63,15 +75,28 @@ class HolidayFile:
     source: str = ""
 
 
+def _is_datetime(text: str) -> bool:
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _parse_date(value: object, origin: str, field: str, year: int) -> dt.date:
     if isinstance(value, dt.datetime):
         raise HolidayFileError(origin, field, f"{value!r} has a time of day; give a date only")
     if isinstance(value, dt.date):
         parsed = value
     elif isinstance(value, str):
+        text = value.strip()
         try:
-            parsed = dt.date.fromisoformat(value.strip())
+            parsed = dt.date.fromisoformat(text)
         except ValueError:
+            if len(text) > 10 and _is_datetime(text):
+                raise HolidayFileError(
+                    origin, field, f"{value!r} has a time of day; give a date only"
+                ) from None
             raise HolidayFileError(
                 origin, field, f"{value!r} is not an ISO date YYYY-MM-DD"
             ) from None
@@ -162,7 +187,7 @@ def load_holiday_file(path: str | Path) -> HolidayFile:
     except OSError as exc:
         raise HolidayFileError(origin, "<file>", f"cannot be read: {exc.strerror or exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_DatesAsTextLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
