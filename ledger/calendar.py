@@ -28,6 +28,7 @@ from ledger.calendar_business import (
     day_in_month,
     last_day_of_month,
     load_calendar,
+    load_calendar_dir,
     prc_calendar,
 )
 from ledger.calendar_daycount import (
@@ -98,6 +99,7 @@ __all__ = [
     "iter_schedule",
     "last_day_of_month",
     "load_calendar",
+    "load_calendar_dir",
     "load_holiday_file",
     "parse_holiday_data",
     "payment_date_for",

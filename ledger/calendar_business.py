@@ -303,3 +303,20 @@ def load_calendar(
     """Load operator holiday files from disk and build the PRC calendar (the explicit loader)."""
     files = [load_holiday_file(p) for p in holiday_files]
     return prc_calendar(files, count_makeup_workdays=count_makeup_workdays)
+
+
+HOLIDAY_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def load_calendar_dir(
+    directory: str | Path | None, *, count_makeup_workdays: bool = True
+) -> BusinessCalendar:
+    """The PRC calendar plus every ``*.yaml``/``*.yml``/``*.json`` holiday file in ``directory``
+    (sorted by name; ``None`` or an empty directory: chinese_calendar only)."""
+    if directory is None:
+        return prc_calendar(count_makeup_workdays=count_makeup_workdays)
+    root = Path(directory)
+    if not root.is_dir():
+        raise CalendarError(f"holiday directory {root} does not exist or is not a directory")
+    paths = sorted(p for p in root.iterdir() if p.suffix.lower() in HOLIDAY_FILE_SUFFIXES)
+    return load_calendar(paths, count_makeup_workdays=count_makeup_workdays)

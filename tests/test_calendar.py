@@ -22,6 +22,7 @@ from ledger.calendar import (
     HolidayFileError,
     chinese_calendar_years,
     load_calendar,
+    load_calendar_dir,
     load_holiday_file,
     parse_holiday_data,
     prc_calendar,
@@ -244,6 +245,16 @@ def test_beyond_coverage_with_operator_file(tmp_path: Path) -> None:
     assert _weekend_warnings(logs) == []
     assert next_day == cal.adjust(D(BEYOND, 10, 8), FOLLOWING)
     assert next_day >= D(BEYOND, 10, 8)
+
+
+def test_load_calendar_dir(tmp_path: Path) -> None:
+    path, _ = _beyond_year_file(tmp_path)
+    (tmp_path / "README.txt").write_text("not a holiday file", encoding="utf-8")
+    cal = load_calendar_dir(tmp_path)
+    assert cal.source_for(BEYOND) == f"operator file {path}"
+    assert load_calendar_dir(None) == CAL
+    with pytest.raises(CalendarError, match="not a directory"):
+        load_calendar_dir(tmp_path / "missing")
 
 
 def test_operator_file_overrides_chinese_calendar_for_a_covered_year(tmp_path: Path) -> None:
