@@ -48,7 +48,8 @@ from ledger.calendar_daycount import DayCount, DayCountFraction, day_count_fract
 
 PositiveInt = Annotated[int, Field(ge=1)]
 DayOfMonth = Annotated[int, Field(ge=1, le=31)]
-CalculationDay = DayOfMonth | Literal["last"]
+CalculationDay = DayOfMonth | Literal["last", "month_end"]
+"""A fixed day of the month, or 'last' (alias 'month_end'): the last calendar day."""
 MAX_SCHEDULE_PERIODS = 1200  # 100 years of monthly periods: a guard against runaway loops
 
 
@@ -59,7 +60,7 @@ class ScheduleError(CalendarError):
 
 def calculation_date_for(year: int, month: int, calculation_day: CalculationDay) -> dt.date:
     """The (unadjusted) calculation date in ``year``-``month``: its last day or a fixed day."""
-    if calculation_day == "last":
+    if isinstance(calculation_day, str):  # "last" or "month_end"
         return last_day_of_month(year, month)
     return day_in_month(year, month, calculation_day)
 
@@ -127,7 +128,9 @@ class DateAnchor(StrEnum):
     """The schedule date a :class:`RelativeDate` counts from."""
 
     CALCULATION_DATE = "calculation_date"
+    COLLECTION_PERIOD_END = "collection_period_end"  # the same day as the calculation date
     PAYMENT_DATE = "payment_date"
+    CLOSING_DATE = "closing_date"
 
 
 class RelativeDate(BaseModel):
@@ -142,6 +145,8 @@ class RelativeDate(BaseModel):
     name: Annotated[str, Field(min_length=1)]
     anchor: DateAnchor
     business_days: int
+    not_later_than_determination_date: bool = False
+    """Cap at the determination date (e.g. 004 L1760–L1768 "no later than the 信托分配日")."""
 
     @model_validator(mode="after")
     def _nonzero(self) -> RelativeDate:
@@ -197,10 +202,10 @@ class DateRules(BaseModel):
     """受托机构报告日 = this many business days before the payment date (001 L20667: 5)."""
     other_dates: tuple[RelativeDate, ...] = ()
     """Further named dates (record date, account bank report date, ...)."""
-    interest_period_adjusted: bool = False
-    """False: interest periods run between unadjusted payment days, so business-day adjustment
-    does not change accrual days (001 L19301–L19311, 004 L2654–L2656); True: between adjusted
-    payment dates."""
+    interest_period_dates: Literal["unadjusted", "adjusted"] = "unadjusted"
+    """'unadjusted': interest periods run between unadjusted payment days, so business-day
+    adjustment does not change accrual days (001 L19301–L19311, 004 L2654–L2656); 'adjusted':
+    between adjusted payment dates."""
     day_count: DayCount = DayCount.ACT_365_FIXED
     """Day count of the schedule's ``year_fraction`` column (001 L11489–L11497: Act/365)."""
 
@@ -351,12 +356,12 @@ def schedule_period(rules: DateRules, calendar: BusinessCalendar, index: int) ->
         previous_unadjusted = rules.unadjusted_payment_date(previous_calc)
         interest_start = (
             calendar.adjust(previous_unadjusted, rules.business_day_convention)
-            if rules.interest_period_adjusted
+            if rules.interest_period_dates == "adjusted"
             else previous_unadjusted
         )
     unadjusted = rules.unadjusted_payment_date(calc)
     payment = calendar.adjust(unadjusted, rules.business_day_convention)
-    interest_end = payment if rules.interest_period_adjusted else unadjusted
+    interest_end = payment if rules.interest_period_dates == "adjusted" else unadjusted
     if interest_end <= interest_start:
         raise ScheduleError(
             f"period {index}: interest period {interest_start} to {interest_end} is empty"
@@ -387,15 +392,23 @@ def schedule_period(rules: DateRules, calendar: BusinessCalendar, index: int) ->
         if rules.trustee_report_business_days_before is not None
         else None
     )
-    others = tuple(
-        (
-            rel.name,
-            calendar.add_business_days(
-                calc if rel.anchor is DateAnchor.CALCULATION_DATE else payment, rel.business_days
-            ),
-        )
-        for rel in rules.other_dates
-    )
+    anchors = {
+        DateAnchor.CALCULATION_DATE: calc,
+        DateAnchor.COLLECTION_PERIOD_END: calc,
+        DateAnchor.PAYMENT_DATE: payment,
+        DateAnchor.CLOSING_DATE: rules.closing_date,
+    }
+    others: list[tuple[str, dt.date]] = []
+    for rel in rules.other_dates:
+        when = calendar.add_business_days(anchors[rel.anchor], rel.business_days)
+        if rel.not_later_than_determination_date:
+            if determination is None:
+                raise ScheduleError(
+                    f"other_dates {rel.name!r}: not_later_than_determination_date needs "
+                    "determination_business_days_before"
+                )
+            when = min(when, determination)
+        others.append((rel.name, when))
     fraction = day_count_fraction(interest_start, interest_end, rules.day_count)
     return SchedulePeriod(
         index=index,
@@ -413,7 +426,7 @@ def schedule_period(rules: DateRules, calendar: BusinessCalendar, index: int) ->
         interest_days=(interest_end - interest_start).days,
         day_count=rules.day_count,
         year_fraction=fraction.to_decimal(),
-        other_dates=others,
+        other_dates=tuple(others),
     )
 
 

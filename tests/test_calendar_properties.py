@@ -130,7 +130,7 @@ def test_schedules_are_contiguous(
         first_calculation_date=first_calc,
         payment_day=payment_day,
         business_day_convention=convention,
-        interest_period_adjusted=adjusted,
+        interest_period_dates="adjusted" if adjusted else "unadjusted",
         trustee_report_business_days_before=1,
     )
     schedule = generate_schedule(rules, PRC, periods=24)

@@ -191,13 +191,13 @@ def test_seed003_monthly_schedule_across_year_end() -> None:
 
 
 def test_interest_periods_on_adjusted_dates_when_the_deal_says_so() -> None:
-    p3 = schedule_period(rules(SEED001, interest_period_adjusted=True), CAL, 3)
+    p3 = schedule_period(rules(SEED001, interest_period_dates="adjusted"), CAL, 3)
     assert (p3.interest_period_start, p3.interest_period_end, p3.interest_days) == (
         D(2022, 1, 26),
         D(2022, 2, 28),
         33,
     )
-    p4 = schedule_period(rules(SEED001, interest_period_adjusted=True), CAL, 4)
+    p4 = schedule_period(rules(SEED001, interest_period_dates="adjusted"), CAL, 4)
     assert p4.interest_period_start == D(2022, 2, 28)
 
 
@@ -224,6 +224,7 @@ def test_quarterly_schedule() -> None:
 
 def test_fixed_calculation_day() -> None:
     assert calculation_date_for(2024, 2, "last") == D(2024, 2, 29)
+    assert calculation_date_for(2024, 2, "month_end") == D(2024, 2, 29)
     assert calculation_date_for(2024, 2, 31) == D(2024, 2, 29)
     assert calculation_date_for(2025, 2, 20) == D(2025, 2, 20)
     r = rules(
@@ -262,6 +263,29 @@ def test_remittance_cap_at_the_distribution_date() -> None:
     assert p.payment_date == D(2024, 2, 18)  # 12 Feb in the Spring Festival -> make-up Sunday
     assert p.determination_date == D(2024, 2, 7)  # 9, 8, 7
     assert p.remittance_date == D(2024, 2, 7)  # uncapped: Feb 9 (1, 2, 4, 5, 6, 7, 8, 9)
+
+
+def test_other_dates_on_every_anchor() -> None:
+    r = rules(
+        SEED003,
+        other_dates=[
+            {"name": "a", "anchor": "collection_period_end", "business_days": 6},
+            {"name": "b", "anchor": "closing_date", "business_days": 1},
+            {
+                "name": "c",
+                "anchor": "calculation_date",
+                "business_days": 14,
+                "not_later_than_determination_date": True,
+            },
+        ],
+    )
+    p = schedule_period(r, CAL, 1)
+    assert p.date_named("a") == D(2024, 4, 9)  # 1, 2, 3, 7, 8, 9
+    assert p.date_named("b") == D(2024, 3, 21)
+    assert p.date_named("c") == D(2024, 4, 18)  # capped at the 信托分配日 (uncapped: 19 Apr)
+    without = r.model_copy(update={"determination_business_days_before": None})
+    with pytest.raises(ScheduleError, match="needs determination_business_days_before"):
+        schedule_period(without, CAL, 1)
 
 
 def test_remittance_floor_at_the_calculation_date() -> None:
