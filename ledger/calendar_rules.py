@@ -50,6 +50,7 @@ PositiveInt = Annotated[int, Field(ge=1)]
 DayOfMonth = Annotated[int, Field(ge=1, le=31)]
 CalculationDay = DayOfMonth | Literal["last", "month_end"]
 """A fixed day of the month, or 'last' (alias 'month_end'): the last calendar day."""
+MAX_ADJUSTMENT_DAYS = 14  # the longest PRC holiday block moves a date by 9 days (Feb 2026)
 MAX_SCHEDULE_PERIODS = 1200  # 100 years of monthly periods: a guard against runaway loops
 
 
@@ -177,6 +178,9 @@ class DateRules(BaseModel):
     """The first 计算日 (001 L17992: 30 Nov 2021; 003 L200: 2024-03-31; 004 L1778)."""
     last_calculation_date: dt.date | None = None
     """The last 计算日, if known (001 L17992: the month-end before the last PD)."""
+    first_payment_date: dt.date | None = None
+    """Optional cross-check: the first payment date as the documents state it (adjusted or not;
+    001 L10534: 27 Dec 2021; 003 L238: 2024-04-26). The schedule refuses a mismatch."""
     calculation_day: CalculationDay = "last"
     """'last' = last calendar day of the month (001 L17992, 003 L200, 004 L1778) or a fixed day."""
     collection_period_months: Annotated[int, Field(ge=1, le=12)] = 1
@@ -234,6 +238,14 @@ class DateRules(BaseModel):
             raise ValueError(
                 f"the first payment date {first_pd} is not after the first calculation date "
                 f"{first}; check payment_day / payment_month_offset"
+            )
+        if (
+            self.first_payment_date is not None
+            and abs((self.first_payment_date - first_pd).days) > MAX_ADJUSTMENT_DAYS
+        ):
+            raise ValueError(
+                f"first_payment_date {self.first_payment_date} is not the payment day "
+                f"{first_pd} or a business-day adjustment of it"
             )
         if self.closing_date >= first_pd:
             raise ValueError(
@@ -361,6 +373,15 @@ def schedule_period(rules: DateRules, calendar: BusinessCalendar, index: int) ->
         )
     unadjusted = rules.unadjusted_payment_date(calc)
     payment = calendar.adjust(unadjusted, rules.business_day_convention)
+    if (
+        index == 1
+        and rules.first_payment_date is not None
+        and rules.first_payment_date not in (unadjusted, payment)
+    ):
+        raise ScheduleError(
+            f"first_payment_date {rules.first_payment_date} does not match the rules: "
+            f"{unadjusted} adjusted by {rules.business_day_convention.value} is {payment}"
+        )
     interest_end = payment if rules.interest_period_dates == "adjusted" else unadjusted
     if interest_end <= interest_start:
         raise ScheduleError(

@@ -47,6 +47,7 @@ SEED001: dict[str, Any] = {
     "closing_date": "2021-11-17",
     "first_calculation_date": "2021-11-30",
     "last_calculation_date": "2028-11-30",
+    "first_payment_date": "2021-12-27",
     "calculation_day": "last",
     "payment_day": 26,
     "business_day_convention": "modified_following",
@@ -345,6 +346,15 @@ def test_period_for_collection_date() -> None:
     with pytest.raises(ScheduleError, match="after the last"):
         period_for_collection_date(r, CAL, D(2028, 12, 1))
     assert period_for_collection_date(rules(SEED003), CAL, D(2024, 1, 2)).index == 1
+
+
+def test_first_payment_date_cross_check() -> None:
+    assert schedule_period(rules(SEED003, first_payment_date="2024-04-26"), CAL, 1).index == 1
+    assert schedule_period(rules(SEED001, first_payment_date="2021-12-26"), CAL, 1).index == 1
+    with pytest.raises(ScheduleError, match="first_payment_date 2021-12-28 does not match"):
+        schedule_period(rules(SEED001, first_payment_date="2021-12-28"), CAL, 1)
+    with pytest.raises(ValidationError, match="not the payment day"):
+        rules(SEED001, first_payment_date="2022-01-26")
 
 
 def test_schedule_bounds() -> None:
