@@ -24,11 +24,11 @@ Everything here is pure apart from that warning; the only file I/O is
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+import functools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from types import MappingProxyType
 
 import structlog
 
@@ -79,6 +79,7 @@ def chinese_calendar_years() -> range:
     return range(min(years), max(years) + 1)
 
 
+@functools.cache
 def _chinese_calendar_data() -> tuple[YearDays, ...]:
     from chinese_calendar import constants
 
@@ -124,7 +125,7 @@ class BusinessCalendar:
 
     years: tuple[YearDays, ...] = ()
     count_makeup_workdays: bool = True
-    _by_year: Mapping[int, YearDays] = field(init=False, repr=False, compare=False)
+    _by_year: dict[int, YearDays] = field(init=False, repr=False, compare=False)
     _warned: set[int] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -135,7 +136,7 @@ class BusinessCalendar:
                     f"year {yd.year} given twice ({by_year[yd.year].source}; {yd.source})"
                 )
             by_year[yd.year] = yd
-        object.__setattr__(self, "_by_year", MappingProxyType(by_year))
+        object.__setattr__(self, "_by_year", by_year)  # private; a plain dict so it pickles
         object.__setattr__(self, "_warned", set())
 
     # ----- construction -------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import pickle
 from collections.abc import MutableMapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
@@ -353,6 +354,15 @@ def test_missing_holiday_file(tmp_path: Path) -> None:
     assert info.value.origin == str(path)
     assert info.value.field == "<file>"
     assert "cannot be read" in info.value.reason
+
+
+def test_calendar_pickles(tmp_path: Path) -> None:
+    path, _ = _beyond_year_file(tmp_path)
+    cal = load_calendar([path])
+    copy = pickle.loads(pickle.dumps(cal))
+    assert copy == cal
+    assert copy.add_business_days(D(2024, 3, 31), 5) == D(2024, 4, 8)
+    assert copy.source_for(BEYOND) == f"operator file {path}"
 
 
 def test_calendar_is_immutable_and_comparable() -> None:
