@@ -1,0 +1,243 @@
+"""Cross-reference checks of a parsed deal, each problem with its YAML path.
+
+Pydantic checks shapes; this module checks meaning: every account, note, fee, cap, trigger, role,
+mode and step a part of the file refers to exists and has the right kind, step ids are unique,
+and every formula reads only known names and gives the kind its place needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ledger.deal.names import RESERVED_PREFIXES, deal_names, loan_names
+from ledger.deal.schema import (
+    BookLedgerStep,
+    CoverShortfallStep,
+    DealDefinition,
+    PayFeesStep,
+    PayInterestStep,
+    PayPrincipalStep,
+    PayReturnStep,
+    PayStep,
+    Step,
+    TopUpStep,
+    TransferStep,
+)
+from ledger.expr import ExprError, Kind, check, parse
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a deal file: where (YAML path) and why."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+def format_path(loc: Iterable[str | int]) -> str:
+    """``('waterfalls', 'amortising', 4, 'to')`` → ``waterfalls.amortising[4].to``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class _Checker:
+    def __init__(self, deal: DealDefinition) -> None:
+        self.deal = deal
+        self.problems: list[Problem] = []
+        self.names = deal_names(deal)
+        self.roles = set(deal.roles())
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def formula(
+        self, path: str, text: str | None, want: Kind, names: Mapping[str, Kind] | None = None
+    ) -> None:
+        if text is None:
+            return
+        try:
+            expr = parse(text)
+        except ExprError as exc:  # already reported by pydantic; kept for direct callers
+            self.add(path, str(exc))
+            return
+        for err in check(expr, self.names if names is None else names, want):
+            self.add(path, str(err))
+
+    def account(self, path: str, aid: str, kinds: tuple[str, ...] = ("cash", "reserve")) -> None:
+        account = self.deal.accounts.get(aid)
+        if account is None:
+            self.add(path, f"unknown account {aid!r}")
+        elif account.kind not in kinds:
+            self.add(path, f"account {aid!r} is a {account.kind}, expected {' or '.join(kinds)}")
+
+    def note(self, path: str, nid: str) -> None:
+        if nid not in self.deal.notes:
+            self.add(path, f"unknown note {nid!r}")
+
+    def role(self, path: str, role: str) -> None:
+        if role not in self.roles:
+            self.add(path, f"unknown role {role!r} (no party holds it, not vacant)")
+
+    def mode(self, path: str, mode: str) -> None:
+        if mode not in self.deal.waterfalls:
+            self.add(path, f"unknown waterfall mode {mode!r}")
+
+    def run(self) -> list[Problem]:
+        d = self.deal
+        self.check_names_and_parties()
+        self.check_accounts_notes_fees()
+        for i, rule in enumerate(d.collection_split):
+            self.account(f"collection_split[{i}].to", rule.to)
+        self.check_triggers_and_modes()
+        for mode, steps in d.waterfalls.items():
+            self.check_waterfall(mode, steps)
+        self.check_calendar_and_pool()
+        return self.problems
+
+    def check_names_and_parties(self) -> None:
+        d = self.deal
+        for metric in d.metrics:
+            if metric.startswith(RESERVED_PREFIXES) or not all(
+                seg and not seg.startswith("_") for seg in metric.split(".")
+            ):
+                self.add(f"metrics.{metric}", "metric name is reserved or malformed")
+        for pid, party in d.parties.items():
+            for agency in party.ratings:
+                if agency not in d.agencies:
+                    self.add(f"parties.{pid}.ratings.{agency}", f"unknown agency {agency!r}")
+        for did, definition in d.definitions.items():
+            names = deal_names(d, targets=False, defs_upto=did)
+            self.formula(f"definitions.{did}.formula", definition.formula, definition.kind, names)
+
+    def check_accounts_notes_fees(self) -> None:
+        d = self.deal
+        no_targets = deal_names(d, targets=False)
+        for aid, account in d.accounts.items():
+            if account.parent is not None:
+                self.account(f"accounts.{aid}.parent", account.parent, ("cash", "reserve"))
+            self.formula(f"accounts.{aid}.target", account.target, "number", no_targets)
+        for nid, note in d.notes.items():
+            self.formula(f"notes.{nid}.coupon.rate", note.coupon.rate, "number")
+        for cid, cap in d.caps.items():
+            self.formula(f"caps.{cid}.amount", cap.amount, "number")
+        for fid, fee in d.fees.items():
+            self.role(f"fees.{fid}.payee", fee.payee)
+            if fee.cap is not None and fee.cap not in d.caps:
+                self.add(f"fees.{fid}.cap", f"unknown cap {fee.cap!r}")
+            if fee.paid_into is not None:
+                self.account(f"fees.{fid}.paid_into", fee.paid_into)
+            for field in ("rate", "base", "amount"):
+                self.formula(f"fees.{fid}.{field}", getattr(fee, field), "number")
+
+    def check_triggers_and_modes(self) -> None:
+        d = self.deal
+        for tid, trig in d.triggers.items():
+            p = f"triggers.{tid}"
+            self.formula(f"{p}.metric", trig.metric, "number")
+            self.formula(f"{p}.threshold", trig.threshold, "number")
+            for i, step in enumerate(trig.threshold_schedule or ()):
+                self.formula(f"{p}.threshold_schedule[{i}].threshold", step.threshold, "number")
+            self.formula(f"{p}.condition", trig.condition, "bool")
+            self.formula(f"{p}.cure", trig.cure, "bool")
+            for i, cons in enumerate(trig.consequences):
+                if cons.mode is not None:
+                    self.mode(f"{p}.consequences[{i}].mode", cons.mode)
+                elif cons.kind == "waterfall_mode":
+                    self.add(
+                        f"{p}.consequences[{i}].mode", "a waterfall_mode consequence names a mode"
+                    )
+                if cons.account is not None:
+                    self.account(f"{p}.consequences[{i}].account", cons.account)
+        self.mode("default_mode", d.default_mode)
+        for i, rule in enumerate(d.modes):
+            self.mode(f"modes[{i}].mode", rule.mode)
+            self.formula(f"modes[{i}].when", rule.when, "bool")
+
+    def check_waterfall(self, mode: str, steps: tuple[Step, ...]) -> None:
+        seen: dict[str, int] = {}
+        for i, step in enumerate(steps):
+            p = f"waterfalls.{mode}[{i}]"
+            if step.id in seen:
+                self.add(f"{p}.id", f"duplicate step id {step.id!r} (also [{seen[step.id]}])")
+            seen.setdefault(step.id, i)
+        for i, step in enumerate(steps):
+            self.check_step(f"waterfalls.{mode}[{i}]", step, seen)
+
+    def check_step(self, p: str, step: Step, ids: Mapping[str, int]) -> None:
+        self.formula(f"{p}.when", step.when, "bool")
+        self.formula(f"{p}.limit", step.limit, "number")
+        for j, booking in enumerate(step.record_in):
+            self.account(f"{p}.record_in[{j}].ledger", booking.ledger, ("ledger",))
+        if isinstance(step, BookLedgerStep):
+            self.account(f"{p}.ledger", step.ledger, ("ledger",))
+            self.formula(f"{p}.amount", step.amount, "number")
+            return
+        self.account(f"{p}.from", step.source)
+        if isinstance(step, TransferStep | CoverShortfallStep):
+            self.account(f"{p}.to", step.to)
+            if step.to == step.source:
+                self.add(f"{p}.to", "a transfer needs two different accounts")
+        if isinstance(step, TransferStep):
+            self.formula(f"{p}.amount", step.amount, "number")
+        elif isinstance(step, CoverShortfallStep):
+            for j, sid in enumerate(step.covers):
+                if sid not in ids:
+                    self.add(f"{p}.covers[{j}]", f"unknown step {sid!r} in this waterfall")
+        elif isinstance(step, PayFeesStep):
+            for j, fid in enumerate(step.fees):
+                if fid not in self.deal.fees:
+                    self.add(f"{p}.fees[{j}]", f"unknown fee {fid!r}")
+                elif step.portion == "above_cap" and self.deal.fees[fid].cap is None:
+                    self.add(f"{p}.fees[{j}]", f"fee {fid!r} has no cap, so no above-cap part")
+        elif isinstance(step, PayInterestStep):
+            for j, nid in enumerate(step.notes):
+                self.note(f"{p}.notes[{j}]", nid)
+                note = self.deal.notes.get(nid)
+                if note is not None and note.coupon.kind == "none":
+                    self.add(f"{p}.notes[{j}]", f"note {nid!r} has no coupon")
+        elif isinstance(step, PayPrincipalStep):
+            for j, nid in enumerate(step.notes):
+                self.note(f"{p}.notes[{j}]", nid)
+            self.formula(f"{p}.target_balance", step.target_balance, "number")
+            self.formula(f"{p}.amount", step.amount, "number")
+        elif isinstance(step, TopUpStep):
+            for j, aid in enumerate(step.accounts):
+                self.account(f"{p}.accounts[{j}]", aid)
+                account = self.deal.accounts.get(aid)
+                if account is not None and account.target is None:
+                    self.add(f"{p}.accounts[{j}]", f"account {aid!r} has no target")
+        elif isinstance(step, PayReturnStep):
+            self.note(f"{p}.note", step.note)
+            note = self.deal.notes.get(step.note)
+            if step.capped and note is not None and note.period_return_cap is None:
+                self.add(f"{p}.capped", f"note {step.note!r} has no period_return_cap")
+        elif isinstance(step, PayStep):
+            self.role(f"{p}.payee", step.payee)
+            self.formula(f"{p}.amount", step.amount, "number")
+
+    def check_calendar_and_pool(self) -> None:
+        d = self.deal
+        for i, rule in enumerate(d.calendar.remittance):
+            self.formula(f"calendar.remittance[{i}].when", rule.when, "bool")
+        loan = loan_names(d)
+        for i, crit in enumerate(d.eligibility):
+            self.formula(f"eligibility[{i}].test", crit.test, "bool", loan)
+        if d.repurchase_price is not None:
+            self.formula("repurchase_price.formula", d.repurchase_price.formula, "number", loan)
+        if d.clean_up_call is not None:
+            self.formula("clean_up_call.condition", d.clean_up_call.condition, "bool")
+            self.formula("clean_up_call.price", d.clean_up_call.price, "number")
+
+
+def cross_check(deal: DealDefinition) -> list[Problem]:
+    """Every cross-reference and formula problem in ``deal`` (empty when it is sound)."""
+    return _Checker(deal).run()

@@ -1,0 +1,114 @@
+"""Reading a deal file: YAML → :class:`DealDefinition`, with every problem and its YAML path.
+
+The only I/O in the deal package besides the CLI. YAML numbers are read as exact ``Decimal``
+(never ``float``), duplicate keys are errors, and a file that fails lists all its problems, e.g.
+``waterfalls.amortising[4].to: unknown account 'reserve_liq'``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ledger.deal.checks import Problem, cross_check, format_path
+from ledger.deal.schema import STEP_KINDS, DealDefinition
+
+
+class DealValidationError(ValueError):
+    """A deal file with problems; ``problems`` holds each one (YAML path and reason)."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
+
+
+class _DealYamlLoader(yaml.SafeLoader):
+    """Safe YAML with exact decimals and no duplicate keys."""
+
+
+def _decimal(loader: _DealYamlLoader, node: yaml.ScalarNode) -> Decimal:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not a decimal number", node.start_mark
+        ) from None
+
+
+def _mapping(loader: _DealYamlLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_DealYamlLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
+_DealYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def _pydantic_problems(exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc: list[str | int] = []
+        for i, part in enumerate(err["loc"]):
+            # a discriminated step's tag ('transfer', ...) is not part of the YAML path
+            if isinstance(part, str) and part in STEP_KINDS and i and isinstance(loc[-1], int):
+                continue
+            loc.append(part)
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append(Problem(format_path(loc), message))
+    return problems
+
+
+def parse_deal(data: object, source: str = "<deal>") -> DealDefinition:
+    """Validate already-loaded YAML data (shape, then cross-references and formulas)."""
+    if not isinstance(data, dict):
+        raise DealValidationError(source, [Problem("", "a deal file is a mapping at the top")])
+    try:
+        deal = DealDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise DealValidationError(source, _pydantic_problems(exc)) from None
+    problems = cross_check(deal)
+    if problems:
+        raise DealValidationError(source, problems)
+    return deal
+
+
+def load_deal_text(text: str, source: str = "<deal>") -> DealDefinition:
+    """Parse and validate the YAML text of a deal file."""
+    try:
+        data = yaml.load(text, Loader=_DealYamlLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise DealValidationError(source, [Problem("", f"{where}YAML error: {problem}")]) from None
+    return parse_deal(data, source)
+
+
+def validate_deal_file(path: str | Path) -> DealDefinition:
+    """Read and validate a deal file; raises :class:`DealValidationError` listing every problem."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DealValidationError(str(p), [Problem("", f"cannot read file: {exc}")]) from None
+    return load_deal_text(text, str(p))
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of a deal file's text, as recorded with the ``DealDefined`` event (SPEC §2.5)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,95 @@
+"""The names a deal's formulas may read, and their kinds (SPEC §3: "formulas over named metrics").
+
+The waterfall engine builds its evaluation environment with exactly these names
+(:func:`ledger.waterfall.env.build_env`), so a formula that validates can be evaluated.
+
+======================================  ======  ==============================================
+name                                    kind    meaning
+======================================  ======  ==============================================
+``params.<id>``                         number  a deal parameter (assumed ones flagged)
+``accounts.<id>.balance``               number  current balance (changes as steps run)
+``accounts.<id>.opening``               number  balance at the start of the waterfall
+``targets.<id>``                        number  an account's target formula, evaluated
+``notes.<id>.balance`` / ``.opening``   number  outstanding principal now / before the run
+``notes.<id>.original``                 number  face amount at issue
+``notes.<id>.interest_shortfall``       number  interest carried forward from earlier dates
+``notes.<id>.rate``                     number  current coupon (notes with a coupon)
+``triggers.<id>``                       bool    the trigger is in effect
+``defs.<id>``                           either  a named derived formula
+``ratings.<role or party>.<agency>``    number  rank of the grade (compare with ``'A+'``)
+``roles.<role>``                        number  ordinal of the party holding the role
+``period.days``                         number  actual days in the interest period
+``period.index``                        number  payment date number (1 = first)
+declared metrics (``pool.balance``)     either  supplied by projections each period
+``loan.<field>`` (loan formulas only)   either  a loan's field, for eligibility/repurchase
+======================================  ======  ==============================================
+"""
+
+from __future__ import annotations
+
+from ledger.deal.schema import DealDefinition
+from ledger.expr import Kind
+
+RESERVED_PREFIXES = (
+    "params.",
+    "accounts.",
+    "targets.",
+    "notes.",
+    "triggers.",
+    "defs.",
+    "ratings.",
+    "roles.",
+    "period.",
+    "loan.",
+)
+
+NOTE_FIELDS = ("balance", "opening", "original", "interest_shortfall")
+PERIOD_FIELDS = ("days", "index")
+
+
+def deal_names(
+    deal: DealDefinition, *, targets: bool = True, defs_upto: str | None = None
+) -> dict[str, Kind]:
+    """Every name a deal-level formula may read.
+
+    ``targets=False`` leaves out ``targets.*`` (target and definition formulas may not read
+    targets, so they cannot loop); ``defs_upto`` keeps only definitions declared before it.
+    """
+    names: dict[str, Kind] = {}
+    for pid in deal.parameters:
+        names[f"params.{pid}"] = "number"
+    for aid, account in deal.accounts.items():
+        names[f"accounts.{aid}.balance"] = "number"
+        names[f"accounts.{aid}.opening"] = "number"
+        if targets and account.target is not None:
+            names[f"targets.{aid}"] = "number"
+    for nid, note in deal.notes.items():
+        for field in NOTE_FIELDS:
+            names[f"notes.{nid}.{field}"] = "number"
+        if note.coupon.kind != "none":
+            names[f"notes.{nid}.rate"] = "number"
+    for tid in deal.triggers:
+        names[f"triggers.{tid}"] = "bool"
+    for did, definition in deal.definitions.items():
+        if did == defs_upto:
+            break
+        names[f"defs.{did}"] = definition.kind
+    holders = set(deal.roles()) | set(deal.parties)
+    for holder in holders:
+        for agency in deal.agencies:
+            names[f"ratings.{holder}.{agency}"] = "number"
+    for role in deal.roles():
+        names[f"roles.{role}"] = "number"
+    for field in PERIOD_FIELDS:
+        names[f"period.{field}"] = "number"
+    for metric, decl in deal.metrics.items():
+        names[metric] = decl.kind
+    return names
+
+
+def loan_names(deal: DealDefinition) -> dict[str, Kind]:
+    """Names a loan-level formula (eligibility test, repurchase price) may read."""
+    names: dict[str, Kind] = {f"params.{pid}": "number" for pid in deal.parameters}
+    for field, decl in deal.loan_fields.items():
+        names[f"loan.{field}"] = decl.kind
+    return names

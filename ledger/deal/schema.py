@@ -1,0 +1,533 @@
+"""The deal definition: frozen pydantic models of everything SPEC §3 lists.
+
+A deal file (YAML) holds parties and ratings, notes, accounts (cash sub-accounts, reserves with
+target formulas, non-cash ledgers), fees, collection split rules, triggers, waterfall modes with
+ordered steps, calendar rules, eligibility criteria, the repurchase price and the clean-up call.
+Formulas are strings in the safe expression language of :mod:`ledger.expr`; they are parsed when
+the file is validated. Cross-references (accounts, notes, fees, roles, names inside formulas) are
+checked by :mod:`ledger.deal.checks`, which knows the YAML path of every problem.
+
+Terms a document leaves blank are :class:`Parameter` values with ``assumed: true`` and a comment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from ledger.expr import Kind, parse, rating_rank
+from ledger.money import Money, Rate
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def _formula_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    return value
+
+
+def _formula_parses(value: str) -> str:
+    parse(value)  # ExprError is a ValueError: pydantic reports it at the field's path
+    return value
+
+
+Formula = Annotated[str, BeforeValidator(_formula_text), AfterValidator(_formula_parses)]
+"""A formula in the expression language (numbers in YAML are accepted as formula text)."""
+
+
+def _grade(value: str) -> str:
+    rating_rank(value)
+    return value
+
+
+Grade = Annotated[str, AfterValidator(_grade)]
+"""A long-term rating grade such as ``AAA``, ``A+`` or ``AAAsf``."""
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+"""Ids of notes, accounts, fees, triggers, parties, roles: usable as formula name segments."""
+
+DayCountName = Literal["act/365f", "act/360", "30/360", "30e/360"]
+"""Day counts: ``act/365f`` is actual days / 365 also in leap years (seed 004 L1811-1818)."""
+
+
+class Parameter(_Model):
+    """A number the formulas read as ``params.<id>``; blank terms are ``assumed`` with a comment."""
+
+    value: Rate
+    assumed: bool = False
+    comment: str | None = None
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _assumed_has_comment(self) -> Parameter:
+        if self.assumed and not (self.comment and self.comment.strip()):
+            raise ValueError("an assumed parameter needs a comment saying why and from where")
+        return self
+
+
+class Agency(_Model):
+    name: str
+
+
+class Party(_Model):
+    """A legal entity; it may hold several roles (seed 004 L49: originator = servicer)."""
+
+    name: str
+    roles: tuple[Identifier, ...]
+    ratings: dict[str, Grade] = Field(default_factory=dict)
+    clause: str | None = None
+
+
+class Coupon(_Model):
+    """Fixed (``rate`` usually ``params.x``), floating (index + margin formula) or none."""
+
+    kind: Literal["fixed", "floating", "none"]
+    rate: Formula | None = None
+
+    @model_validator(mode="after")
+    def _rate_matches_kind(self) -> Coupon:
+        if self.kind == "none" and self.rate is not None:
+            raise ValueError("a coupon of kind 'none' has no rate")
+        if self.kind != "none" and self.rate is None:
+            raise ValueError(f"a {self.kind} coupon needs a rate formula")
+        return self
+
+
+class Note(_Model):
+    """A class of notes (资产支持证券)."""
+
+    class_name: str
+    rank: int = Field(ge=1)
+    amount: Money
+    coupon: Coupon
+    day_count: DayCountName = "act/365f"
+    interest_carry_forward: bool
+    period_return_cap: Rate | None = None
+    """Annual cap on a subordinated period return (e.g. 5% p.a.); not carried forward."""
+    amortisation: Literal["pass_through", "targeted", "bullet", "sequential"]
+    expected_maturity: dt.date | None = None
+    legal_maturity: dt.date
+    payment_frequency_months: int = Field(default=1, ge=1)
+    clause: str
+
+
+class Account(_Model):
+    """A cash sub-account, a reserve account (with a target) or a non-cash ledger."""
+
+    name: str
+    kind: Literal["cash", "reserve", "ledger"]
+    parent: str | None = None
+    trust_property: bool = True
+    """False for reserves that belong to the servicer/originator until used (seed 004 L1068)."""
+    target: Formula | None = None
+    clause: str
+
+    @model_validator(mode="after")
+    def _ledger_has_no_target(self) -> Account:
+        if self.kind == "ledger" and self.target is not None:
+            raise ValueError("a non-cash ledger has no target")
+        return self
+
+
+class Cap(_Model):
+    """A per-payment-date cap shared by the fees that name it (e.g. 优先支出上限)."""
+
+    amount: Formula
+    clause: str
+
+
+class Fee(_Model):
+    """A fee, expense or tax.
+
+    ``rate``: ``round_fen(rate × base × day count)``; ``fixed``: ``amount`` per payment date;
+    ``expense`` and ``tax``: ``amount`` if given, else the incurred amount in the state.
+    """
+
+    payee: Identifier
+    kind: Literal["rate", "fixed", "expense", "tax"]
+    rate: Formula | None = None
+    base: Formula | None = None
+    day_count: DayCountName | None = None
+    amount: Formula | None = None
+    cap: str | None = None
+    carry_forward: bool = True
+    back_end: bool = False
+    """Paid low in the order (after notes), as the back-end servicer fee of seed 003."""
+    paid_into: str | None = None
+    """A trust account the fee is reserved into (taxes → tax reserve, seed 004 L980)."""
+    clause: str
+
+    @model_validator(mode="after")
+    def _fields_match_kind(self) -> Fee:
+        if self.kind == "rate":
+            missing = [f for f in ("rate", "base", "day_count") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"a rate fee needs {', '.join(missing)}")
+            if self.amount is not None:
+                raise ValueError("a rate fee has no amount (it is rate × base × day count)")
+        elif self.kind == "fixed" and self.amount is None:
+            raise ValueError("a fixed fee needs an amount")
+        if self.kind != "rate" and (self.rate is not None or self.base is not None):
+            raise ValueError(f"a {self.kind} fee has no rate or base")
+        return self
+
+
+CollectionItem = Literal[
+    "principal_scheduled",
+    "principal_prepaid",
+    "interest",
+    "fees_penalties",
+    "prepayment_fees",
+    "recovery_principal",
+    "recovery_income",
+    "repurchase_principal",
+    "repurchase_interest",
+    "cleanup_principal",
+    "cleanup_interest",
+    "setoff_principal",
+    "setoff_interest",
+    "insurance_principal",
+    "insurance_income",
+    "guarantor_principal",
+    "guarantor_income",
+    "investment_income",
+    "disposal_principal",
+]
+
+
+class SplitRule(_Model):
+    """Where one kind of collection goes (收入回收款 vs 本金回收款)."""
+
+    item: CollectionItem
+    to: str
+    clause: str
+
+
+class ThresholdStep(_Model):
+    """A threshold that applies to payment dates in [from_date, until_date]."""
+
+    from_date: dt.date | None = None
+    until_date: dt.date | None = None
+    threshold: Formula
+
+
+class Consequence(_Model):
+    kind: Literal[
+        "waterfall_mode",
+        "end_revolving",
+        "remittance_frequency",
+        "reserve_target",
+        "targeted_oc",
+        "perfection_notice",
+        "reserve_funding",
+        "disclosure",
+    ]
+    mode: str | None = None
+    account: str | None = None
+    description: str
+
+
+class Trigger(_Model):
+    """A test evaluated at each period end; its state is the formula name ``triggers.<id>``.
+
+    Either ``metric`` compared to a ``threshold`` (or a dated ``threshold_schedule``), or a
+    boolean ``condition``, or ``declared`` (set by a holders' resolution event).
+    """
+
+    description: str
+    metric: Formula | None = None
+    comparison: Literal[">", ">=", "<", "<="] = ">"
+    threshold: Formula | None = None
+    threshold_schedule: tuple[ThresholdStep, ...] | None = None
+    condition: Formula | None = None
+    declared: bool = False
+    grace_business_days: int | None = Field(default=None, ge=0)
+    sticky: bool = True
+    cure: Formula | None = None
+    """When a curable (non-sticky) trigger stops being in effect; default: the test fails."""
+    consequences: tuple[Consequence, ...] = ()
+    clause: str
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Trigger:
+        tests = sum(
+            [self.metric is not None, self.condition is not None, self.declared]
+        )  # fmt: skip
+        if tests != 1:
+            raise ValueError("a trigger has exactly one of metric, condition or declared: true")
+        if self.metric is not None and (self.threshold is None) == (
+            self.threshold_schedule is None
+        ):
+            raise ValueError("a metric trigger needs exactly one of threshold, threshold_schedule")
+        if self.metric is None and (self.threshold or self.threshold_schedule):
+            raise ValueError("threshold without a metric")
+        if self.sticky and self.cure is not None:
+            raise ValueError("a sticky trigger cannot have a cure condition")
+        return self
+
+
+class ModeRule(_Model):
+    """Waterfall mode selection: the first rule whose ``when`` holds wins."""
+
+    mode: str
+    when: Formula
+    clause: str
+
+
+class LedgerBooking(_Model):
+    """Book the amount a step paid into a non-cash ledger (+1 adds, -1 reduces)."""
+
+    ledger: str
+    sign: Literal[1, -1] = 1
+
+
+class _Step(_Model):
+    id: str = Field(min_length=1)
+    clause: str = Field(min_length=1)
+    when: Formula | None = None
+    limit: Formula | None = None
+    """Upper bound on what the step pays (re-evaluated when the step runs)."""
+    record_in: tuple[LedgerBooking, ...] = ()
+    description: str | None = None
+
+
+class TransferStep(_Step):
+    """Cash from one trust account to another; ``amount`` omitted means everything there."""
+
+    kind: Literal["transfer"]
+    source: str = Field(alias="from")
+    to: str
+    amount: Formula | None = None
+
+
+class PayFeesStep(_Step):
+    """Fees pari passu, pro rata to what is due; ``portion`` splits capped expenses."""
+
+    kind: Literal["pay_fees"]
+    source: str = Field(alias="from")
+    fees: tuple[str, ...] = Field(min_length=1)
+    portion: Literal["full", "within_cap", "above_cap"] = "full"
+
+
+class PayInterestStep(_Step):
+    """Note interest (plus carried shortfall where the note carries it), pro rata if several."""
+
+    kind: Literal["pay_interest"]
+    source: str = Field(alias="from")
+    notes: tuple[str, ...] = Field(min_length=1)
+
+
+class PayPrincipalStep(_Step):
+    """Principal, sequential or pro rata, down to ``target_balance`` (total of ``notes``)."""
+
+    kind: Literal["pay_principal"]
+    source: str = Field(alias="from")
+    notes: tuple[str, ...] = Field(min_length=1)
+    method: Literal["sequential", "pro_rata"] = "sequential"
+    target_balance: Formula | None = None
+    """Total balance of ``notes`` after the payment (targeted balance / OC %); default zero."""
+    amount: Formula | None = None
+
+
+class TopUpStep(_Step):
+    """Credit reserves up to their targets, pro rata to their shortfalls."""
+
+    kind: Literal["top_up"]
+    source: str = Field(alias="from")
+    accounts: tuple[str, ...] = Field(min_length=1)
+
+
+class CoverShortfallStep(_Step):
+    """Move cash so ``to`` can pay every amount due under the ``covers`` steps."""
+
+    kind: Literal["cover_shortfall"]
+    source: str = Field(alias="from")
+    to: str
+    covers: tuple[str, ...] = Field(min_length=1)
+
+
+class PayReturnStep(_Step):
+    """A subordinated period return: capped at the note's ``period_return_cap`` p.a. of its
+    opening balance (not carried forward) when ``capped``, else everything left."""
+
+    kind: Literal["pay_return"]
+    source: str = Field(alias="from")
+    note: str
+    capped: bool = False
+
+
+class PayStep(_Step):
+    """Pay a party: ``amount`` omitted means everything left (residual to the originator)."""
+
+    kind: Literal["pay"]
+    source: str = Field(alias="from")
+    payee: Identifier
+    amount: Formula | None = None
+
+
+class BookLedgerStep(_Step):
+    """Book a non-cash amount to a ledger (e.g. defaults to the PDL) with no cash movement."""
+
+    kind: Literal["book_ledger"]
+    ledger: str
+    amount: Formula
+    sign: Literal[1, -1] = 1
+
+
+Step = Annotated[
+    TransferStep
+    | PayFeesStep
+    | PayInterestStep
+    | PayPrincipalStep
+    | TopUpStep
+    | CoverShortfallStep
+    | PayReturnStep
+    | PayStep
+    | BookLedgerStep,
+    Field(discriminator="kind"),
+]
+STEP_KINDS = frozenset(
+    {
+        "transfer",
+        "pay_fees",
+        "pay_interest",
+        "pay_principal",
+        "top_up",
+        "cover_shortfall",
+        "pay_return",
+        "pay",
+        "book_ledger",
+    }
+)
+
+
+class Offset(_Model):
+    """``business_days`` after (positive) or before (negative) an anchor date."""
+
+    business_days: int
+    relative_to: Literal[
+        "payment_date", "calculation_date", "collection_period_end", "receipt", "closing_date"
+    ]
+    not_later_than: Literal["determination_date"] | None = None
+
+
+class RemittanceRule(_Model):
+    """Servicer remittance timing; the first rule whose ``when`` holds applies."""
+
+    when: Formula | None = None
+    offset: Offset
+    clause: str
+
+
+class CalendarRules(_Model):
+    """Calendar as data; the calendar module turns it into dates (PRC business days, 调休)."""
+
+    business_days: Literal["prc"] = "prc"
+    cut_off_date: dt.date
+    closing_date: dt.date | None = None
+    calculation_day: Literal["month_end"] | int
+    first_calculation_date: dt.date
+    collection_period: str
+    """Prose of the period rule, e.g. 'calculation date (excl.) to next (incl.)'."""
+    payment_day: int = Field(ge=1, le=31)
+    payment_convention: Literal["following", "modified_following", "preceding"]
+    first_payment_date: dt.date
+    frequency_months: int = Field(default=1, ge=1)
+    determination_date: Offset
+    interest_period_dates: Literal["unadjusted", "adjusted"]
+    remittance: tuple[RemittanceRule, ...] = Field(min_length=1)
+    report_dates: dict[str, Offset] = Field(default_factory=dict)
+    clause: str
+
+
+class Criterion(_Model):
+    """An eligibility criterion; ``test`` (over ``loan.*``) when it is machine-checkable."""
+
+    id: str
+    text: str
+    test: Formula | None = None
+    applies_to: tuple[Literal["boarding", "revolving"], ...] = ("boarding",)
+    clause: str
+
+
+class PriceFormula(_Model):
+    formula: Formula
+    description: str
+    clause: str
+
+
+class CleanUpCall(_Model):
+    condition: Formula
+    price: Formula
+    description: str
+    clause: str
+
+
+class NameDecl(_Model):
+    """A metric the projections supply (``pool.balance``) or a loan field (``loan.x``)."""
+
+    kind: Kind = "number"
+    description: str
+
+
+class Definition(_Model):
+    """A named derived formula, read as ``defs.<id>`` (may use only earlier definitions)."""
+
+    formula: Formula
+    kind: Kind = "number"
+    description: str
+    clause: str | None = None
+
+
+class DealDefinition(_Model):
+    """One securitisation deal (SPEC §3)."""
+
+    deal_id: Identifier
+    name: str
+    seed: str
+    currency: Literal["CNY"] = "CNY"
+    schema_version: Literal[1] = 1
+    parameters: dict[Identifier, Parameter] = Field(default_factory=dict)
+    agencies: dict[Identifier, Agency] = Field(default_factory=dict)
+    parties: dict[Identifier, Party]
+    vacant_roles: tuple[Identifier, ...] = ()
+    """Roles nobody holds at closing (backup servicer 'if any', seed 004 L982)."""
+    metrics: dict[str, NameDecl] = Field(default_factory=dict)
+    loan_fields: dict[str, NameDecl] = Field(default_factory=dict)
+    definitions: dict[Identifier, Definition] = Field(default_factory=dict)
+    notes: dict[Identifier, Note]
+    accounts: dict[Identifier, Account]
+    caps: dict[Identifier, Cap] = Field(default_factory=dict)
+    fees: dict[Identifier, Fee] = Field(default_factory=dict)
+    collection_split: tuple[SplitRule, ...]
+    triggers: dict[Identifier, Trigger] = Field(default_factory=dict)
+    modes: tuple[ModeRule, ...] = ()
+    default_mode: str
+    waterfalls: dict[Identifier, tuple[Step, ...]]
+    calendar: CalendarRules
+    eligibility: tuple[Criterion, ...] = ()
+    repurchase_price: PriceFormula | None = None
+    clean_up_call: CleanUpCall | None = None
+
+    def roles(self) -> dict[str, str | None]:
+        """Role → holding party id at closing (``None`` for vacant roles)."""
+        out: dict[str, str | None] = {}
+        for party_id, party in self.parties.items():
+            for role in party.roles:
+                out.setdefault(role, party_id)
+        for role in self.vacant_roles:
+            out.setdefault(role, None)
+        return out
+
+
+def deal_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a deal file (validation mode: what a YAML author writes)."""
+    return DealDefinition.model_json_schema(by_alias=True)
