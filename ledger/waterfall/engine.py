@@ -1,0 +1,455 @@
+"""The waterfall engine: a pure function of (deal, state, mode) → ordered lines + postings.
+
+:func:`run_waterfall` walks the steps of one mode of a deal (``waterfalls.<mode>``) in order.
+Each step pays from one cash account what is due, never more than the account holds (SPEC §2.4:
+"pay what is there and record the shortfall"), and every movement is a balanced
+:class:`~ledger.journal.JournalEntry`. Pro-rata groups split with
+:func:`ledger.money.allocate`, so every fen is conserved.
+
+Posting account names follow :mod:`ledger.accounts` (``<group>:<name>``): deal cash accounts are
+``trust:<id>``, reserves ``reserve:<id>``, non-cash ledgers ``ledger:<id>`` (their contra is
+``ledger-offset:<id>``); payees are ``payable:fee:<id>``, ``payable:note:<id>:interest`` /
+``:principal`` / ``:return`` and ``payable:party:<role>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from ledger.deal.schema import (
+    BookLedgerStep,
+    CoverShortfallStep,
+    DealDefinition,
+    PayFeesStep,
+    PayInterestStep,
+    PayPrincipalStep,
+    PayReturnStep,
+    PayStep,
+    Step,
+    TopUpStep,
+    TransferStep,
+)
+from ledger.expr import ExprError, evaluate_bool
+from ledger.journal import JournalEntry, Posting, transfer
+from ledger.money import ZERO, allocate, round_fen
+from ledger.waterfall.daycount import accrual
+from ledger.waterfall.env import DealEnv
+from ledger.waterfall.state import StepResult, WaterfallResult, WaterfallState
+
+_GROUP = {"cash": "trust", "reserve": "reserve", "ledger": "ledger"}
+
+
+class WaterfallError(ValueError):
+    """The waterfall cannot run: unknown mode, inconsistent state or a formula that fails."""
+
+
+def posting_account(deal: DealDefinition, account_id: str) -> str:
+    """The chart-of-accounts name of a deal account (``trust:income``, ``ledger:pdl``)."""
+    return f"{_GROUP[deal.accounts[account_id].kind]}:{account_id}"
+
+
+def select_mode(deal: DealDefinition, state: WaterfallState) -> str:
+    """The waterfall mode the trigger states call for: first matching ``modes`` rule, else
+    ``default_mode``."""
+    env = DealEnv(deal, state)
+    for i, rule in enumerate(deal.modes):
+        try:
+            if evaluate_bool(rule.when, env):
+                return rule.mode
+        except ExprError as exc:
+            raise WaterfallError(f"modes[{i}].when: {exc}") from None
+    return deal.default_mode
+
+
+def run_waterfall(
+    deal: DealDefinition, state: WaterfallState, mode: str | None = None
+) -> WaterfallResult:
+    """Run one payment date's waterfall; ``mode`` defaults to :func:`select_mode`."""
+    chosen = select_mode(deal, state) if mode is None else mode
+    if chosen not in deal.waterfalls:
+        raise WaterfallError(f"deal {deal.deal_id} has no waterfall mode {chosen!r}")
+    return _Run(deal, state, chosen).run()
+
+
+def _pro_rata(total: Decimal, dues: Sequence[Decimal]) -> list[Decimal]:
+    """Split ``total`` (≤ sum of dues) by dues, fen-exact; nothing due gives nothing."""
+    if sum(dues, ZERO) == 0:
+        return [ZERO for _ in dues]
+    return allocate(total, dues)
+
+
+class _Run:
+    """The mutable working of one run; only :meth:`run`'s frozen result leaves the module."""
+
+    def __init__(self, deal: DealDefinition, state: WaterfallState, mode: str) -> None:
+        self.deal, self.state, self.mode = deal, state, mode
+        unknown = sorted(set(state.accounts) - set(deal.accounts))
+        if unknown:
+            raise WaterfallError(f"state has accounts the deal does not define: {unknown}")
+        unknown = sorted(set(state.notes) - set(deal.notes))
+        if unknown:
+            raise WaterfallError(f"state has notes the deal does not define: {unknown}")
+        self.balances = {aid: state.accounts.get(aid, ZERO) for aid in deal.accounts}
+        for aid, balance in self.balances.items():
+            if deal.accounts[aid].kind != "ledger" and balance < 0:
+                raise WaterfallError(f"cash account {aid!r} opens negative ({balance})")
+        self.note_bal = {
+            nid: (state.notes[nid].balance if nid in state.notes else note.amount)
+            for nid, note in deal.notes.items()
+        }
+        self.results: list[StepResult] = []
+        self.entries: list[JournalEntry] = []
+        self.paid_out = ZERO
+        env = self.env()
+        try:
+            self.interest_due = self._interest_dues(env)
+            self.fee_due, self.fee_within = self._fee_dues(env)
+        except ExprError as exc:
+            raise WaterfallError(str(exc)) from None
+        self.interest_paid = {nid: ZERO for nid in deal.notes}
+        self.paid_within = {fid: ZERO for fid in deal.fees}
+        self.paid_above = {fid: ZERO for fid in deal.fees}
+
+    def env(self) -> DealEnv:
+        return DealEnv(self.deal, self.state, self.balances, self.note_bal)
+
+    # --- amounts due, fixed at the start of the run ------------------------------------------
+
+    def _interest_dues(self, env: DealEnv) -> dict[str, Decimal]:
+        """Interest = round_fen(opening balance × coupon × day count) (+ carried shortfall)."""
+        out: dict[str, Decimal] = {}
+        s = self.state
+        for nid, note in self.deal.notes.items():
+            if note.coupon.kind == "none":
+                out[nid] = ZERO
+                continue
+            rate = env.number(f"notes.{nid}.rate", f"notes.{nid}.coupon.rate")
+            current = round_fen(
+                accrual(
+                    self.note_bal[nid],
+                    rate,
+                    s.interest_period_start,
+                    s.interest_period_end,
+                    note.day_count,
+                )
+            )
+            carried = s.notes[nid].interest_shortfall if nid in s.notes else ZERO
+            out[nid] = current + (carried if note.interest_carry_forward else ZERO)
+        return out
+
+    def _fee_dues(self, env: DealEnv) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        """Each fee's total due, and the part of it within its cap (all of it when uncapped)."""
+        s = self.state
+        due: dict[str, Decimal] = {}
+        for fid, fee in self.deal.fees.items():
+            where = f"fees.{fid}"
+            if fee.kind == "rate":
+                assert fee.rate is not None and fee.base is not None and fee.day_count
+                rate = env.number(fee.rate, f"{where}.rate")
+                base = env.number(fee.base, f"{where}.base")
+                start, end = s.interest_period_start, s.interest_period_end
+                current = round_fen(accrual(base, rate, start, end, fee.day_count))
+            elif fee.amount is not None:
+                current = round_fen(env.number(fee.amount, f"{where}.amount"))
+            else:
+                current = s.fees_incurred.get(fid, ZERO)
+            carried = s.fees_unpaid.get(fid, ZERO) if fee.carry_forward else ZERO
+            due[fid] = max(ZERO, current) + carried
+        within = dict(due)
+        for cid, cap in self.deal.caps.items():
+            members = [fid for fid, fee in self.deal.fees.items() if fee.cap == cid]
+            total = sum((due[f] for f in members), ZERO)
+            if not members or total == 0:
+                continue
+            cap_amount = max(ZERO, round_fen(env.number(cap.amount, f"caps.{cid}.amount")))
+            for fid, share in zip(
+                members, allocate(min(total, cap_amount), [due[f] for f in members]), strict=True
+            ):
+                within[fid] = share
+        return due, within
+
+    # --- cash movements ----------------------------------------------------------------------
+
+    def _move(self, source: str, dest: str, amount: Decimal, memo: str) -> None:
+        """Move cash out of ``source`` to a deal account or an external payee."""
+        if amount <= 0:
+            return
+        if amount > self.balances[source]:  # pragma: no cover - guarded by every caller
+            raise WaterfallError(f"{memo}: {amount} exceeds {source} balance")
+        self.balances[source] -= amount
+        if dest in self.deal.accounts:
+            self.balances[dest] += amount
+            debit = posting_account(self.deal, dest)
+        else:
+            self.paid_out += amount
+            debit = dest
+        self.entries.append(transfer(debit, posting_account(self.deal, source), amount, memo))
+
+    def _book(self, ledger: str, amount: Decimal, memo: str) -> None:
+        """Book a non-cash amount (signed) to a ledger against its offset account."""
+        if amount == 0:
+            return
+        self.balances[ledger] += amount
+        self.entries.append(
+            JournalEntry(
+                postings=(
+                    Posting(account=posting_account(self.deal, ledger), amount=amount),
+                    Posting(account=f"ledger-offset:{ledger}", amount=-amount),
+                ),
+                memo=memo,
+            )
+        )
+
+    def _line(
+        self,
+        step: Step,
+        source: str | None,
+        dest: str,
+        due: Decimal,
+        paid: Decimal,
+        carried: Decimal = ZERO,
+        skipped: bool = False,
+    ) -> None:
+        self.results.append(
+            StepResult(
+                step_id=step.id,
+                clause=step.clause,
+                kind=step.kind,
+                source=source,
+                destination=dest,
+                due=due,
+                paid=paid,
+                shortfall=due - paid,
+                carried_forward=carried,
+                skipped=skipped,
+            )
+        )
+
+    # --- the walk ----------------------------------------------------------------------------
+
+    def run(self) -> WaterfallResult:
+        steps = self.deal.waterfalls[self.mode]
+        by_id = {step.id: step for step in steps}
+        for i, step in enumerate(steps):
+            try:
+                self._step(step, by_id)
+            except ExprError as exc:
+                raise WaterfallError(f"waterfalls.{self.mode}[{i}] ({step.id}): {exc}") from None
+        shortfalls = {
+            nid: (self.interest_due[nid] - self.interest_paid[nid])
+            if note.interest_carry_forward
+            else ZERO
+            for nid, note in self.deal.notes.items()
+        }
+        unpaid = {
+            fid: (self.fee_due[fid] - self.paid_within[fid] - self.paid_above[fid])
+            if fee.carry_forward
+            else ZERO
+            for fid, fee in self.deal.fees.items()
+        }
+        return WaterfallResult(
+            mode=self.mode,
+            payment_date=self.state.payment_date,
+            steps=tuple(self.results),
+            entries=tuple(self.entries),
+            opening_accounts={aid: self.state.accounts.get(aid, ZERO) for aid in self.balances},
+            closing_accounts=dict(self.balances),
+            note_balances=dict(self.note_bal),
+            interest_shortfalls=shortfalls,
+            fees_unpaid=unpaid,
+            paid_out=self.paid_out,
+        )
+
+    def _applies(self, step: Step, env: DealEnv) -> bool:
+        return step.when is None or evaluate_bool(step.when, env)
+
+    def _limit(self, step: Step, env: DealEnv) -> Decimal | None:
+        if step.limit is None:
+            return None
+        return max(ZERO, round_fen(env.number(step.limit, "limit")))
+
+    def _step(self, step: Step, by_id: dict[str, Step]) -> None:
+        env = self.env()
+        if not self._applies(step, env):
+            for source, dest, _ in self._dues(step, env):
+                self._line(step, source, dest, ZERO, ZERO, skipped=True)
+            return
+        limit = self._limit(step, env)
+        if isinstance(step, BookLedgerStep):
+            amount = round_fen(env.number(step.amount, "amount")) * step.sign
+            self._book(step.ledger, amount, f"{step.id}: {step.clause}")
+            self._line(step, None, posting_account(self.deal, step.ledger), amount, amount)
+            paid = amount
+        else:
+            budget = self.balances[step.source]
+            if limit is not None:
+                budget = min(budget, limit)
+            if isinstance(step, CoverShortfallStep):
+                paid = self._cover(step, env, by_id, budget)
+            elif isinstance(step, PayPrincipalStep):
+                paid = self._principal(step, env, budget)
+            else:
+                paid = self._group(step, env, budget)
+        for booking in step.record_in:
+            memo = f"{step.id}: {step.clause} (recorded in {booking.ledger})"
+            self._book(booking.ledger, paid * booking.sign, memo)
+
+    def _dues(self, step: Step, env: DealEnv) -> list[tuple[str | None, str, Decimal]]:
+        """(source, destination, amount due) of each payee of a non-principal step."""
+        d = self.deal
+        if isinstance(step, BookLedgerStep):
+            return [(None, posting_account(d, step.ledger), ZERO)]
+        src = step.source
+        if isinstance(step, PayFeesStep):
+            out: list[tuple[str | None, str, Decimal]] = []
+            for fid in step.fees:
+                fee = d.fees[fid]
+                within = max(ZERO, self.fee_within[fid] - self.paid_within[fid])
+                above = self.fee_due[fid] - self.fee_within[fid] - self.paid_above[fid]
+                due = {"within_cap": within, "above_cap": above, "full": within + above}
+                dest = fee.paid_into or f"payable:fee:{fid}"
+                out.append((src, dest, due[step.portion]))
+            return out
+        if isinstance(step, PayInterestStep):
+            return [
+                (
+                    src,
+                    f"payable:note:{nid}:interest",
+                    self.interest_due[nid] - self.interest_paid[nid],
+                )
+                for nid in step.notes
+            ]
+        if isinstance(step, TopUpStep):
+            out = []
+            for aid in step.accounts:
+                target = round_fen(env.number(f"targets.{aid}", f"accounts.{aid}.target"))
+                out.append((src, aid, max(ZERO, target - self.balances[aid])))
+            return out
+        if isinstance(step, PayPrincipalStep):
+            return [
+                (src, f"payable:note:{nid}:principal", self.note_bal[nid]) for nid in step.notes
+            ]
+        if isinstance(step, CoverShortfallStep):
+            return [(src, step.to, ZERO)]
+        if isinstance(step, TransferStep):
+            return [(src, step.to, self._amount_or_all(step.amount, src, env))]
+        if isinstance(step, PayStep):
+            return [
+                (src, f"payable:party:{step.payee}", self._amount_or_all(step.amount, src, env))
+            ]
+        if isinstance(step, PayReturnStep):
+            dest = f"payable:note:{step.note}:return"
+            if not step.capped:
+                return [(src, dest, self.balances[src])]
+            note = d.notes[step.note]
+            assert note.period_return_cap is not None
+            s = self.state
+            cap = accrual(
+                self.note_bal[step.note],
+                note.period_return_cap,
+                s.interest_period_start,
+                s.interest_period_end,
+                note.day_count,
+            )
+            return [(src, dest, round_fen(cap))]
+        raise WaterfallError(f"unknown step kind {step.kind!r}")  # pragma: no cover
+
+    def _amount_or_all(self, formula: str | None, source: str, env: DealEnv) -> Decimal:
+        if formula is None:
+            return self.balances[source]
+        return max(ZERO, round_fen(env.number(formula, "amount")))
+
+    def _group(self, step: Step, env: DealEnv, budget: Decimal) -> Decimal:
+        """Pay the payees of a step pari passu, pro rata to what each is due."""
+        lines = self._dues(step, env)
+        dues = [due for _, _, due in lines]
+        total = min(sum(dues, ZERO), budget)
+        shares = _pro_rata(total, dues)
+        memo = f"{step.id}: {step.clause}"
+        for (source, dest, due), paid, index in zip(lines, shares, range(len(lines)), strict=True):
+            assert source is not None
+            self._move(source, dest, paid, memo)
+            carried = self._settle(step, index, paid, due)
+            self._line(step, source, dest, due, paid, carried)
+        return total
+
+    def _settle(self, step: Step, index: int, paid: Decimal, due: Decimal) -> Decimal:
+        """Record what a fee or interest line paid; return the shortfall carried forward."""
+        if isinstance(step, PayFeesStep):
+            fid = step.fees[index]
+            if step.portion == "above_cap":
+                self.paid_above[fid] += paid
+            elif step.portion == "within_cap":
+                self.paid_within[fid] += paid
+            else:
+                to_within = min(paid, max(ZERO, self.fee_within[fid] - self.paid_within[fid]))
+                self.paid_within[fid] += to_within
+                self.paid_above[fid] += paid - to_within
+            return due - paid if self.deal.fees[fid].carry_forward else ZERO
+        if isinstance(step, PayInterestStep):
+            nid = step.notes[index]
+            self.interest_paid[nid] += paid
+            return due - paid if self.deal.notes[nid].interest_carry_forward else ZERO
+        return ZERO
+
+    def _principal(self, step: PayPrincipalStep, env: DealEnv, budget: Decimal) -> Decimal:
+        """Principal down to the target balance (zero by default), sequential or pro rata."""
+        balances = [self.note_bal[nid] for nid in step.notes]
+        due_total = self._principal_due(step, env)
+        paid_total = min(due_total, budget)
+        if step.method == "pro_rata":
+            dues = _pro_rata(due_total, balances)
+            paid = _pro_rata(paid_total, balances)
+        else:
+            dues, paid = [], []
+            left_due, left_paid = due_total, paid_total
+            for balance in balances:
+                dues.append(min(balance, left_due))
+                paid.append(min(balance, left_paid))
+                left_due -= dues[-1]
+                left_paid -= paid[-1]
+        memo = f"{step.id}: {step.clause}"
+        for nid, due, amount in zip(step.notes, dues, paid, strict=True):
+            dest = f"payable:note:{nid}:principal"
+            self._move(step.source, dest, amount, memo)
+            self.note_bal[nid] -= amount
+            self._line(step, step.source, dest, due, amount)
+        return paid_total
+
+    def _cover(
+        self, step: CoverShortfallStep, env: DealEnv, by_id: dict[str, Step], budget: Decimal
+    ) -> Decimal:
+        """Cover what ``step.to`` lacks to pay the covered steps (principal → income cover)."""
+        needed = ZERO
+        for sid in step.covers:
+            covered = by_id[sid]
+            if isinstance(covered, BookLedgerStep | CoverShortfallStep):
+                continue
+            if covered.source != step.to or not self._applies(covered, env):
+                continue
+            if isinstance(covered, TransferStep | PayStep) and covered.amount is None:
+                continue  # "everything left" is not an amount due
+            if isinstance(covered, PayReturnStep) and not covered.capped:
+                continue
+            if isinstance(covered, PayPrincipalStep):
+                due = self._principal_due(covered, env)
+            else:
+                due = sum((d for _, _, d in self._dues(covered, env)), ZERO)
+            limit = self._limit(covered, env)
+            needed += due if limit is None else min(due, limit)
+        due = max(ZERO, needed - self.balances[step.to])
+        paid = min(due, budget)
+        self._move(step.source, step.to, paid, f"{step.id}: {step.clause}")
+        self._line(step, step.source, step.to, due, paid)
+        return paid
+
+    def _principal_due(self, step: PayPrincipalStep, env: DealEnv) -> Decimal:
+        outstanding = sum((self.note_bal[nid] for nid in step.notes), ZERO)
+        target = ZERO
+        if step.target_balance is not None:
+            target = max(ZERO, round_fen(env.number(step.target_balance, "target_balance")))
+        due = max(ZERO, outstanding - target)
+        if step.amount is not None:
+            due = min(due, max(ZERO, round_fen(env.number(step.amount, "amount"))))
+        return due
