@@ -1,0 +1,334 @@
+"""The seeded pool and servicing simulator: determinism, shape, clean tapes, balance identity."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger.amortisation import Amortization, schedule
+from ledger.pool_profiles import BYD_2021_2, DRIVER_CHINA_13, PROFILES, profile
+from ledger.simulate import (
+    SimulatedMonth,
+    SimulationParams,
+    simulate_months,
+    simulate_pool,
+    write_history,
+)
+from ledger.tapes import (
+    BoardingRow,
+    LoanSnapshot,
+    LoanStatus,
+    RecordType,
+    format_boarding_csv,
+    format_servicer_csv,
+    parse_boarding_tape,
+    read_boarding_tape,
+    read_servicer_tape,
+    validate_servicer_tape,
+)
+
+D = Decimal
+FEN = D("0.01")
+LEDGER = Path(__file__).resolve().parent.parent / "ledger"
+MY_MODULES = ("amortisation.py", "tapes.py", "simulate.py", "pool_profiles.py")
+
+# High rates so a short history shows every record type.
+BUSY = SimulationParams(
+    cpr=D("0.30"),
+    current_to_30=D("0.10"),
+    cure_30=D("0.30"),
+    roll_30_60=D("0.50"),
+    cure_60=D("0.20"),
+    roll_60_90=D("0.60"),
+    cure_90=D("0.10"),
+    roll_90_default=D("0.80"),
+    recovery_lag_months=1,
+    repurchase_rate=D("0.01"),
+    prepayment_fee_rate=D("0.03"),
+)
+
+
+def boarding_snapshots(pool: Sequence[BoardingRow]) -> dict[str, LoanSnapshot]:
+    return {
+        r.loan_id: LoanSnapshot(
+            outstanding_principal=r.outstanding_principal,
+            status=LoanStatus.DELINQUENT if r.days_past_due else LoanStatus.PERFORMING,
+            days_past_due=r.days_past_due,
+        )
+        for r in pool
+    }
+
+
+def test_profiles_registered() -> None:
+    assert profile("001") is DRIVER_CHINA_13
+    assert profile("004") is BYD_2021_2
+    assert set(PROFILES) >= {"001", "004"}
+    with pytest.raises(KeyError):
+        profile("999")
+
+
+def test_pool_is_deterministic_for_a_seed() -> None:
+    a = simulate_pool(DRIVER_CHINA_13, 300, seed=7)
+    b = simulate_pool(DRIVER_CHINA_13, 300, seed=7)
+    c = simulate_pool(DRIVER_CHINA_13, 300, seed=8)
+    assert a == b
+    assert format_boarding_csv(a) == format_boarding_csv(b)
+    assert a != c
+
+
+def test_months_are_deterministic_for_a_seed() -> None:
+    pool = simulate_pool(BYD_2021_2, 300, seed=1)
+
+    def run(seed: int) -> list[str]:
+        return [format_servicer_csv(m.rows) for m in simulate_months(pool, 6, BUSY, seed=seed)]
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+@pytest.mark.parametrize("key", ["001", "004"])
+def test_pool_shape_follows_the_stratification_tables(key: str) -> None:
+    p = profile(key)
+    pool = simulate_pool(p, 4000, seed=3)
+    assert len({r.loan_id for r in pool}) == 4000
+    lo_fen = min(b.low for b in p.outstanding_fen)
+    hi_fen = max(b.high for b in p.outstanding_fen)
+    rem_lo, rem_hi = p.remaining_term_range
+    for r in pool:
+        assert lo_fen <= r.outstanding_principal * 100 <= hi_fen
+        assert r.outstanding_principal <= r.original_principal
+        assert r.outstanding_principal == r.outstanding_principal.quantize(FEN)
+        assert r.original_principal == r.original_principal.quantize(FEN)
+        assert rem_lo <= r.remaining_term_months <= rem_hi
+        assert r.origination_date < p.cut_off < r.maturity_date
+        assert r.days_past_due == 0
+        assert isinstance(r.interest_rate, Decimal)
+    total = sum((r.outstanding_principal for r in pool), D(0))
+    wac = sum((r.outstanding_principal * r.interest_rate for r in pool), D(0)) / total
+    wart = sum((r.outstanding_principal * r.remaining_term_months for r in pool), D(0)) / total
+    if p is DRIVER_CHINA_13:
+        # stated: WA rate 4.18% (L4403), WA remaining term 28.12 months (L4407)
+        assert D("0.038") < wac < D("0.046")
+        assert 24 < wart < 31
+        zero_share = D(sum(1 for r in pool if r.interest_rate == 0)) / len(pool)
+        assert D("0.20") < zero_share < D("0.40")
+    else:
+        # stated: WA rate 0.74% (L1431), WA remaining term 30.48 (L1423), 80.90% level principal
+        assert D("0.005") < wac < D("0.010")
+        assert 28 < wart < 33
+        mix = Counter(r.amortization for r in pool)
+        assert D("0.70") < D(mix[Amortization.LEVEL_PRINCIPAL]) / len(pool) < D("0.85")
+
+
+def test_boarding_tape_parses_back_cleanly(tmp_path: Path) -> None:
+    pool = simulate_pool(BYD_2021_2, 500, seed=11)
+    data = format_boarding_csv(pool).encode()
+    tape = parse_boarding_tape(data, "boarding.csv")
+    assert tape.rows == tuple(pool)
+
+
+def test_quiet_history_follows_the_amortisation_schedules() -> None:
+    quiet = SimulationParams(cpr=D(0), current_to_30=D(0), repurchase_rate=D(0))
+    pool = simulate_pool(BYD_2021_2, 60, seed=2)
+    months = list(simulate_months(pool, 50, quiet, seed=3))
+    paid: dict[str, list[tuple[date, Decimal, Decimal]]] = defaultdict(list)
+    for m in months:
+        for row in m.rows:
+            assert row.record_type is RecordType.COLLECTION
+            assert row.principal is not None and row.interest is not None
+            paid[row.loan_id].append((row.value_date, row.principal, row.interest))
+    for loan in pool:
+        expected = schedule(
+            loan.outstanding_principal,
+            loan.interest_rate,
+            loan.remaining_term_months,
+            loan.amortization,
+            date(2021, 7, 1).replace(day=min(loan.payment_day, 31)),
+            loan.payment_day,
+        )
+        assert paid[loan.loan_id] == [(r.due_date, r.principal, r.interest) for r in expected]
+        assert months[-1].loans[loan.loan_id].status is LoanStatus.PAID_OFF
+
+
+def test_every_month_validates_against_the_previous_state() -> None:
+    pool = simulate_pool(DRIVER_CHINA_13, 400, seed=4)
+    state: Mapping[str, LoanSnapshot] = boarding_snapshots(pool)
+    seen: Counter[RecordType] = Counter()
+    for m in simulate_months(pool, 12, BUSY, seed=9):
+        data = format_servicer_csv(m.rows).encode()
+        tape = validate_servicer_tape(data, state, (m.period_start, m.period_end), "tape.csv")
+        assert tape.rows == tuple(m.rows)
+        seen.update(r.record_type for r in m.rows)
+        state = m.loans
+    assert set(seen) == set(RecordType)
+
+
+def test_rows_are_exact_decimal_money() -> None:
+    pool = simulate_pool(DRIVER_CHINA_13, 300, seed=5)
+    for m in simulate_months(pool, 6, BUSY, seed=5):
+        assert m.period_start.day == 1
+        for row in m.rows:
+            for amount in (row.principal, row.interest, row.fees):
+                assert amount is None or (
+                    type(amount) is Decimal and amount == amount.quantize(FEN) and amount >= 0
+                )
+            assert m.period_start <= row.value_date <= m.period_end
+
+
+def test_stress_month_spikes_defaults() -> None:
+    pool = simulate_pool(DRIVER_CHINA_13, 2000, seed=6)
+    stress = SimulationParams(stress_month=3, stress_default_rate=D("0.10"))
+    defaults = [
+        sum(1 for r in m.rows if r.record_type is RecordType.DEFAULT)
+        for m in simulate_months(pool, 5, stress, seed=6)
+    ]
+    assert defaults[2] > 100
+    assert all(defaults[i] < 20 for i in (0, 1, 3, 4))
+
+
+def test_params_validated() -> None:
+    pool = simulate_pool(DRIVER_CHINA_13, 5, seed=1)
+    with pytest.raises(ValueError):
+        next(simulate_months(pool, 1, SimulationParams(cure_30=D("0.8"), roll_30_60=D("0.3"))))
+    with pytest.raises(ValueError):
+        next(simulate_months(pool, 1, SimulationParams(cpr=D("1.5"))))
+    with pytest.raises(ValueError):
+        SimulationParams(cpr=0.1)
+    assert list(simulate_months([], 3)) == []
+    assert list(simulate_months(pool, 0)) == []
+
+
+def test_write_history(tmp_path: Path) -> None:
+    paths = write_history(BYD_2021_2, 200, 3, tmp_path, BUSY, seed=1)
+    assert [p.name for p in paths] == [
+        "boarding.csv",
+        "servicer_2021-07.csv",
+        "servicer_2021-08.csv",
+        "servicer_2021-09.csv",
+    ]
+    pool = read_boarding_tape(paths[0]).rows
+    assert len(pool) == 200
+    for p in paths[1:]:
+        assert read_servicer_tape(p).rows
+
+
+def test_no_floats_in_my_ledger_modules() -> None:
+    pattern = re.compile(r"float\(|:\s*float\b|->\s*float\b")
+    for name in MY_MODULES:
+        text = (LEDGER / name).read_text()
+        assert not pattern.search(text), name
+
+
+# --- the balance identity ------------------------------------------------------------------------
+
+
+def apply_records(
+    pool: Sequence[BoardingRow], months: Sequence[SimulatedMonth]
+) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """Performing balance and defaulted principal still owed, per loan, from the records alone."""
+    balance = {r.loan_id: r.outstanding_principal for r in pool}
+    owed = dict.fromkeys(balance, D("0.00"))
+    for m in months:
+        for row in m.rows:
+            p = row.principal or D(0)
+            kind = row.record_type
+            if kind in (RecordType.COLLECTION, RecordType.REPURCHASE):
+                balance[row.loan_id] -= p
+            elif kind is RecordType.DEFAULT:
+                balance[row.loan_id] -= p
+                owed[row.loan_id] += p
+            elif kind in (RecordType.RECOVERY, RecordType.WRITE_OFF):
+                owed[row.loan_id] -= p
+    return balance, owed
+
+
+def period_sums(m: SimulatedMonth) -> dict[RecordType, Decimal]:
+    sums: dict[RecordType, Decimal] = defaultdict(lambda: D("0.00"))
+    for row in m.rows:
+        sums[row.record_type] += row.principal or D(0)
+    return sums
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    key=st.sampled_from(sorted(PROFILES)),
+    n_loans=st.integers(min_value=1, max_value=60),
+    months=st.integers(min_value=1, max_value=30),
+    pool_seed=st.integers(min_value=0, max_value=2**32),
+    seed=st.integers(min_value=0, max_value=2**32),
+    cpr_bp=st.integers(min_value=0, max_value=5000),
+    dq_bp=st.integers(min_value=0, max_value=3000),
+    repurchase_bp=st.integers(min_value=0, max_value=500),
+    recovery_bp=st.integers(min_value=0, max_value=10000),
+    lag=st.integers(min_value=0, max_value=6),
+    stress_month=st.none() | st.integers(min_value=1, max_value=30),
+)
+def test_balance_identity_for_any_simulated_history(
+    key: str,
+    n_loans: int,
+    months: int,
+    pool_seed: int,
+    seed: int,
+    cpr_bp: int,
+    dq_bp: int,
+    repurchase_bp: int,
+    recovery_bp: int,
+    lag: int,
+    stress_month: int | None,
+) -> None:
+    """closing = opening − principal collected − defaults − repurchases (+ purchases, none here),
+    loan by loan and in aggregate, every period and over the whole history."""
+    params = SimulationParams(
+        cpr=D(cpr_bp) / 10_000,
+        current_to_30=D(dq_bp) / 10_000,
+        repurchase_rate=D(repurchase_bp) / 10_000,
+        recovery_rate=D(recovery_bp) / 10_000,
+        recovery_lag_months=lag,
+        stress_month=stress_month,
+        stress_default_rate=D("0.2"),
+    )
+    pool = simulate_pool(PROFILES[key], n_loans, seed=pool_seed)
+    history = list(simulate_months(pool, months, params, seed=seed))
+    performing = (LoanStatus.PERFORMING, LoanStatus.DELINQUENT)
+
+    # per loan, over the whole history
+    balance, owed = apply_records(pool, history)
+    final = history[-1].loans
+    for loan in pool:
+        snap = final[loan.loan_id]
+        live = snap.outstanding_principal if snap.status in performing else D("0.00")
+        assert balance[loan.loan_id] == live
+        assert balance[loan.loan_id] >= 0
+        if snap.status is LoanStatus.DEFAULTED:
+            assert owed[loan.loan_id] == snap.outstanding_principal > 0
+        else:
+            assert owed[loan.loan_id] == 0
+        if snap.status is LoanStatus.PAID_OFF:
+            assert snap.outstanding_principal == 0
+
+    # in aggregate, period by period
+    opening = sum((r.outstanding_principal for r in pool), D("0.00"))
+    for m in history:
+        sums = period_sums(m)
+        closing = sum(
+            (s.outstanding_principal for s in m.loans.values() if s.status in performing),
+            D("0.00"),
+        )
+        collected = sums[RecordType.COLLECTION]
+        defaults = sums[RecordType.DEFAULT]
+        repurchases = sums[RecordType.REPURCHASE]
+        purchases = D("0.00")
+        assert closing == opening - collected - defaults - repurchases + purchases
+        opening = closing
