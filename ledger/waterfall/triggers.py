@@ -1,0 +1,121 @@
+"""Trigger tests: the metric against its threshold (or schedule), stickiness and cure.
+
+The scheduler calls :func:`evaluate_triggers` at each period end and records a
+``TriggerEvaluated`` event per trigger with the inputs and result; the trigger states then feed
+:func:`ledger.waterfall.select_mode`. Formulas see the trigger states *before* this evaluation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Set
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger.deal.schema import DealDefinition, Trigger
+from ledger.expr import ExprError, evaluate_bool
+from ledger.money import Rate
+from ledger.waterfall.engine import WaterfallError
+from ledger.waterfall.env import DealEnv
+from ledger.waterfall.state import WaterfallState
+
+
+class TriggerOutcome(BaseModel):
+    """One trigger's evaluation: inputs, whether the test failed now, whether it is in effect."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    trigger_id: str
+    clause: str
+    as_of: dt.date
+    value: Rate | None
+    threshold: Rate | None
+    breached: bool
+    in_effect: bool
+    was_in_effect: bool
+
+
+def threshold_on(trigger: Trigger, as_of: dt.date) -> str:
+    """The threshold formula that applies on ``as_of`` (from a schedule if there is one)."""
+    if trigger.threshold is not None:
+        return trigger.threshold
+    for step in trigger.threshold_schedule or ():
+        if (step.from_date is None or step.from_date <= as_of) and (
+            step.until_date is None or as_of <= step.until_date
+        ):
+            return step.threshold
+    raise WaterfallError(f"no threshold of the schedule applies on {as_of}")
+
+
+def _compare(value: Decimal, op: str, threshold: Decimal) -> bool:
+    if op == ">":
+        return value > threshold
+    if op == ">=":
+        return value >= threshold
+    if op == "<":
+        return value < threshold
+    return value <= threshold
+
+
+def evaluate_trigger(
+    deal: DealDefinition,
+    trigger_id: str,
+    state: WaterfallState,
+    *,
+    declared: bool = False,
+    as_of: dt.date | None = None,
+) -> TriggerOutcome:
+    """Evaluate one trigger; ``state.triggers`` holds the states before this evaluation and
+    ``declared`` says whether an event declared it (for ``declared: true`` triggers)."""
+    trigger = deal.triggers[trigger_id]
+    day = as_of or state.payment_date
+    was = state.triggers.get(trigger_id, False)
+    env = DealEnv(deal, state)
+    value: Decimal | None = None
+    threshold: Decimal | None = None
+    try:
+        if trigger.metric is not None:
+            value = env.number(trigger.metric, f"triggers.{trigger_id}.metric")
+            threshold = env.number(threshold_on(trigger, day), f"triggers.{trigger_id}.threshold")
+            breached = _compare(value, trigger.comparison, threshold)
+        elif trigger.condition is not None:
+            breached = evaluate_bool(trigger.condition, env)
+        else:
+            breached = declared
+        if trigger.sticky:
+            in_effect = was or breached
+        elif was and trigger.cure is not None:
+            in_effect = breached or not evaluate_bool(trigger.cure, env)
+        else:
+            in_effect = breached
+    except ExprError as exc:
+        raise WaterfallError(f"triggers.{trigger_id}: {exc}") from None
+    return TriggerOutcome(
+        trigger_id=trigger_id,
+        clause=trigger.clause,
+        as_of=day,
+        value=value,
+        threshold=threshold,
+        breached=breached,
+        in_effect=in_effect,
+        was_in_effect=was,
+    )
+
+
+def evaluate_triggers(
+    deal: DealDefinition,
+    state: WaterfallState,
+    declared: Set[str] = frozenset(),
+    as_of: dt.date | None = None,
+) -> dict[str, TriggerOutcome]:
+    """Evaluate every trigger of the deal (in file order)."""
+    return {
+        tid: evaluate_trigger(deal, tid, state, declared=tid in declared, as_of=as_of)
+        for tid in deal.triggers
+    }
+
+
+def trigger_states(outcomes: Mapping[str, TriggerOutcome]) -> dict[str, bool]:
+    """The ``triggers`` mapping for the next :class:`WaterfallState`."""
+    return {tid: o.in_effect for tid, o in outcomes.items()}
