@@ -1,0 +1,179 @@
+"""Driver China Thirteen (seed 001): targeted OC 20%/23%/100%, the 5% subordinated floor, the cash
+collateral target max(1.2% ADRB, min(80m, Class A)) and payment dates worked by hand.
+
+Assumed (the circular leaves them blank): Class A coupon 3.00%, Sub coupon 5.00%; other fees nil.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.deal import DealDefinition, validate_deal_file
+from ledger.journal import apply_entries, trial_balance
+from ledger.money import round_fen
+from ledger.waterfall import NoteState, WaterfallState, run_waterfall
+from ledger.waterfall.env import DealEnv
+
+D = Decimal
+FILE = Path(__file__).resolve().parents[1] / "ledger" / "deals" / "001_driver_china_13.yaml"
+
+
+@pytest.fixture(scope="module")
+def driver() -> DealDefinition:
+    return validate_deal_file(FILE)
+
+
+def driver_state(deal: DealDefinition, **kw: Any) -> WaterfallState:
+    metrics: dict[str, Decimal | bool] = {name: D(0) for name in deal.metrics}
+    metrics["pool.accumulation_over_15pct_twice"] = False
+    metrics["pool.class_a_actual_oc"] = D("0.1080")
+    metrics.update(kw.pop("metrics", {}))
+    fields: dict[str, Any] = {
+        "payment_date": dt.date(2022, 3, 28),
+        "period_index": 4,
+        "interest_period_start": dt.date(2022, 2, 26),
+        "interest_period_end": dt.date(2022, 3, 26),
+        "notes": {
+            "class_a": NoteState(balance=D("5000000000.00")),
+            "sub": NoteState(balance=D("824000000.00")),
+        },
+        "metrics": metrics,
+    }
+    fields.update(kw)
+    return WaterfallState(**fields)
+
+
+def env_value(deal: DealDefinition, state: WaterfallState, name: str) -> Decimal:
+    value = DealEnv(deal, state)[name]
+    assert isinstance(value, Decimal)
+    return value
+
+
+def test_class_a_targeted_oc_switches_20_23_100(driver: DealDefinition) -> None:
+    # L18424-18442: 20% in the Revolving Period, 23% after it, 100% with a CE Increase Condition
+    revolving = driver_state(driver, period_index=2)
+    assert env_value(driver, revolving, "defs.class_a_targeted_oc_pct") == D("0.20")
+    assert env_value(driver, driver_state(driver), "defs.class_a_targeted_oc_pct") == D("0.23")
+    ceic = driver_state(driver, period_index=2, triggers={"eae_f_ce_increase": True})
+    assert env_value(driver, ceic, "defs.class_a_targeted_oc_pct") == D("1")
+    # an Early Amortisation Event ends the Revolving Period early (PD 2 → 23%)
+    eae = driver_state(driver, period_index=2, triggers={"eae_de_originator": True})
+    assert env_value(driver, eae, "defs.class_a_targeted_oc_pct") == D("0.23")
+
+
+def test_cash_collateral_target(driver: DealDefinition) -> None:
+    def target(adrb: str, class_a: str, index: int = 4) -> Decimal:
+        s = driver_state(
+            driver,
+            period_index=index,
+            metrics={"pool.adrb": D(adrb)},
+            notes={"class_a": NoteState(balance=D(class_a)), "sub": NoteState(balance=D("1.00"))},
+        )
+        return round_fen(env_value(driver, s, "targets.cash_collateral"))
+
+    # L20202-20218: the Initial Cash Collateral Amount during the Revolving Period
+    assert target("6258741108.01", "7136000000.00", index=1) == D("96000000.00")
+    # after: max(1.2% × ADRB, min(80m, Class A))
+    # 1.2% × 5,255,301,144.23 = 63,063,613.73 < min(80m, 5bn) = 80m
+    assert target("5255301144.23", "5000000000.00") == D("80000000.00")
+    # 1.2% × 8,000,082,110.39 = 96,000,985.32476 > 80m
+    assert target("8000082110.39", "5000000000.00") == D("96000985.32")
+    # Class A down to 50m: max(1.2% × 2,392,602,594.65 = 28,711,231.14, min(80m, 50m)) = 50m
+    assert target("2392602594.65", "50000000.00") == D("50000000.00")
+    # Class A repaid: 1.2% × 163,796,210.69 = 1,965,554.528.. → 1,965,554.53
+    assert target("163796210.69", "0.00") == D("1965554.53")
+
+
+def test_amortising_payment_date_with_sub_floor_and_cca_release(driver: DealDefinition) -> None:
+    state = driver_state(
+        driver,
+        accounts={"distribution": D("400000000.00"), "cash_collateral": D("96000000.00")},
+        metrics={"pool.adrb": D("6000000000.00"), "pool.adrb_start": D("6300000000.00")},
+    )
+    result = run_waterfall(driver, state)
+    assert result.mode == "amortising"
+    # second: Servicer Fee 1%/12 × 6,300,000,000.00 = 5,250,000.00 (L20008-20014)
+    assert result.paid("second") == D("5250000.00")
+    # fourth: 5,000,000,000.00 × 3% × 28/365 = 11,506,849.315.. → 11,506,849.32
+    assert result.paid("fourth") == D("11506849.32")
+    # fifth: target max(72m, min(80m, 5bn)) = 80m < 96m held → nothing
+    assert result.paid("fifth") == 0
+    # sixth: Targeted Note Balance 6bn − 23% × 6bn = 4,620,000,000.00 → 380,000,000.00 due, paid
+    # from 400m − 5.25m − 11,506,849.32 = 383,243,150.68
+    assert result.paid("sixth") == D("380000000.00")
+    # seventh: 824,000,000.00 × 5% × 28/365 = 3,160,547.945.. → 3,160,547.95; 82,602.73 left
+    assert result.paid("seventh") == D("3160547.95")
+    # eighth: floor 4,620,000,000.00 × 5%/95% = 243,157,894.736.. → 243,157,894.74; all the
+    # 82,602.73 left goes to Sub principal
+    (eighth,) = result.lines("eighth")
+    assert (eighth.due, eighth.paid) == (D("580842105.26"), D("82602.73"))
+    assert result.paid("ninth") == 0
+    # CCA excess 96m − 80m = 16m: Sub interest already paid, then Sub principal above its floor
+    assert result.paid("cca.release.first") == 0
+    assert result.paid("cca.release.second") == D("16000000.00")
+    assert result.paid("cca.release.third") == 0
+    assert result.closing_accounts["cash_collateral"] == D("80000000.00")
+    assert result.note_balances == {"class_a": D("4620000000.00"), "sub": D("807917397.27")}
+    assert trial_balance(apply_entries({}, result.entries)) == 0
+
+
+def test_revolving_payment_date_accumulates_and_buys_receivables(driver: DealDefinition) -> None:
+    # first PD 27 Dec 2021; interest 17 Nov - 26 Dec = 39 days; November collections of the
+    # run-out table (L4148-4313): principal 347,230,959.06 + interest 28,279,627.84
+    state = driver_state(
+        driver,
+        payment_date=dt.date(2021, 12, 27),
+        period_index=1,
+        interest_period_start=dt.date(2021, 11, 17),
+        interest_period_end=dt.date(2021, 12, 26),
+        accounts={"distribution": D("375510586.90"), "cash_collateral": D("96000000.00")},
+        notes={
+            "class_a": NoteState(balance=D("7136000000.00")),
+            "sub": NoteState(balance=D("824000000.00")),
+        },
+        metrics={
+            "pool.adrb": D("6258741108.01"),
+            "pool.adrb_start": D("6605972067.07"),
+            "pool.additional_purchase_price": D("347131308.81"),
+        },
+    )
+    result = run_waterfall(driver, state)
+    assert result.mode == "revolving"
+    # Servicer Fee 1%/12 × 6,605,972,067.07 = 5,504,976.722.. → 5,504,976.72
+    assert result.paid("second") == D("5504976.72")
+    # Class A interest 7,136,000,000.00 × 3% × 39/365 = 22,874,301.369.. → 22,874,301.37
+    assert result.paid("fourth") == D("22874301.37")
+    # Class A Cash Component (7,136,000,000.00 / 0.80 − 6,258,741,108.01) × 98.3%
+    # = 2,661,258,891.99 × 0.983 = 2,616,017,490.826.. → 2,616,017,490.83 due; only
+    # 375,510,586.90 − 5,504,976.72 − 22,874,301.37 = 347,131,308.81 is there
+    (sixth,) = result.lines("sixth")
+    assert (sixth.due, sixth.paid) == (D("2616017490.83"), D("347131308.81"))
+    # Additional Receivables bought out of the Accumulation Account on the same PD
+    assert result.paid("sixth.purchase") == D("347131308.81")
+    # Class A does not amortise; Sub interest 824m × 5% × 39/365 = 4,402,191.78 is carried
+    assert result.note_balances["class_a"] == D("7136000000.00")
+    assert result.interest_shortfalls["sub"] == D("4402191.78")
+    # the CCA target is 96m during the Revolving Period: no release
+    assert result.closing_accounts["cash_collateral"] == D("96000000.00")
+
+
+def test_post_foreclosure_uses_the_cash_collateral_and_pays_class_a_first(
+    driver: DealDefinition,
+) -> None:
+    state = driver_state(
+        driver,
+        accounts={"distribution": D("100000000.00"), "cash_collateral": D("80000000.00")},
+        metrics={"pool.adrb": D("1000000000.00"), "pool.adrb_start": D("1200000000.00")},
+        triggers={"foreclosure_event": True},
+    )
+    result = run_waterfall(driver, state)
+    assert result.mode == "post_foreclosure"
+    # 180,000,000.00 pooled − fee 1,000,000.00 − interest 11,506,849.32 = 167,493,150.68
+    assert result.paid("fifth") == D("167493150.68")
+    assert result.paid("seventh") == 0
+    assert result.closing_accounts["cash_collateral"] == 0
