@@ -14,8 +14,11 @@ from ledger.journal import apply_entries, trial_balance
 from ledger.waterfall import NoteState, WaterfallState, posting_account, run_waterfall
 
 D = Decimal
-BYD = validate_deal_file(Path(__file__).resolve().parents[1] / "ledger/deals/004_byd_2021_2.yaml")
-CASH = [a for a, acc in BYD.accounts.items() if acc.kind != "ledger"]
+DEALS_DIR = Path(__file__).resolve().parents[1] / "ledger" / "deals"
+DEALS = {
+    name: validate_deal_file(DEALS_DIR / name)
+    for name in ("004_byd_2021_2.yaml", "001_driver_china_13.yaml")
+}
 
 
 def amounts(max_value: int) -> st.SearchStrategy[Decimal]:
@@ -26,51 +29,59 @@ def amounts(max_value: int) -> st.SearchStrategy[Decimal]:
 
 
 @st.composite
-def byd_states(draw: st.DrawFn) -> WaterfallState:
-    accounts = {a: draw(amounts(500_000_000)) for a in CASH}
-    accounts["cum_principal_to_income"] = draw(amounts(100_000_000))
-    accounts["cum_income_to_principal"] = draw(amounts(100_000_000))
-    metrics: dict[str, Decimal | bool] = {name: draw(amounts(50_000_000)) for name in BYD.metrics}
-    metrics["pool.balance"] = draw(amounts(2_400_000_000))
-    metrics["pool.cumulative_default_ratio"] = D("0.01")
+def deal_states(draw: st.DrawFn, deal: DealDefinition) -> WaterfallState:
+    """Any state of ``deal``: random balances, metrics, unpaid amounts and trigger states."""
+    accounts = {a: draw(amounts(500_000_000)) for a in deal.accounts}
+    metrics: dict[str, Decimal | bool] = {}
+    for name, decl in deal.metrics.items():
+        metrics[name] = draw(st.booleans()) if decl.kind == "bool" else draw(amounts(50_000_000))
+    for name in ("pool.balance", "pool.adrb", "pool.adrb_start"):
+        if name in deal.metrics:
+            metrics[name] = draw(amounts(9_000_000_000))
     start = dt.date(2022, 1, 26) + dt.timedelta(days=draw(st.integers(0, 400)))
     days = draw(st.integers(28, 31))
-    triggers = {
-        t: draw(st.booleans())
-        for t in ("acc_f_severe_delinquency", "event_of_default", "eod_caused_by_servicer")
+    triggers = {t: draw(st.integers(0, 4)) == 0 for t in deal.triggers}
+    notes = {
+        nid: NoteState(
+            balance=draw(amounts(int(note.amount))),
+            interest_shortfall=draw(amounts(1_000_000)) if note.interest_carry_forward else D(0),
+        )
+        for nid, note in deal.notes.items()
     }
-    triggers["trust_terminated"] = draw(st.integers(0, 9)) == 0
-    expenses = ("taxes", "trustee_expenses", "custodian_expenses", "servicer_expenses")
+    expenses = [f for f, fee in deal.fees.items() if fee.kind in ("expense", "tax")]
     return WaterfallState(
         payment_date=start + dt.timedelta(days=days),
         period_index=draw(st.integers(1, 40)),
         interest_period_start=start,
         interest_period_end=start + dt.timedelta(days=days),
         accounts=accounts,
-        notes={
-            "senior": NoteState(
-                balance=draw(amounts(1_730_000_000)),
-                interest_shortfall=draw(amounts(1_000_000)),
-            ),
-            "sub": NoteState(balance=draw(amounts(270_000_000))),
-        },
+        notes=notes,
         fees_incurred={f: draw(amounts(500_000)) for f in expenses},
-        fees_unpaid={"trustee_fee": draw(amounts(100_000))},
+        fees_unpaid={f: draw(amounts(100_000)) for f in deal.fees if draw(st.booleans())},
         metrics=metrics,
         triggers=triggers,
-        ratings={"byd_af": {"CCXI": draw(st.sampled_from(["AAA", "A+", "A", "BBB"]))}},
     )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(byd_states())
-def test_byd_any_state_conserves_cash_and_never_overdraws(state: WaterfallState) -> None:
-    result = run_waterfall(BYD, state)
-    opening = sum((state.accounts[a] for a in CASH), D(0))
-    closing = sum((result.closing_accounts[a] for a in CASH), D(0))
+@st.composite
+def any_deal_state(draw: st.DrawFn) -> tuple[DealDefinition, WaterfallState]:
+    deal = DEALS[draw(st.sampled_from(sorted(DEALS)))]
+    return deal, draw(deal_states(deal))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(any_deal_state())
+def test_any_state_conserves_cash_and_never_overdraws(
+    case: tuple[DealDefinition, WaterfallState],
+) -> None:
+    deal, state = case
+    cash = [a for a, acc in deal.accounts.items() if acc.kind != "ledger"]
+    result = run_waterfall(deal, state)
+    opening = sum((state.accounts[a] for a in cash), D(0))
+    closing = sum((result.closing_accounts[a] for a in cash), D(0))
     # cash in = paid out of the trust + retained in its accounts
     assert opening == result.paid_out + closing
-    for a in CASH:
+    for a in cash:
         assert result.closing_accounts[a] >= 0, a
     # every line pays between nothing and what is due
     for line in result.steps:
@@ -80,13 +91,10 @@ def test_byd_any_state_conserves_cash_and_never_overdraws(state: WaterfallState)
     # the postings explain every balance change, and the books balance
     moved = apply_entries({}, result.entries)
     assert trial_balance(moved) == 0
-    for a in BYD.accounts:
-        change = moved.get(posting_account(BYD, a), D(0))
+    for a in deal.accounts:
+        change = moved.get(posting_account(deal, a), D(0))
         assert state.accounts.get(a, D(0)) + change == result.closing_accounts[a], a
-    external = sum(
-        (v for k, v in moved.items() if k.startswith("payable:")),
-        D(0),
-    )
+    external = sum((v for k, v in moved.items() if k.startswith("payable:")), D(0))
     assert external == result.paid_out
     for nid, balance in result.note_balances.items():
         assert D(0) <= balance <= state.notes[nid].balance
