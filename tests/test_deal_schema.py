@@ -194,3 +194,16 @@ def test_cli_validate(tmp_path: Path) -> None:
     result = runner.invoke(deal_app, ["validate", str(bad)])
     assert result.exit_code == 1
     assert "waterfalls.normal[1].accounts[0]: unknown account 'reserve_liq'" in result.output
+
+
+def test_problems_carry_the_yaml_line() -> None:
+    text = MINIMAL.replace("accounts: [reserve]", "accounts: [reserve_liq]")
+    with pytest.raises(DealValidationError) as info:
+        load_deal_text(text, "deal.yaml")
+    (problem,) = info.value.problems
+    assert (
+        text.splitlines()[problem.line - 1 if problem.line else 0]
+        .strip()
+        .startswith("- {id: s2, kind: top_up")
+    )
+    assert f"(line {problem.line})" in str(info.value)

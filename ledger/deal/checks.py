@@ -33,9 +33,15 @@ class Problem:
 
     path: str
     message: str
+    line: int | None = None
+    """1-based line of the YAML node the path points to, when the file text is known."""
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
+
+    def describe(self) -> str:
+        """``path: message (line N)`` for people editing the file."""
+        return f"{self} (line {self.line})" if self.line is not None else str(self)
 
 
 def format_path(loc: Iterable[str | int]) -> str:

@@ -8,6 +8,7 @@ The only I/O in the deal package besides the CLI. YAML numbers are read as exact
 from __future__ import annotations
 
 import hashlib
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ class DealValidationError(ValueError):
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source
         self.problems = problems
-        lines = "\n".join(f"  {p}" for p in problems)
+        lines = "\n".join(f"  {p.describe()}" for p in problems)
         super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
 
 
@@ -73,6 +74,43 @@ def _pydantic_problems(exc: ValidationError) -> list[Problem]:
     return problems
 
 
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _line_of(root: yaml.Node | None, path: str) -> int | None:
+    """The line of the deepest YAML node on ``path`` (``a.b[2].c``), or ``None``."""
+    node = root
+    line = None
+    for match in _PATH_PART.finditer(path):
+        key, index = match.group(1), match.group(2)
+        if isinstance(node, yaml.MappingNode) and key is not None:
+            found = [(k, v) for k, v in node.value if str(getattr(k, "value", "")) == key]
+            if not found:
+                break
+            key_node, node = found[0]
+            line = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and index is not None:
+            if int(index) >= len(node.value):
+                break
+            node = node.value[int(index)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _with_lines(exc: DealValidationError, text: str) -> DealValidationError:
+    try:
+        root = yaml.compose(text, Loader=_DealYamlLoader)
+    except yaml.YAMLError:  # pragma: no cover - the text already loaded once
+        return exc
+    problems = [
+        Problem(p.path, p.message, _line_of(root, p.path) if p.path else p.line)
+        for p in exc.problems
+    ]
+    return DealValidationError(exc.source, problems)
+
+
 def parse_deal(data: object, source: str = "<deal>") -> DealDefinition:
     """Validate already-loaded YAML data (shape, then cross-references and formulas)."""
     if not isinstance(data, dict):
@@ -96,7 +134,10 @@ def load_deal_text(text: str, source: str = "<deal>") -> DealDefinition:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise DealValidationError(source, [Problem("", f"{where}YAML error: {problem}")]) from None
-    return parse_deal(data, source)
+    try:
+        return parse_deal(data, source)
+    except DealValidationError as exc:
+        raise _with_lines(exc, text) from None
 
 
 def validate_deal_file(path: str | Path) -> DealDefinition:
