@@ -384,3 +384,14 @@ def test_inconsistent_states_are_refused() -> None:
         run_waterfall(deal, state(), mode="accelerated")
     with pytest.raises(WaterfallError, match=r"unknown name 'pool\.balance'"):
         run_waterfall(deal, state(metrics={}))
+
+
+def test_state_and_result_round_trip_through_json() -> None:
+    deal = toy(
+        "    - {id: f, kind: pay_fees, from: income, fees: [trustee_fee, fixed_fee], clause: c}\n"
+    )
+    s = state(accounts={"income": D("40.00")}, triggers={"t1": False})
+    assert WaterfallState.model_validate_json(s.model_dump_json()) == s
+    result = run_waterfall(deal, s)
+    assert WaterfallResult.model_validate_json(result.model_dump_json()) == result
+    assert '"paid":"28.34"' in result.model_dump_json()  # money as exact strings, never floats

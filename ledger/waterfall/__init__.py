@@ -2,14 +2,24 @@
 
 from ledger.waterfall.engine import WaterfallError, posting_account, run_waterfall, select_mode
 from ledger.waterfall.state import NoteState, StepResult, WaterfallResult, WaterfallState
+from ledger.waterfall.triggers import (
+    TriggerOutcome,
+    evaluate_trigger,
+    evaluate_triggers,
+    trigger_states,
+)
 
 __all__ = [
     "NoteState",
     "StepResult",
+    "TriggerOutcome",
     "WaterfallError",
     "WaterfallResult",
     "WaterfallState",
+    "evaluate_trigger",
+    "evaluate_triggers",
     "posting_account",
     "run_waterfall",
     "select_mode",
+    "trigger_states",
 ]
