@@ -37,9 +37,14 @@ class Bucket:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PoolProfile:
-    """The shape of a seed deal's pool at its cut-off date."""
+    """The shape of a seed deal's pool at its cut-off date.
+
+    Terms come either from ``original_term_months`` (then remaining = original − seasoning) or,
+    when a seed tabulates remaining terms but not original ones, from ``remaining_term_months``
+    (then original = remaining + seasoning, capped at ``max_original_term``).
+    """
 
     key: str
     deal: str
@@ -48,9 +53,11 @@ class PoolProfile:
     loan_id_prefix: str
     outstanding_fen: tuple[Bucket, ...]
     rate_millionths: tuple[Bucket, ...]
-    original_term_months: tuple[Bucket, ...]
     seasoning_months: tuple[Bucket, ...]
+    original_term_months: tuple[Bucket, ...] | None = None
+    remaining_term_months: tuple[Bucket, ...] | None = None
     remaining_term_range: tuple[int, int]
+    max_original_term: int | None = None
     amortization: tuple[tuple[Amortization, int], ...]
     payment_days: tuple[int, int]
     shared_borrower_per_million: int
@@ -189,8 +196,126 @@ BYD_2021_2 = PoolProfile(
 )
 
 
-PROFILES: dict[str, PoolProfile] = {p.key: p for p in (DRIVER_CHINA_13, BYD_2021_2)}
-"""Profiles by seed number ("001", "004")."""
+# Seed 002 figures are quoted from the Lianhe rating report as extracted in
+# ../shared/domain/seed002_003_ratings.md §A8 (lines "002:Lnnn" of the seed file); amounts in 万元.
+XINRONG_2024_1 = PoolProfile(
+    key="002",
+    deal="欣荣 2024-1 (Ruifude auto-mortgage loans)",
+    seed="../shared/seeds/002_7834a69be68216cb.txt",
+    cut_off=date(2024, 1, 1),  # 初始起算日, 002:L30
+    loan_id_prefix="XR241-",
+    # 表4 OPB bands, 002:L459-L464 (loans): (0,5]万 31,108; (5,10] 17,147; (10,15] 2,422;
+    # (15,50] 54, whose top is the pool maximum 35.12万 (002:L455). Minimum RMB 1,000.00 from the
+    # eligibility criteria (balance >= RMB 1,000, seed002_003_ratings.md §A4.5 (m)).
+    outstanding_fen=(
+        Bucket(100_000, 5_000_000, 31_108, "002:L460"),
+        Bucket(5_000_001, 10_000_000, 17_147, "002:L461"),
+        Bucket(10_000_001, 15_000_000, 2_422, "002:L462"),
+        Bucket(15_000_001, 35_120_000, 54, "002:L463 (max 35.12万, 002:L455)"),
+    ),
+    # 表6 loan rate, 002:L500-L508, weighted by OPB (万元 x 100); range 0.00%-14.99% (002:L495).
+    # The [0%, 9%] bucket is drawn from 0%-5.44% [derived]: the other buckets at their midpoints
+    # give 6.75 of the stated 7.88% WA rate, leaving a mean of about 2.72% for this bucket.
+    rate_millionths=(
+        Bucket(0, 54_400, 10_025_931, "002:L501 [derived range]"),
+        Bucket(90_001, 100_000, 2_726_936, "002:L502"),
+        Bucket(100_001, 110_000, 2_999_764, "002:L503"),
+        Bucket(110_001, 120_000, 2_606_027, "002:L504"),
+        Bucket(120_001, 130_000, 3_081_818, "002:L505"),
+        Bucket(130_001, 140_000, 1_952_389, "002:L506"),
+        Bucket(140_001, 149_900, 735_288, "002:L507 (max 14.99%)"),
+    ),
+    # 表8 seasoning in years, 002:L533-L543, weighted by OPB, converted to months.
+    seasoning_months=(
+        Bucket(1, 3, 2_435_687, "002:L534"),
+        Bucket(4, 6, 6_690_311, "002:L535"),
+        Bucket(7, 12, 8_579_743, "002:L536"),
+        Bucket(13, 18, 1_809_262, "002:L537"),
+        Bucket(19, 24, 683_184, "002:L538"),
+        Bucket(25, 30, 2_607_208, "002:L539"),
+        Bucket(31, 36, 1_079_694, "002:L540"),
+        Bucket(37, 48, 242_336, "002:L541"),
+        Bucket(49, 60, 726, "002:L542"),
+    ),
+    # 表9 remaining term in years, 002:L553-L564, weighted by OPB, converted to months; range
+    # 0.25-4.84 years = 3-58 months (表3).
+    remaining_term_months=(
+        Bucket(3, 6, 866_394, "002:L554"),
+        Bucket(7, 12, 2_851_742, "002:L555"),
+        Bucket(13, 18, 3_045_551, "002:L556"),
+        Bucket(19, 24, 6_280_712, "002:L557"),
+        Bucket(25, 30, 5_335_956, "002:L558"),
+        Bucket(31, 36, 2_677_068, "002:L559"),
+        Bucket(37, 42, 132_424, "002:L560"),
+        Bucket(43, 48, 237_032, "002:L561"),
+        Bucket(49, 54, 1_085_284, "002:L562"),
+        Bucket(55, 58, 1_615_988, "002:L563"),
+    ),
+    remaining_term_range=(3, 58),
+    max_original_term=60,  # original term 1-5 years (eligibility (o))
+    amortization=((Amortization.ANNUITY, 1),),  # all 按月等额本息, 002:L570
+    payment_days=(1, 28),  # not disclosed: assumed uniform over 1..28
+    shared_borrower_per_million=7_274,  # 50,731 loans, 50,362 borrowers (表3)
+    pool_loans=50_731,
+    pool_balance="2412815100.00",  # 241,281.51万 (表3, 002:L426-L441)
+    notes="Monthly level-payment auto loans; one revolving purchase (not simulated).",
+)
+
+
+# Seed 003 figures are quoted from the Lianhe rating report as extracted in
+# ../shared/domain/seed002_003_ratings.md §B8 (lines "003:Lnnn" of the seed file); amounts in 万元.
+WENHUI_2024_1 = PoolProfile(
+    key="003",
+    deal="温惠 2024-1 (Bank of Wenzhou small-business loans)",
+    seed="../shared/seeds/003_09954ff0e849b840.txt",
+    cut_off=date(2024, 1, 2),  # 初始起算日 2024-01-02 0:00, 003:L30
+    loan_id_prefix="WH241-",
+    # 表3 OPB bands, 003:L448-L454 (loans); maximum 500.00万 (003:L444); minimum RMB 3,000.00,
+    # the smallest principal eligible at origination (criterion (q), 003:L174).
+    outstanding_fen=(
+        Bucket(300_000, 100_000_000, 742, "003:L449"),
+        Bucket(100_000_001, 200_000_000, 684, "003:L450"),
+        Bucket(200_000_001, 300_000_000, 373, "003:L451"),
+        Bucket(300_000_001, 400_000_000, 78, "003:L452"),
+        Bucket(400_000_001, 500_000_000, 37, "003:L453"),
+    ),
+    # 表6 rate, 003:L491-L496, weighted by OPB (万元 x 100); range 3.50%-8.10% (003:L487).
+    rate_millionths=(
+        Bucket(35_000, 40_000, 5_057_725, "003:L492"),
+        Bucket(40_001, 50_000, 17_875_885, "003:L493"),
+        Bucket(50_001, 60_000, 5_331_660, "003:L494"),
+        Bucket(60_001, 81_000, 594_260, "003:L495"),
+    ),
+    # 表7 seasoning, 003:L506-L512, weighted by OPB.
+    seasoning_months=(
+        Bucket(1, 6, 6_307_375, "003:L507"),
+        Bucket(7, 12, 14_177_539, "003:L508"),
+        Bucket(13, 18, 7_505_356, "003:L509"),
+        Bucket(19, 24, 869_260, "003:L511"),
+    ),
+    # 表8 remaining term, 003:L522-L527, weighted by OPB; range 1.61-23.64 months (表2).
+    remaining_term_months=(
+        Bucket(2, 6, 13_489_937, "003:L523"),
+        Bucket(7, 12, 6_524_358, "003:L524"),
+        Bucket(13, 18, 1_474_173, "003:L525"),
+        Bucket(19, 24, 7_371_062, "003:L526"),
+    ),
+    remaining_term_range=(2, 24),
+    max_original_term=37,  # loan term 4-37 months, criterion (p), 003:L174
+    # interest paid periodically, principal in one payment at maturity: criterion (r), 003:L174
+    amortization=((Amortization.BULLET, 1),),
+    payment_days=(20, 21),  # [assumed]: maturities run from the 20th/21st (criterion (n))
+    shared_borrower_per_million=78_892,  # 1,914 loans, 1,763 borrowers (表2, 003:L412-L432)
+    pool_loans=1_914,
+    pool_balance="2885952900.00",  # 288,595.29万 (003:L159)
+    notes="Bullet small-business loans: interest monthly [assumed], principal at maturity.",
+)
+
+
+PROFILES: dict[str, PoolProfile] = {
+    p.key: p for p in (DRIVER_CHINA_13, XINRONG_2024_1, WENHUI_2024_1, BYD_2021_2)
+}
+"""Profiles by seed number ("001", "002", "003", "004")."""
 
 
 def profile(key: str) -> PoolProfile:

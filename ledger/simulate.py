@@ -189,8 +189,15 @@ def simulate_pool(
     cut = cut_off or profile.cut_off
     balance = _Picker(profile.outstanding_fen)
     rate = _Picker(profile.rate_millionths)
-    term = _Picker(profile.original_term_months)
     season = _Picker(profile.seasoning_months)
+    if profile.original_term_months:
+        term: _Picker | None = _Picker(profile.original_term_months)
+        left: _Picker | None = None
+    elif profile.remaining_term_months:
+        term, left = None, _Picker(profile.remaining_term_months)
+    else:
+        raise ValueError(f"profile {profile.key} has neither original nor remaining terms")
+    max_term = profile.max_original_term
     methods = [m for m, _ in profile.amortization]
     method_cum: list[int] = []
     acc = 0
@@ -206,12 +213,18 @@ def simulate_pool(
     rows: list[BoardingRow] = []
     borrower = 0
     for i in range(n_loans):
-        n = term.value(rng)
-        s = season.value(rng)
         lo = max(rem_lo, 1)
-        remaining = min(max(n - s, lo), rem_hi)
-        if remaining > n:
-            n = remaining
+        if term is not None:
+            n = term.value(rng)
+            s = season.value(rng)
+            remaining = min(max(n - s, lo), rem_hi)
+            n = max(n, remaining)
+        else:
+            assert left is not None
+            remaining = min(max(left.value(rng), lo), rem_hi)
+            n = remaining + season.value(rng)
+            if max_term is not None:
+                n = max(min(n, max_term), remaining)
         s = n - remaining
         outstanding = Decimal(balance.value(rng)) / 100
         annual = Decimal(rate.value(rng)) / _MILLION

@@ -279,6 +279,9 @@ _NEG_AMOUNT = re.compile(r"-[0-9]+(?:\.[0-9]+)?")
 _DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _INT = re.compile(r"-?[0-9]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_FEN = Decimal("0.01")
+_RECORD_TYPES = {r.value: r for r in RecordType}
+_AMORTIZATIONS = {a.value: a for a in Amortization}
 
 
 class _FieldError(Exception):
@@ -288,7 +291,9 @@ class _FieldError(Exception):
 
 def _amount(text: str) -> Decimal:
     if _AMOUNT.fullmatch(text):
-        return Decimal(text).quantize(Decimal("0.01"))
+        if len(text) > 3 and text[-3] == ".":
+            return Decimal(text)
+        return Decimal(text).quantize(_FEN)
     if _NEG_AMOUNT.fullmatch(text):
         raise _FieldError(f"negative amount {text!r}: amounts are not signed")
     if _DECIMAL.fullmatch(text):
@@ -313,13 +318,18 @@ def _int(text: str, what: str) -> int:
     return int(text)
 
 
-def _date(text: str) -> date:
-    if not _DATE.fullmatch(text):
-        raise _FieldError(f"date {text!r} is not ISO YYYY-MM-DD")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise _FieldError(f"date {text!r} does not exist") from None
+class _Dates(dict[str, date]):
+    """ISO date parser with a cache: a tape repeats a few dozen dates over many rows."""
+
+    def __missing__(self, text: str) -> date:
+        if not _DATE.fullmatch(text):
+            raise _FieldError(f"date {text!r} is not ISO YYYY-MM-DD")
+        try:
+            value = date.fromisoformat(text)
+        except ValueError:
+            raise _FieldError(f"date {text!r} does not exist") from None
+        self[text] = value
+        return value
 
 
 def _bool(text: str) -> bool:
@@ -340,10 +350,11 @@ def content_hash(data: bytes) -> str:
 
 @dataclass
 class _Sheet:
-    """Reading state of one CSV: rows as ``(line, {column: text}, extra)`` plus errors."""
+    """Reading state of one CSV: its name, the errors so far and a date cache."""
 
     file: str
     errors: list[TapeError] = field(default_factory=list)
+    dates: _Dates = field(default_factory=_Dates)
 
     def error(self, row: int, column: str, reason: str) -> None:
         self.errors.append(TapeError(self.file, row, column, reason))
@@ -351,8 +362,9 @@ class _Sheet:
 
 def _records(
     stream: IO[bytes], sheet: _Sheet, pinned: tuple[str, ...]
-) -> Iterator[tuple[int, dict[str, str], dict[str, str]]]:
-    """Stream the records of a CSV: ``(line, pinned fields, extra fields)``, stripped."""
+) -> Iterator[tuple[int, list[str], dict[str, str]]]:
+    """Stream the records of a CSV: ``(line, pinned fields in pinned order, extra fields)``,
+    every field stripped of surrounding whitespace."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     reader = csv.reader(text)
     try:
@@ -375,8 +387,9 @@ def _records(
     if sheet.errors:
         return
     width = len(names)
+    position = {n: i for i, n in enumerate(names)}
+    index = [position[n] for n in pinned]
     pinned_set = frozenset(pinned)
-    index = [(i, n) for i, n in enumerate(names) if n in pinned_set]
     extra_index = [(i, n) for i, n in enumerate(names) if n not in pinned_set]
     last_line = reader.line_num
     while True:
@@ -389,14 +402,13 @@ def _records(
             return
         line = last_line + 1
         last_line = reader.line_num
-        if not values or all(not v.strip() for v in values):
+        if not values or (not values[0].strip() and not any(v.strip() for v in values)):
             continue  # blank line
         if len(values) != width:
             sheet.error(line, "", f"record has {len(values)} fields, the header has {width}")
             continue
-        pinned_values = {n: values[i].strip() for i, n in index}
-        extra = {n: values[i].strip() for i, n in extra_index}
-        yield line, pinned_values, extra
+        extra = {n: values[i].strip() for i, n in extra_index} if extra_index else {}
+        yield line, [values[i].strip() for i in index], extra
 
 
 def _open(source: str | Path | bytes, file: str | None) -> tuple[IO[bytes], str, str]:
@@ -413,92 +425,156 @@ def _open(source: str | Path | bytes, file: str | None) -> tuple[IO[bytes], str,
     return path.open("rb"), file or str(path), digest.hexdigest()
 
 
+class _Row:
+    """Parses the fields of one record, collecting ``(column, reason)`` errors."""
+
+    __slots__ = ("bad", "line", "sheet")
+
+    def __init__(self, sheet: _Sheet, line: int) -> None:
+        self.sheet = sheet
+        self.line = line
+        self.bad = False
+
+    def error(self, column: str, reason: str) -> None:
+        self.bad = True
+        self.sheet.error(self.line, column, reason)
+
+    def required(self, column: str, text: str) -> str | None:
+        if text:
+            return text
+        self.error(column, "required field is empty")
+        return None
+
+    def amount(self, column: str, text: str) -> Decimal | None:
+        if not text:
+            return None
+        try:
+            return _amount(text)
+        except _FieldError as exc:
+            self.error(column, exc.reason)
+            return None
+
+    def date(self, column: str, text: str) -> date | None:
+        if not text:
+            self.error(column, "required field is empty")
+            return None
+        try:
+            return self.sheet.dates[text]
+        except _FieldError as exc:
+            self.error(column, exc.reason)
+            return None
+
+    def integer(self, column: str, text: str, required: bool) -> int | None:
+        if not text:
+            if required:
+                self.error(column, "required field is empty")
+            return None
+        try:
+            value = _int(text, column)
+        except _FieldError as exc:
+            self.error(column, exc.reason)
+            return None
+        if value < 0:
+            self.error(column, f"{column} {value} is negative")
+        return value
+
+
 # --- boarding tape --------------------------------------------------------------------------------
 
 
 def _boarding_row(
-    line: int, v: dict[str, str], extra: dict[str, str], sheet: _Sheet
+    line: int, v: list[str], extra: dict[str, str], sheet: _Sheet
 ) -> BoardingRow | None:
-    before = len(sheet.errors)
-    parsed: dict[str, Any] = {}
-
-    def take(column: str, parse: Any) -> None:
-        text = v[column]
-        if not text:
-            sheet.error(line, column, "required field is empty")
-            return
+    (
+        t_loan,
+        t_borrower,
+        t_orig,
+        t_mat,
+        t_original,
+        t_outstanding,
+        t_rate,
+        t_method,
+        t_day,
+        t_term,
+        t_dpd,
+    ) = v
+    r = _Row(sheet, line)
+    loan_id = r.required("loan_id", t_loan)
+    borrower_id = r.required("borrower_id", t_borrower)
+    origination = r.date("origination_date", t_orig)
+    maturity = r.date("maturity_date", t_mat)
+    if not t_original:
+        r.error("original_principal", "required field is empty")
+    original = r.amount("original_principal", t_original)
+    if not t_outstanding:
+        r.error("outstanding_principal", "required field is empty")
+    outstanding = r.amount("outstanding_principal", t_outstanding)
+    rate: Decimal | None = None
+    if not t_rate:
+        r.error("interest_rate", "required field is empty")
+    else:
         try:
-            parsed[column] = parse(text)
+            rate = _rate(t_rate)
         except _FieldError as exc:
-            sheet.error(line, column, exc.reason)
+            r.error("interest_rate", exc.reason)
+    method = _AMORTIZATIONS.get(t_method)
+    if method is None:
+        if t_method:
+            allowed = ", ".join(_AMORTIZATIONS)
+            r.error("amortization", f"amortization {t_method!r} is not one of {allowed}")
+        else:
+            r.error("amortization", "required field is empty")
+    day = r.integer("payment_day", t_day, True)
+    if day is not None and not 1 <= day <= 31:
+        r.error("payment_day", f"payment_day {day} is not in 1..31")
+    term = r.integer("remaining_term_months", t_term, True)
+    dpd = r.integer("days_past_due", t_dpd, True)
 
-    take("loan_id", str)
-    take("borrower_id", str)
-    take("origination_date", _date)
-    take("maturity_date", _date)
-    take("original_principal", _amount)
-    take("outstanding_principal", _amount)
-    take("interest_rate", _rate)
-    take("amortization", _amortization)
-    take("payment_day", lambda t: _int(t, "payment_day"))
-    take("remaining_term_months", lambda t: _int(t, "remaining_term_months"))
-    take("days_past_due", lambda t: _int(t, "days_past_due"))
-
-    p = parsed
-    if "payment_day" in p and not 1 <= p["payment_day"] <= 31:
-        sheet.error(line, "payment_day", f"payment_day {p['payment_day']} is not in 1..31")
-    for column in ("remaining_term_months", "days_past_due"):
-        if column in p and p[column] < 0:
-            sheet.error(line, column, f"{column} {p[column]} is negative")
-    dates = "origination_date" in p and "maturity_date" in p
-    if dates and p["maturity_date"] <= p["origination_date"]:
-        sheet.error(
-            line,
+    if origination is not None and maturity is not None and maturity <= origination:
+        r.error(
             "maturity_date",
-            f"maturity_date {p['maturity_date']} is not after "
-            f"origination_date {p['origination_date']}",
+            f"maturity_date {maturity} is not after origination_date {origination}",
         )
-    if "original_principal" in p and p["original_principal"] <= 0:
-        sheet.error(line, "original_principal", "original_principal must be positive")
-    amounts = "original_principal" in p and "outstanding_principal" in p
-    if amounts and p["outstanding_principal"] > p["original_principal"]:
-        sheet.error(
-            line,
+    if original is not None and original <= 0:
+        r.error("original_principal", "original_principal must be positive")
+    if original is not None and outstanding is not None and outstanding > original:
+        r.error(
             "outstanding_principal",
-            f"outstanding_principal {p['outstanding_principal']} exceeds "
-            f"original_principal {p['original_principal']}",
+            f"outstanding_principal {outstanding} exceeds original_principal {original}",
         )
-    if (
-        p.get("remaining_term_months") == 0
-        and p.get("outstanding_principal", 0) > 0
-        and p.get("days_past_due") == 0
-    ):
-        sheet.error(
-            line,
+    if term == 0 and outstanding and dpd == 0:
+        r.error(
             "remaining_term_months",
             "remaining_term_months is 0 with principal outstanding, yet days_past_due is 0",
         )
-    if len(sheet.errors) != before:
+    if r.bad:
         return None
-    p["extra"] = extra
-    return trusted(BoardingRow, {name: p[name] for name in _BOARDING_FIELDS})
-
-
-def _amortization(text: str) -> Amortization:
-    try:
-        return Amortization(text)
-    except ValueError:
-        allowed = ", ".join(a.value for a in Amortization)
-        raise _FieldError(f"amortization {text!r} is not one of {allowed}") from None
+    return trusted(
+        BoardingRow,
+        {
+            "loan_id": loan_id,
+            "borrower_id": borrower_id,
+            "origination_date": origination,
+            "maturity_date": maturity,
+            "original_principal": original,
+            "outstanding_principal": outstanding,
+            "interest_rate": rate,
+            "amortization": method,
+            "payment_day": day,
+            "remaining_term_months": term,
+            "days_past_due": dpd,
+            "extra": extra,
+        },
+    )
 
 
 def check_boarding_rows(
     rows: Sequence[BoardingRow], file: str = "<rows>", lines: Sequence[int] | None = None
 ) -> list[TapeError]:
-    """Whole-tape checks on boarding rows (pure): duplicate ``loan_id``.
+    """Whole-tape checks on boarding rows built in code (pure): duplicate ``loan_id``.
 
-    Row-level rules are enforced by :func:`parse_boarding_tape`; this is what needs the whole tape.
-    ``lines`` gives each row's line number (default: as if row ``i`` were on line ``i + 2``).
+    :func:`parse_boarding_tape` applies the same rule while reading. ``lines`` gives each row's
+    line number (default: as if row ``i`` were on line ``i + 2``).
     """
     where = list(lines) if lines is not None else [i + 2 for i in range(len(rows))]
     first: dict[str, int] = {}
@@ -531,7 +607,7 @@ def parse_boarding_tape(source: str | Path | bytes, file: str | None = None) -> 
     first: dict[str, int] = {}
     with stream:
         for line, values, extra in _records(stream, sheet, BOARDING_COLUMNS):
-            loan_id = values["loan_id"]
+            loan_id = values[0]
             if loan_id in first:
                 sheet.error(
                     line,
@@ -559,102 +635,114 @@ def read_boarding_tape(path: str | Path) -> BoardingTape:
 _AMOUNT_FIELDS = ("principal", "interest", "fees")
 
 
-def _record_type(text: str) -> RecordType:
-    try:
-        return RecordType(text)
-    except ValueError:
-        allowed = ", ".join(r.value for r in RecordType)
-        raise _FieldError(f"record_type {text!r} is not one of {allowed}") from None
-
-
 def _servicer_row(
-    line: int, v: dict[str, str], extra: dict[str, str], sheet: _Sheet
+    line: int, v: list[str], extra: dict[str, str], sheet: _Sheet
 ) -> ServicerRow | None:
-    before = len(sheet.errors)
-    p: dict[str, Any] = {}
-
-    def take(column: str, parse: Any, required: bool) -> None:
-        text = v[column]
-        if not text:
-            if required:
-                sheet.error(line, column, "required field is empty")
-            return
+    t_kind, t_loan, t_date, t_p, t_i, t_f, t_pre, t_dpd, reason, reference = v
+    r = _Row(sheet, line)
+    kind = _RECORD_TYPES.get(t_kind)
+    if kind is None:
+        if t_kind:
+            allowed = ", ".join(_RECORD_TYPES)
+            r.error("record_type", f"record_type {t_kind!r} is not one of {allowed}")
+        else:
+            r.error("record_type", "required field is empty")
+    loan_id = r.required("loan_id", t_loan)
+    value_date = r.date("value_date", t_date)
+    principal = r.amount("principal", t_p) if t_p else None
+    interest = r.amount("interest", t_i) if t_i else None
+    fees = r.amount("fees", t_f) if t_f else None
+    prepayment: bool | None = None
+    if t_pre:
         try:
-            p[column] = parse(text)
+            prepayment = _bool(t_pre)
         except _FieldError as exc:
-            sheet.error(line, column, exc.reason)
-
-    take("record_type", _record_type, True)
-    take("loan_id", str, True)
-    take("value_date", _date, True)
-    for column in _AMOUNT_FIELDS:
-        take(column, _amount, False)
-    take("prepayment", _bool, False)
-    take("days_past_due", lambda t: _int(t, "days_past_due"), False)
-    if v["reason"]:
-        p["reason"] = v["reason"]
-    if v["reference"]:
-        p["reference"] = v["reference"]
-    if p.get("days_past_due", 0) < 0:
-        sheet.error(line, "days_past_due", f"days_past_due {p['days_past_due']} is negative")
-
-    kind = p.get("record_type")
+            r.error("prepayment", exc.reason)
+    dpd = r.integer("days_past_due", t_dpd, False) if t_dpd else None
     if kind is not None:
-        for column, reason in _record_rules(kind, p, v):
-            sheet.error(line, column, reason)
-    if len(sheet.errors) != before:
+        for column, why in _record_rules(kind, v, principal, interest, fees, prepayment):
+            r.error(column, why)
+    if r.bad:
         return None
-    p["extra"] = extra
-    return trusted(ServicerRow, {name: p.get(name) for name in _SERVICER_FIELDS})
+    return trusted(
+        ServicerRow,
+        {
+            "record_type": kind,
+            "loan_id": loan_id,
+            "value_date": value_date,
+            "principal": principal,
+            "interest": interest,
+            "fees": fees,
+            "prepayment": prepayment,
+            "days_past_due": dpd,
+            "reason": reason or None,
+            "reference": reference or None,
+            "extra": extra,
+        },
+    )
 
 
 def _record_rules(
-    kind: RecordType, p: Mapping[str, Any], raw: Mapping[str, str]
-) -> Iterator[tuple[str, str]]:
-    """Per-record-type required and forbidden fields; ``p`` holds the fields that parsed."""
-    name = kind.value
-    amounts_given = [c for c in _AMOUNT_FIELDS if raw[c]]
-    total = sum((p[c] for c in _AMOUNT_FIELDS if c in p), Decimal(0))
-    all_parsed = all(c in p for c in amounts_given)
-
-    def unused(*columns: str) -> Iterator[tuple[str, str]]:
-        for column in columns:
-            if raw[column]:
-                yield column, f"{name} does not use {column}: leave it empty"
+    kind: RecordType,
+    v: list[str],
+    principal: Decimal | None,
+    interest: Decimal | None,
+    fees: Decimal | None,
+    prepayment: bool | None,
+) -> list[tuple[str, str]]:
+    """Per-record-type required and forbidden fields; ``v`` are the raw texts, the amounts are
+    ``None`` when empty or malformed (malformed ones are reported already). Amounts are never
+    negative here, so they total zero exactly when none is positive."""
+    _, _, _, t_p, t_i, t_f, t_pre, t_dpd, t_reason, _ = v
+    out: list[tuple[str, str]] = []
+    given = bool(t_p or t_i or t_f)
+    parsed = (not t_p or principal is not None) and (not t_i or interest is not None)
+    zero = parsed and (not t_f or fees is not None) and not (principal or interest or fees)
 
     if kind is RecordType.COLLECTION:
-        if not amounts_given:
-            yield "principal", "COLLECTION needs principal, interest or fees"
-        elif all_parsed and total == 0:
-            yield "principal", "COLLECTION amounts total zero"
-        if not raw["prepayment"]:
-            yield "prepayment", "COLLECTION needs prepayment true or false"
-        elif p.get("prepayment") is True and p.get("principal", 0) == 0:
-            yield "principal", "a prepayment needs a positive principal"
-    elif kind is RecordType.DELINQUENCY:
-        if not raw["days_past_due"]:
-            yield "days_past_due", "DELINQUENCY needs days_past_due"
-        yield from unused(*_AMOUNT_FIELDS, "prepayment")
+        if not given:
+            out.append(("principal", "COLLECTION needs principal, interest or fees"))
+        elif zero:
+            out.append(("principal", "COLLECTION amounts total zero"))
+        if not t_pre:
+            out.append(("prepayment", "COLLECTION needs prepayment true or false"))
+        elif prepayment is True and not principal:
+            out.append(("principal", "a prepayment needs a positive principal"))
+        return out
+    if kind is RecordType.DELINQUENCY:
+        if not t_dpd:
+            out.append(("days_past_due", "DELINQUENCY needs days_past_due"))
+        unused: tuple[str, ...] = ("principal", "interest", "fees", "prepayment")
     elif kind is RecordType.DEFAULT:
-        yield from unused("interest", "fees", "prepayment")
+        unused = ("interest", "fees", "prepayment")
     elif kind is RecordType.RECOVERY:
-        if not amounts_given:
-            yield "principal", "RECOVERY needs a positive amount (principal, interest or fees)"
-        elif all_parsed and total == 0:
-            yield "principal", "RECOVERY needs a positive amount; these total zero"
-        yield from unused("prepayment")
+        if not given:
+            out.append(
+                ("principal", "RECOVERY needs a positive amount (principal, interest or fees)")
+            )
+        elif zero:
+            out.append(("principal", "RECOVERY needs a positive amount; these total zero"))
+        unused = ("prepayment",)
     elif kind is RecordType.WRITE_OFF:
-        if not raw["principal"]:
-            yield "principal", "WRITE_OFF needs the principal written off"
-        yield from unused("interest", "fees", "prepayment")
-    elif kind is RecordType.REPURCHASE:
-        if not raw["principal"]:
-            yield "principal", "REPURCHASE needs the principal repurchased"
-        elif p.get("principal") == 0:
-            yield "principal", "REPURCHASE principal must be positive"
-        if not raw["reason"]:
-            yield "reason", "REPURCHASE needs a reason"
-        yield from unused("fees", "prepayment")
+        if not t_p:
+            out.append(("principal", "WRITE_OFF needs the principal written off"))
+        unused = ("interest", "fees", "prepayment")
+    else:  # REPURCHASE
+        if not t_p:
+            out.append(("principal", "REPURCHASE needs the principal repurchased"))
+        elif principal == 0:
+            out.append(("principal", "REPURCHASE principal must be positive"))
+        if not t_reason:
+            out.append(("reason", "REPURCHASE needs a reason"))
+        unused = ("fees", "prepayment")
+    if t_p or t_i or t_f or t_pre:
+        raw = {"principal": t_p, "interest": t_i, "fees": t_f, "prepayment": t_pre}
+        out.extend(
+            (column, f"{kind} does not use {column}: leave it empty")
+            for column in unused
+            if raw[column]
+        )
+    return out
 
 
 def _parse_servicer(

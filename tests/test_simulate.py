@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.amortisation import Amortization, schedule
+from ledger.amortisation import Amortization, add_months, schedule
 from ledger.pool_profiles import BYD_2021_2, DRIVER_CHINA_13, PROFILES, profile
 from ledger.simulate import (
     SimulatedMonth,
@@ -94,7 +94,20 @@ def test_months_are_deterministic_for_a_seed() -> None:
     assert run(5) != run(6)
 
 
-@pytest.mark.parametrize("key", ["001", "004"])
+# Stated balance-weighted averages: (WA rate, WA remaining term in months) with tolerances.
+STATED = {
+    # 4.18% (L4403), 28.12 months (L4407)
+    "001": ((D("0.038"), D("0.046")), (24, 31)),
+    # 7.88%, 2.08 years (表3, 002:L426-L441)
+    "002": ((D("0.074"), D("0.084")), (22, 28)),
+    # 4.55%, 9.61 months (表2, 003:L412-L432)
+    "003": ((D("0.043"), D("0.048")), (8, 12)),
+    # 0.74% (L1431), 30.48 months (L1423)
+    "004": ((D("0.005"), D("0.010")), (28, 33)),
+}
+
+
+@pytest.mark.parametrize("key", sorted(STATED))
 def test_pool_shape_follows_the_stratification_tables(key: str) -> None:
     p = profile(key)
     pool = simulate_pool(p, 4000, seed=3)
@@ -114,17 +127,17 @@ def test_pool_shape_follows_the_stratification_tables(key: str) -> None:
     total = sum((r.outstanding_principal for r in pool), D(0))
     wac = sum((r.outstanding_principal * r.interest_rate for r in pool), D(0)) / total
     wart = sum((r.outstanding_principal * r.remaining_term_months for r in pool), D(0)) / total
-    if p is DRIVER_CHINA_13:
-        # stated: WA rate 4.18% (L4403), WA remaining term 28.12 months (L4407)
-        assert D("0.038") < wac < D("0.046")
-        assert 24 < wart < 31
+    (rate_lo, rate_hi), (term_lo, term_hi) = STATED[key]
+    assert rate_lo < wac < rate_hi
+    assert term_lo < wart < term_hi
+    mix = Counter(r.amortization for r in pool)
+    if key == "001":
         zero_share = D(sum(1 for r in pool if r.interest_rate == 0)) / len(pool)
         assert D("0.20") < zero_share < D("0.40")
-    else:
-        # stated: WA rate 0.74% (L1431), WA remaining term 30.48 (L1423), 80.90% level principal
-        assert D("0.005") < wac < D("0.010")
-        assert 28 < wart < 33
-        mix = Counter(r.amortization for r in pool)
+    if key == "003":
+        assert set(mix) == {Amortization.BULLET}
+        assert all(r.original_principal == r.outstanding_principal for r in pool)
+    if key == "004":  # 80.90% level principal by balance, 78.90% by count (L1562-L1563)
         assert D("0.70") < D(mix[Amortization.LEVEL_PRINCIPAL]) / len(pool) < D("0.85")
 
 
@@ -135,9 +148,12 @@ def test_boarding_tape_parses_back_cleanly(tmp_path: Path) -> None:
     assert tape.rows == tuple(pool)
 
 
-def test_quiet_history_follows_the_amortisation_schedules() -> None:
+@pytest.mark.parametrize("key", ["003", "004"])
+def test_quiet_history_follows_the_amortisation_schedules(key: str) -> None:
     quiet = SimulationParams(cpr=D(0), current_to_30=D(0), repurchase_rate=D(0))
-    pool = simulate_pool(BYD_2021_2, 60, seed=2)
+    p = profile(key)
+    pool = simulate_pool(p, 60, seed=2)
+    first = date(*add_months(p.cut_off.year, p.cut_off.month, 1), 1)
     months = list(simulate_months(pool, 50, quiet, seed=3))
     paid: dict[str, list[tuple[date, Decimal, Decimal]]] = defaultdict(list)
     for m in months:
@@ -151,7 +167,7 @@ def test_quiet_history_follows_the_amortisation_schedules() -> None:
             loan.interest_rate,
             loan.remaining_term_months,
             loan.amortization,
-            date(2021, 7, 1).replace(day=min(loan.payment_day, 31)),
+            first.replace(day=loan.payment_day),
             loan.payment_day,
         )
         assert paid[loan.loan_id] == [(r.due_date, r.principal, r.interest) for r in expected]
