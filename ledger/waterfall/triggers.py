@@ -119,3 +119,13 @@ def evaluate_triggers(
 def trigger_states(outcomes: Mapping[str, TriggerOutcome]) -> dict[str, bool]:
     """The ``triggers`` mapping for the next :class:`WaterfallState`."""
     return {tid: o.in_effect for tid, o in outcomes.items()}
+
+
+def clean_up_call_available(deal: DealDefinition, state: WaterfallState) -> bool:
+    """Whether the clean-up call condition holds (seed 004 L781; seed 001 L18472-18490)."""
+    if deal.clean_up_call is None:
+        return False
+    try:
+        return evaluate_bool(deal.clean_up_call.condition, DealEnv(deal, state))
+    except ExprError as exc:
+        raise WaterfallError(f"clean_up_call.condition: {exc}") from None
