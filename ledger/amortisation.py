@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Protocol
 
 from ledger.money import FEN, ZERO, MoneyError, money, round_fen, to_decimal
 
@@ -215,6 +215,44 @@ def schedule(
     return tuple(rows)
 
 
+# --- a loan's schedule from its tape terms --------------------------------------------------------
+
+
+class LoanTerms(Protocol):
+    """What a schedule needs from a loan (a boarding-tape row has all of it)."""
+
+    @property
+    def outstanding_principal(self) -> Decimal: ...
+    @property
+    def interest_rate(self) -> Decimal: ...
+    @property
+    def remaining_term_months(self) -> int: ...
+    @property
+    def amortization(self) -> Amortization: ...
+    @property
+    def payment_day(self) -> int: ...
+    @property
+    def maturity_date(self) -> date: ...
+
+
+def loan_schedule(loan: LoanTerms) -> tuple[ScheduleRow, ...]:
+    """The remaining schedule of a boarded loan: its outstanding principal amortised over its
+    remaining term, the last instalment falling due in the month of its maturity date."""
+    n = loan.remaining_term_months
+    if n < 1:
+        return ()
+    y, m = add_months(loan.maturity_date.year, loan.maturity_date.month, -(n - 1))
+    first = due_date(y, m, loan.payment_day)
+    return schedule(
+        loan.outstanding_principal,
+        loan.interest_rate,
+        n,
+        loan.amortization,
+        first,
+        loan.payment_day,
+    )
+
+
 # --- discounted receivables balance ---------------------------------------------------------------
 
 
@@ -261,6 +299,16 @@ def schedule_discounted_balance(
     return discounted_balance(
         ((r.due_date, r.instalment) for r in rows), valuation_date, discount_rate, basis
     )
+
+
+def loan_discounted_balance(
+    loan: LoanTerms,
+    valuation_date: date,
+    discount_rate: Decimal = DISCOUNT_RATE_DC13,
+    basis: Literal["month", "30/360"] = "month",
+) -> Decimal:
+    """The DRB of a boarded loan (:func:`loan_schedule`) at ``valuation_date``."""
+    return schedule_discounted_balance(loan_schedule(loan), valuation_date, discount_rate, basis)
 
 
 def aggregate_discounted_balance(

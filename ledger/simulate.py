@@ -280,6 +280,7 @@ class _Loan:
         "default_principal",
         "dpd",
         "due_index",
+        "first_index",
         "level",
         "loan_id",
         "method",
@@ -297,12 +298,14 @@ class _Loan:
         self.rate: Decimal = row.interest_rate
         self.method = Amortization(row.amortization)
         self.payment_day = row.payment_day
-        n = row.remaining_term_months
-        self.n_left = max(n, 1)
+        # A loan boarded in arrears: its last ceil(dpd / 30) instalments (at most 3) before the
+        # first period are unpaid and still to pay, on top of its remaining term.
+        self.missed = min(-(-row.days_past_due // 30), 3) if row.days_past_due > 0 else 0
+        self.n_left = max(row.remaining_term_months, 1) + self.missed
         self.level = level_amount(self.balance, self.rate, self.n_left, self.method)
         # month index (year * 12 + month - 1) of the next unpaid instalment
-        self.due_index = first_index
-        self.missed = min(-(-row.days_past_due // 30), 3) if row.days_past_due > 0 else 0
+        self.first_index = first_index
+        self.due_index = first_index - self.missed
         self.dpd = row.days_past_due
         self.status = LoanStatus.DELINQUENT if self.missed else LoanStatus.PERFORMING
         if self.balance == 0:
@@ -417,7 +420,7 @@ def simulate_months(
     if p.first_period is not None:
         index = p.first_period.year * 12 + p.first_period.month - 1
     elif loans:
-        index = min(loan.due_index for loan in loans)
+        index = min(loan.first_index for loan in loans)
     else:
         return
     fee_rate = p.prepayment_fee_rate
@@ -473,7 +476,7 @@ def simulate_months(
                     loan.default_principal = ZERO
                     loan.status = LoanStatus.WRITTEN_OFF
                 continue
-            if loan.due_index > index:
+            if loan.first_index > index:
                 continue  # first instalment not yet due (pool boarded ahead of the period)
 
             if t.repurchase and bits(_BITS) < t.repurchase:

@@ -13,7 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.amortisation import Amortization, add_months, schedule
+from ledger.amortisation import (
+    Amortization,
+    add_months,
+    loan_discounted_balance,
+    loan_schedule,
+    schedule,
+)
 from ledger.pool_profiles import BYD_2021_2, DRIVER_CHINA_13, PROFILES, profile
 from ledger.simulate import (
     SimulatedMonth,
@@ -27,6 +33,7 @@ from ledger.tapes import (
     LoanSnapshot,
     LoanStatus,
     RecordType,
+    check_servicer_rows,
     format_boarding_csv,
     format_servicer_csv,
     parse_boarding_tape,
@@ -236,6 +243,21 @@ def test_write_history(tmp_path: Path) -> None:
         assert read_servicer_tape(p).rows
 
 
+def test_discounted_balance_of_a_simulated_driver_china_13_pool() -> None:
+    # Seed 001's pool: ADRB 8,000,082,110.39 against principal 8,013,822,317.49 (L4385, L4391),
+    # a ratio of 0.99829: the 4.18% WA contract rate is below the 5.1371% Discount Rate.
+    pool = simulate_pool(DRIVER_CHINA_13, 3000, seed=12)
+    cut_off = DRIVER_CHINA_13.cut_off
+    drb = sum((loan_discounted_balance(r, cut_off) for r in pool), D("0.00"))
+    principal = sum((r.outstanding_principal for r in pool), D("0.00"))
+    assert D("0.985") < drb / principal < D("1.0")
+    for r in pool[:50]:
+        rows = loan_schedule(r)
+        assert rows[-1].due_date == r.maturity_date
+        assert sum(x.principal for x in rows) == r.outstanding_principal
+        assert cut_off < rows[0].due_date
+
+
 def test_no_floats_in_my_ledger_modules() -> None:
     pattern = re.compile(r"float\(|:\s*float\b|->\s*float\b")
     for name in MY_MODULES:
@@ -290,6 +312,7 @@ def period_sums(m: SimulatedMonth) -> dict[RecordType, Decimal]:
     recovery_bp=st.integers(min_value=0, max_value=10000),
     lag=st.integers(min_value=0, max_value=6),
     stress_month=st.none() | st.integers(min_value=1, max_value=30),
+    arrears=st.sampled_from([0, 15, 45, 75, 200]),
 )
 def test_balance_identity_for_any_simulated_history(
     key: str,
@@ -303,6 +326,7 @@ def test_balance_identity_for_any_simulated_history(
     recovery_bp: int,
     lag: int,
     stress_month: int | None,
+    arrears: int,
 ) -> None:
     """closing = opening − principal collected − defaults − repurchases (+ purchases, none here),
     loan by loan and in aggregate, every period and over the whole history."""
@@ -316,7 +340,17 @@ def test_balance_identity_for_any_simulated_history(
         stress_default_rate=D("0.2"),
     )
     pool = simulate_pool(PROFILES[key], n_loans, seed=pool_seed)
+    # every third loan boarded in arrears (days past due at the cut-off)
+    pool = [
+        r.model_copy(update={"days_past_due": arrears}) if i % 3 == 2 else r
+        for i, r in enumerate(pool)
+    ]
     history = list(simulate_months(pool, months, params, seed=seed))
+    state: Mapping[str, LoanSnapshot] = boarding_snapshots(pool)
+    for m in history:  # every month's tape is clean against the state before it
+        errors = check_servicer_rows(m.rows, state, (m.period_start, m.period_end))
+        assert errors == []
+        state = m.loans
     performing = (LoanStatus.PERFORMING, LoanStatus.DELINQUENT)
 
     # per loan, over the whole history
