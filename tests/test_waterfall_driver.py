@@ -177,3 +177,34 @@ def test_post_foreclosure_uses_the_cash_collateral_and_pays_class_a_first(
     assert result.paid("fifth") == D("167493150.68")
     assert result.paid("seventh") == 0
     assert result.closing_accounts["cash_collateral"] == 0
+
+
+def test_every_step_cites_the_circular(driver: DealDefinition) -> None:
+    for steps in driver.waterfalls.values():
+        for step in steps:
+            assert step.clause.startswith("seed 001 L"), step.id
+
+
+def test_clean_up_call_lifts_the_subordinated_floor(driver: DealDefinition) -> None:
+    # Class A repaid, Clean-Up Call exercised (item eighth (ii), L3731-3737): Sub to zero
+    state = driver_state(
+        driver,
+        accounts={"distribution": D("900000000.00"), "cash_collateral": D("0.00")},
+        notes={
+            "class_a": NoteState(balance=D("0.00")),
+            "sub": NoteState(balance=D("824000000.00")),
+        },
+        metrics={"pool.adrb": D("700000000.00"), "pool.adrb_start": D("720000000.00")},
+        triggers={"clean_up_exercised": True},
+    )
+    result = run_waterfall(driver, state)
+    # servicer fee 1%/12 × 720,000,000.00 = 600,000.00; CCA target max(1.2% × 700m = 8.4m,
+    # min(80m, 0)) = 8,400,000.00; Sub interest 824m × 5% × 28/365 = 3,160,547.95
+    assert result.paid("fifth") == D("8400000.00")
+    assert result.paid("seventh") == D("3160547.95")
+    assert result.paid("eighth") == D("824000000.00")
+    # 900,000,000.00 − 600,000.00 − 8,400,000.00 − 3,160,547.95 − 824,000,000.00 = 63,839,452.05
+    assert result.paid("ninth") == D("63839452.05")
+    without_call = run_waterfall(driver, state.model_copy(update={"triggers": {}}))
+    # with Class A at zero the 5% floor is 0 as well (S >= 5% × (0 + S) only binds S = 0)
+    assert without_call.paid("eighth") == D("824000000.00")
