@@ -1,0 +1,96 @@
+"""The event catalogue (SPEC §4): what can happen to a trust, as frozen pydantic payloads.
+
+Account names used by the postings follow ``ledger/accounts.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+from pydantic import Field, model_validator
+
+from events.model import Event, event_type
+from ledger import accounts
+from ledger.journal import JournalEntry, Posting
+from ledger.money import ZERO, Money
+
+
+@event_type("DealDefined")
+class DealDefined(Event):
+    """The deal definition in force, recorded with its content hash (SPEC §2.5)."""
+
+    name: str
+    content: str
+    content_hash: str
+
+    @model_validator(mode="after")
+    def _hash_matches(self) -> DealDefined:
+        actual = hashlib.sha256(self.content.encode()).hexdigest()
+        if actual != self.content_hash:
+            raise ValueError(f"content_hash {self.content_hash} does not match content ({actual})")
+        return self
+
+
+@event_type("AdjustmentPosted")
+class AdjustmentPosted(Event):
+    """A manual, balanced adjustment by the trustee, with its reason."""
+
+    entry: JournalEntry
+    reason: str = Field(min_length=1)
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        return (self.entry,)
+
+
+@event_type("CollectionReceived")
+class CollectionReceived(Event):
+    """A borrower's payment collected by the servicer (held until remitted to the trust)."""
+
+    loan_id: str
+    value_date: date
+    principal: Money = ZERO
+    interest: Money = ZERO
+    fees: Money = ZERO
+    prepayment: bool = False
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> CollectionReceived:
+        for name in ("principal", "interest", "fees"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        return self
+
+    def default_stream(self) -> str:
+        return f"loan-{self.loan_id}"
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        total = self.principal + self.interest + self.fees
+        if total == 0:
+            return ()
+        legs = [Posting(account=accounts.SERVICER_HELD, amount=total)]
+        for account, amount in (
+            (accounts.POOL_PRINCIPAL, self.principal),
+            (accounts.INTEREST_INCOME, self.interest),
+            (accounts.FEE_INCOME, self.fees),
+        ):
+            if amount:
+                legs.append(Posting(account=account, amount=-amount))
+        return (JournalEntry(postings=tuple(legs), memo=f"collection {self.loan_id}"),)
+
+
+@event_type("EventReversed")
+class EventReversed(Event):
+    """Nets out an earlier event; the original stays in history (SPEC §2.1).
+
+    ``reversed_entries`` is the exact negation of the original's entries, checked when the reversal
+    is posted, so every projection can net it out from this event alone.
+    """
+
+    reversed_event_id: str
+    reversed_type: str
+    reason: str = Field(min_length=1)
+    reversed_entries: tuple[JournalEntry, ...] = ()
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        return self.reversed_entries

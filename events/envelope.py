@@ -1,0 +1,139 @@
+"""Envelopes: what a writer submits (`NewEvent`) and what the store returns (`RecordedEvent`)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from events.hashing import canonical_json, timestamp_text
+from events.model import Event, Payload, load_event, upcast
+
+EVENT_ID_NAMESPACE = uuid.UUID("4b7c3f0e-5d1a-4f57-9a53-2f0c6e1d8a10")
+
+
+def event_id_for(deal_id: str, idempotency_key: str) -> str:
+    """Deterministic event id: the same deal and idempotency key always name the same event."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{deal_id}\x1f{idempotency_key}"))
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append: envelope plus payload at ``schema_version``.
+
+    Build it with :meth:`of` from an event model; the raw form (``checked=False``) is for imports of
+    exported history, whose payloads the store validates (after upcasting) before writing them as
+    they were. ``recorded_at`` is set only when restoring exported history.
+    """
+
+    deal_id: str
+    stream_id: str
+    type: str
+    schema_version: int
+    data: Payload
+    effective_date: date
+    idempotency_key: str
+    actor: str = "system"
+    role: str = "system"
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    recorded_at: datetime | None = None
+    checked: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        event: Event,
+        *,
+        deal_id: str,
+        stream_id: str,
+        effective_date: date,
+        idempotency_key: str,
+        actor: str = "system",
+        role: str = "system",
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> NewEvent:
+        return cls(
+            deal_id=deal_id,
+            stream_id=stream_id,
+            type=event.type_name,
+            schema_version=event.schema_version,
+            data=event.payload(),
+            effective_date=effective_date,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            role=role,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            checked=True,
+        )
+
+    @property
+    def event_id(self) -> str:
+        return event_id_for(self.deal_id, self.idempotency_key)
+
+    def validate(self) -> Event:
+        """The payload as its (upcast) model; raises if it is not a valid event."""
+        return load_event(self.type, self.schema_version, self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as stored: envelope, raw payload (as written, before upcasting) and hashes."""
+
+    position: int
+    event_id: str
+    deal_id: str
+    deal_seq: int
+    stream_id: str
+    stream_version: int
+    type: str
+    schema_version: int
+    effective_date: date
+    recorded_at: datetime
+    actor: str
+    role: str
+    idempotency_key: str
+    correlation_id: str | None
+    causation_id: str | None
+    data: Payload
+    prev_hash: str
+    hash: str
+    _model: list[Event] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def event(self) -> Event:
+        """The payload validated into its (upcast) event model, parsed once."""
+        if not self._model:
+            self._model.append(load_event(self.type, self.schema_version, self.data))
+        return self._model[0]
+
+    def same_content(self, new: NewEvent) -> bool:
+        """Whether a retry carries the same event as this one (idempotency, SPEC §2.6)."""
+        return (
+            self.type == new.type
+            and self.stream_id == new.stream_id
+            and self.effective_date == new.effective_date
+            and canonical_json(upcast(self.type, self.schema_version, self.data))
+            == canonical_json(upcast(new.type, new.schema_version, new.data))
+        )
+
+    def export(self) -> dict[str, Any]:
+        """The export line (SPEC §5): enough to restore the event with the same hash."""
+        return {
+            "deal_id": self.deal_id,
+            "type": self.type,
+            "schema_version": self.schema_version,
+            "effective_date": self.effective_date.isoformat(),
+            "idempotency_key": self.idempotency_key,
+            "stream_id": self.stream_id,
+            "recorded_at": timestamp_text(self.recorded_at),
+            "actor": self.actor,
+            "role": self.role,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "data": self.data,
+            "hash": self.hash,
+        }

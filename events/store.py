@@ -1,0 +1,491 @@
+"""The append-only event store: one interface over SQLite and PostgreSQL (SPEC §2, §7).
+
+An append runs in one transaction: lock the deal's chain head (``SELECT ... FOR UPDATE`` on
+PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds the database's write lock), settle
+idempotency, check expected stream versions, chain the hashes, write the rows (PostgreSQL through
+``COPY``) and bring the live projections up to date in the same transaction. A batch is stored
+whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+import sqlalchemy as sa
+import structlog
+
+from events.envelope import NewEvent, RecordedEvent, event_id_for
+from events.hashing import GENESIS, canonical_json, chain_hash, header_fields
+from events.tables import chain_heads, events
+
+if TYPE_CHECKING:
+    from projections.runner import ProjectionRunner
+
+log = structlog.get_logger(__name__)
+
+NO_STREAM = 0
+"""Expected version of a stream that must not exist yet."""
+
+_CHUNK = 5000
+_COLUMNS = [c.name for c in events.columns]
+
+
+class StoreError(Exception):
+    """Base of the store's errors."""
+
+
+class ConcurrencyError(StoreError):
+    """Another writer appended to a stream since the version the caller expected."""
+
+
+class IdempotencyConflict(StoreError):
+    """An idempotency key was reused with a different event."""
+
+
+class InvalidEvent(StoreError):
+    """An event that does not validate against its registered type."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    events: list[RecordedEvent]
+    duplicate: bool
+    """True when the whole batch was already stored (an idempotent retry): nothing was written."""
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _row_to_event(row: Any) -> RecordedEvent:
+    m = row._mapping
+    return RecordedEvent(
+        position=m["position"],
+        event_id=m["event_id"],
+        deal_id=m["deal_id"],
+        deal_seq=m["deal_seq"],
+        stream_id=m["stream_id"],
+        stream_version=m["stream_version"],
+        type=m["type"],
+        schema_version=m["schema_version"],
+        effective_date=m["effective_date"],
+        recorded_at=_utc(m["recorded_at"]),
+        actor=m["actor"],
+        role=m["role"],
+        idempotency_key=m["idempotency_key"],
+        correlation_id=m["correlation_id"],
+        causation_id=m["causation_id"],
+        data=m["data"],
+        prev_hash=m["prev_hash"],
+        hash=m["hash"],
+    )
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def events_query(
+    deal_id: str,
+    *,
+    stream_id: str | None = None,
+    after_seq: int = 0,
+    until_seq: int | None = None,
+    effective_from: date | None = None,
+    effective_to: date | None = None,
+    types: Iterable[str] | None = None,
+    recorded_until: datetime | None = None,
+) -> sa.Select[Any]:
+    """The query for a deal's events in chain order, filtered by the given bounds."""
+    q = sa.select(events).where(events.c.deal_id == deal_id, events.c.deal_seq > after_seq)
+    if until_seq is not None:
+        q = q.where(events.c.deal_seq <= until_seq)
+    if stream_id is not None:
+        q = q.where(events.c.stream_id == stream_id)
+    if effective_from is not None:
+        q = q.where(events.c.effective_date >= effective_from)
+    if effective_to is not None:
+        q = q.where(events.c.effective_date <= effective_to)
+    if types is not None:
+        q = q.where(events.c.type.in_(list(types)))
+    if recorded_until is not None:
+        q = q.where(events.c.recorded_at <= recorded_until)
+    return q.order_by(events.c.deal_seq)
+
+
+def iter_events(
+    conn: sa.Connection, q: sa.Select[Any], batch: int = 2000
+) -> Iterator[RecordedEvent]:
+    """Stream the rows of ``q`` as events without materialising them all (server-side cursor on
+    PostgreSQL, ``batch`` rows at a time)."""
+    result = conn.execute(q.execution_options(stream_results=True, yield_per=batch))
+    for row in result:
+        yield _row_to_event(row)
+
+
+class EventStore:
+    """Append and read events; the same code on both backends, ``COPY`` for bulk on PostgreSQL."""
+
+    def __init__(self, engine: sa.Engine, runner: ProjectionRunner | None = None) -> None:
+        from projections.runner import ProjectionRunner
+
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.runner = runner if runner is not None else ProjectionRunner.default()
+
+    # ------------------------------------------------------------------ writing
+
+    def append(
+        self,
+        new: Sequence[NewEvent],
+        expected: Mapping[str, int] | None = None,
+        *,
+        project: bool = True,
+    ) -> AppendResult:
+        """Append a batch for one deal atomically.
+
+        ``expected`` maps stream ids to the version the caller last saw (``NO_STREAM`` for a new
+        stream); streams not named are appended at whatever version they are. With ``project``
+        false the live projections are left to :meth:`ProjectionRunner.catch_up` (bulk loads).
+        """
+        return self.append_batches([(new, expected or {})], project=project)[0]
+
+    def append_batches(
+        self,
+        batches: Sequence[tuple[Sequence[NewEvent], Mapping[str, int]]],
+        *,
+        project: bool = True,
+        before_commit: Callable[[list[AppendResult]], None] | None = None,
+    ) -> list[AppendResult]:
+        """Append several per-deal batches in one transaction: all are stored or none.
+
+        ``before_commit`` sees the results inside the transaction; raising there stores nothing.
+        """
+        for new, _ in batches:
+            if new and any(e.deal_id != new[0].deal_id for e in new):
+                raise StoreError("a batch belongs to one deal")
+            self._check_payloads(new)
+        results: list[AppendResult] = []
+        try:
+            with self.engine.begin() as conn:
+                for new, expected in batches:
+                    results.append(self._append_in(conn, new, expected, project))
+                if before_commit is not None:
+                    before_commit(results)
+        except (sa.exc.IntegrityError, psycopg.IntegrityError) as exc:
+            raise self._explain_integrity([e for b, _ in batches for e in b], exc) from exc
+        return results
+
+    def _append_in(
+        self,
+        conn: sa.Connection,
+        new: Sequence[NewEvent],
+        expected: Mapping[str, int],
+        project: bool,
+    ) -> AppendResult:
+        if not new:
+            return AppendResult([], duplicate=False)
+        deal_id = new[0].deal_id
+        last_seq, last_hash = self._lock_head(conn, deal_id)
+        replay = self._replayed(conn, new)
+        if replay is not None:
+            log.info("append.idempotent_retry", deal_id=deal_id, events=len(replay))
+            return AppendResult(replay, duplicate=True)
+        versions = self._stream_versions(conn, deal_id, {e.stream_id for e in new} | set(expected))
+        self._check_expected(versions, expected)
+        positions = self._positions(conn, len(new))
+        recorded = self._chain(new, last_seq, last_hash, versions, positions)
+        self._write(conn, recorded)
+        conn.execute(
+            chain_heads.update()
+            .where(chain_heads.c.deal_id == deal_id)
+            .values(last_seq=recorded[-1].deal_seq, last_hash=recorded[-1].hash)
+        )
+        if project:
+            self.runner.apply(conn, self, deal_id, recorded)
+        log.debug("append.done", deal_id=deal_id, events=len(recorded))
+        return AppendResult(recorded, duplicate=False)
+
+    def _check_payloads(self, new: Sequence[NewEvent]) -> None:
+        for i, e in enumerate(new):
+            if not e.checked:
+                try:
+                    e.validate()
+                except Exception as exc:
+                    raise InvalidEvent(
+                        f"event {i + 1} ({e.type}, key {e.idempotency_key!r}): {exc}"
+                    ) from exc
+
+    def _lock_head(self, conn: sa.Connection, deal_id: str) -> tuple[int, str]:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            conn.execute(
+                pg_insert(chain_heads)
+                .values(deal_id=deal_id, last_seq=0, last_hash=GENESIS)
+                .on_conflict_do_nothing()
+            )
+            locked = conn.execute(
+                sa.select(chain_heads.c.last_seq, chain_heads.c.last_hash)
+                .where(chain_heads.c.deal_id == deal_id)
+                .with_for_update()
+            ).one()
+            return int(locked.last_seq), str(locked.last_hash)
+        row = conn.execute(
+            sa.select(chain_heads.c.last_seq, chain_heads.c.last_hash).where(
+                chain_heads.c.deal_id == deal_id
+            )
+        ).one_or_none()
+        if row is None:
+            conn.execute(
+                chain_heads.insert().values(deal_id=deal_id, last_seq=0, last_hash=GENESIS)
+            )
+            return 0, GENESIS
+        return int(row.last_seq), str(row.last_hash)
+
+    def _replayed(self, conn: sa.Connection, new: Sequence[NewEvent]) -> list[RecordedEvent] | None:
+        """The stored batch when ``new`` is a retry of it; None when the batch is new.
+
+        The first event's key decides (batches are atomic, so a retry finds all of its keys or
+        none); a key of a later event that is already used surfaces as a unique-key violation.
+        """
+        first = new[0]
+        found = conn.execute(
+            sa.select(events.c.position).where(
+                events.c.deal_id == first.deal_id,
+                events.c.idempotency_key == first.idempotency_key,
+            )
+        ).one_or_none()
+        if found is None:
+            return None
+        stored = self._by_keys(conn, first.deal_id, [e.idempotency_key for e in new])
+        for e in new:
+            original = stored.get(e.idempotency_key)
+            if original is None or not original.same_content(e):
+                raise IdempotencyConflict(
+                    f"idempotency key {e.idempotency_key!r} of deal {e.deal_id!r} was already "
+                    f"used for a different event"
+                    + ("" if original is None else f" ({original.type} {original.event_id})")
+                )
+        return [stored[e.idempotency_key] for e in new]
+
+    def _by_keys(
+        self, conn: sa.Connection, deal_id: str, keys: Sequence[str]
+    ) -> dict[str, RecordedEvent]:
+        out: dict[str, RecordedEvent] = {}
+        for chunk in _chunks(keys):
+            for row in conn.execute(
+                sa.select(events).where(
+                    events.c.deal_id == deal_id, events.c.idempotency_key.in_(chunk)
+                )
+            ):
+                ev = _row_to_event(row)
+                out[ev.idempotency_key] = ev
+        return out
+
+    def _stream_versions(
+        self, conn: sa.Connection, deal_id: str, stream_ids: Iterable[str]
+    ) -> dict[str, int]:
+        streams = sorted(stream_ids)
+        versions = dict.fromkeys(streams, 0)
+        for chunk in _chunks(streams):
+            q = (
+                sa.select(events.c.stream_id, sa.func.max(events.c.stream_version))
+                .where(events.c.deal_id == deal_id, events.c.stream_id.in_(chunk))
+                .group_by(events.c.stream_id)
+            )
+            for stream_id, version in conn.execute(q):
+                versions[stream_id] = int(version)
+        return versions
+
+    @staticmethod
+    def _check_expected(versions: Mapping[str, int], expected: Mapping[str, int]) -> None:
+        for stream_id, want in expected.items():
+            have = versions.get(stream_id, 0)
+            if have != want:
+                raise ConcurrencyError(
+                    f"stream {stream_id!r} is at version {have}, expected {want}: another writer "
+                    f"appended first; reload and retry"
+                )
+
+    def _chain(
+        self,
+        new: Sequence[NewEvent],
+        last_seq: int,
+        last_hash: str,
+        versions: dict[str, int],
+        positions: Sequence[int],
+    ) -> list[RecordedEvent]:
+        now = datetime.now(UTC)
+        out: list[RecordedEvent] = []
+        seq, prev = last_seq, last_hash
+        for e, position in zip(new, positions, strict=True):
+            seq += 1
+            versions[e.stream_id] += 1
+            recorded_at = _utc(e.recorded_at) if e.recorded_at is not None else now
+            header = header_fields(
+                event_id=event_id_for(e.deal_id, e.idempotency_key),
+                deal_id=e.deal_id,
+                deal_seq=seq,
+                stream_id=e.stream_id,
+                stream_version=versions[e.stream_id],
+                event_type=e.type,
+                schema_version=e.schema_version,
+                effective_date=e.effective_date,
+                recorded_at=recorded_at,
+                actor=e.actor,
+                role=e.role,
+                idempotency_key=e.idempotency_key,
+                correlation_id=e.correlation_id,
+                causation_id=e.causation_id,
+                prev_hash=prev,
+            )
+            prev = chain_hash(header, canonical_json(e.data))
+            out.append(
+                RecordedEvent(
+                    position=position,
+                    event_id=header["event_id"],
+                    deal_id=e.deal_id,
+                    deal_seq=seq,
+                    stream_id=e.stream_id,
+                    stream_version=versions[e.stream_id],
+                    type=e.type,
+                    schema_version=e.schema_version,
+                    effective_date=e.effective_date,
+                    recorded_at=recorded_at,
+                    actor=e.actor,
+                    role=e.role,
+                    idempotency_key=e.idempotency_key,
+                    correlation_id=e.correlation_id,
+                    causation_id=e.causation_id,
+                    data=e.data,
+                    prev_hash=header["prev_hash"],
+                    hash=prev,
+                )
+            )
+        return out
+
+    def _positions(self, conn: sa.Connection, n: int) -> list[int]:
+        """Reserve ``n`` global positions for the batch."""
+        if self.dialect == "postgresql":
+            return [
+                int(p)
+                for (p,) in conn.exec_driver_sql(
+                    "SELECT nextval(pg_get_serial_sequence('events', 'position')) "
+                    f"FROM generate_series(1, {int(n)})"
+                )
+            ]
+        # the write lock is held since BEGIN IMMEDIATE: nobody else can take positions
+        top = conn.execute(sa.select(sa.func.max(events.c.position))).scalar() or 0
+        return list(range(top + 1, top + n + 1))
+
+    def _write(self, conn: sa.Connection, recorded: list[RecordedEvent]) -> None:
+        """Write the chained events (``COPY`` on PostgreSQL)."""
+        if self.dialect == "postgresql":
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(f"COPY events ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+                for r in recorded:
+                    copy.write_row(
+                        (
+                            r.position, r.event_id, r.deal_id, r.deal_seq, r.stream_id,
+                            r.stream_version, r.type, r.schema_version, r.effective_date,
+                            r.recorded_at, r.actor, r.role, r.idempotency_key,
+                            r.correlation_id, r.causation_id, canonical_json(r.data),
+                            r.prev_hash, r.hash,
+                        )
+                    )  # fmt: skip
+        else:
+            conn.execute(
+                events.insert(),
+                [{c: getattr(r, c) for c in _COLUMNS} for r in recorded],
+            )
+
+    def _explain_integrity(self, new: Sequence[NewEvent], exc: Exception) -> Exception:
+        text = str(getattr(exc, "orig", exc))
+        # event ids are derived from (deal, idempotency key): a clash on either is a reused key
+        if "idempotency" in text or "event_id" in text:
+            with self.engine.connect().execution_options(sqlite_readonly=True) as conn:
+                used = self._by_keys(conn, new[0].deal_id, [e.idempotency_key for e in new])
+            keys = ", ".join(repr(k) for k in list(used)[:5])
+            return IdempotencyConflict(
+                f"idempotency key(s) {keys} of deal {new[0].deal_id!r} already used by other events"
+            )
+        if "stream" in text:
+            return ConcurrencyError(f"concurrent append to the same stream: {text}")
+        return StoreError(f"append refused by the database: {text}")
+
+    # ------------------------------------------------------------------ reading
+
+    def read(
+        self,
+        deal_id: str,
+        *,
+        stream_id: str | None = None,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        effective_from: date | None = None,
+        effective_to: date | None = None,
+        types: Iterable[str] | None = None,
+        recorded_until: datetime | None = None,
+        batch: int = 2000,
+    ) -> Iterator[RecordedEvent]:
+        """A deal's events in chain order, streamed (server-side cursor on PostgreSQL)."""
+        q = events_query(
+            deal_id,
+            stream_id=stream_id,
+            after_seq=after_seq,
+            until_seq=until_seq,
+            effective_from=effective_from,
+            effective_to=effective_to,
+            types=types,
+            recorded_until=recorded_until,
+        )
+        with self.engine.connect().execution_options(sqlite_readonly=True) as conn:
+            yield from iter_events(conn, q, batch)
+
+    def read_positions(
+        self, start: int = 1, stop: int | None = None, batch: int = 2000
+    ) -> Iterator[RecordedEvent]:
+        """Every deal's events with ``start <= position < stop``, in global position order."""
+        q = sa.select(events).where(events.c.position >= start)
+        if stop is not None:
+            q = q.where(events.c.position < stop)
+        with self.engine.connect().execution_options(sqlite_readonly=True) as conn:
+            yield from iter_events(conn, q.order_by(events.c.position), batch)
+
+    def get(self, deal_id: str, event_id: str) -> RecordedEvent | None:
+        with self.engine.connect().execution_options(sqlite_readonly=True) as conn:
+            row = conn.execute(
+                sa.select(events).where(events.c.deal_id == deal_id, events.c.event_id == event_id)
+            ).one_or_none()
+        return None if row is None else _row_to_event(row)
+
+    def stream_version(self, deal_id: str, stream_id: str) -> int:
+        with self.engine.connect().execution_options(sqlite_readonly=True) as conn:
+            v = conn.execute(
+                sa.select(sa.func.max(events.c.stream_version)).where(
+                    events.c.deal_id == deal_id, events.c.stream_id == stream_id
+                )
+            ).scalar()
+        return int(v or 0)
+
+    def deals(self) -> list[str]:
+        with self.engine.connect().execution_options(sqlite_readonly=True) as conn:
+            return [
+                r[0] for r in conn.execute(sa.select(chain_heads.c.deal_id).order_by("deal_id"))
+            ]
+
+    def head(self, deal_id: str) -> tuple[int, str]:
+        """The deal's last sequence number and hash as recorded in the chain head."""
+        with self.engine.connect().execution_options(sqlite_readonly=True) as conn:
+            row = conn.execute(
+                sa.select(chain_heads.c.last_seq, chain_heads.c.last_hash).where(
+                    chain_heads.c.deal_id == deal_id
+                )
+            ).one_or_none()
+        return (0, GENESIS) if row is None else (int(row.last_seq), str(row.last_hash))

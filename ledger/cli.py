@@ -1,0 +1,196 @@
+"""The ``trust-ledger`` command (SPEC §5)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import structlog
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from events import catalogue as _catalogue  # noqa: F401  (registers the event types)
+from events.envelope import NewEvent
+from events.jsonl import ImportRejected, read_jsonl, write_export
+from events.model import json_schemas
+from events.store import AppendResult, EventStore, StoreError
+from ledger import db
+from ledger.logs import configure
+from ledger.verify import verify as verify_store
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+events_app = typer.Typer(no_args_is_help=True, help="Import, export and describe events.")
+app.add_typer(db_app, name="db")
+app.add_typer(events_app, name="events")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+log = structlog.get_logger("trust-ledger")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL; default $TRUST_LEDGER_DB or sqlite ./trust-ledger.db"),
+]
+
+
+class State:
+    url: str | None = None
+
+
+@app.callback()
+def main(
+    db_url: DbOption = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "WARNING",
+) -> None:
+    """Event-sourced servicing and trust-accounting ledger for securitisation trusts."""
+    configure(log_level)
+    State.url = db_url
+
+
+@contextmanager
+def open_store(url: str | None = None, *, upgrade: bool = True) -> Iterator[EventStore]:
+    engine = db.make_engine(url or State.url)
+    try:
+        if upgrade and not db.is_current(engine):
+            db.upgrade(engine)
+        yield EventStore(engine)
+    finally:
+        engine.dispose()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade(db_url: DbOption = None) -> None:
+    """Apply the Alembic migrations."""
+    engine = db.make_engine(db_url or State.url)
+    db.upgrade(engine)
+    out.print(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+    engine.dispose()
+
+
+@events_app.command("schema")
+def events_schema() -> None:
+    """Print the JSON Schema of every event type."""
+    sys.stdout.write(
+        json.dumps(json_schemas(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
+
+
+@events_app.command("import")
+def events_import(file: Path, db_url: DbOption = None) -> None:
+    """Import events from a JSON-lines file: all of it, or nothing if any line is bad."""
+    if not file.is_file():
+        raise fail(f"{file}: no such file")
+    try:
+        lines = read_jsonl(file)
+    except ImportRejected as exc:
+        raise fail(f"{file}: {exc}") from None
+    by_deal: dict[str, list[int]] = {}
+    for i, line in enumerate(lines):
+        by_deal.setdefault(line.event.deal_id, []).append(i)
+
+    def check_hashes(results: list[AppendResult]) -> None:
+        for idx, result in zip(by_deal.values(), results, strict=True):
+            for i, recorded in zip(idx, result.events, strict=True):
+                want = lines[i].expected_hash
+                if want is not None and want != recorded.hash:
+                    raise StoreError(
+                        f"{file}:{lines[i].line}: hash: the event chains to {recorded.hash} in "
+                        f"this store, not {want}: the file is not a complete export of its deal "
+                        "(or was altered)"
+                    )
+
+    batches: list[tuple[Sequence[NewEvent], Mapping[str, int]]] = [
+        ([lines[i].event for i in idx], {}) for idx in by_deal.values()
+    ]
+    with open_store(db_url) as store:
+        try:
+            results = store.append_batches(batches, before_commit=check_hashes)
+        except StoreError as exc:
+            raise fail(f"{file}: {exc}") from None
+    new = sum(len(r.events) for r in results if not r.duplicate)
+    dup = sum(len(r.events) for r in results if r.duplicate)
+    out.print(f"{file}: {new} event(s) imported, {dup} already present, {len(by_deal)} deal(s)")
+
+
+@events_app.command("export")
+def events_export(
+    deal: Annotated[str, typer.Option("--deal", help="Deal id")],
+    output: Annotated[Path | None, typer.Option("--out", help="File (default stdout)")] = None,
+    db_url: DbOption = None,
+) -> None:
+    """Export a deal's events as JSON lines, in chain order."""
+    with open_store(db_url) as store:
+        if output is None:
+            write_export(store.read(deal), sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8", newline="\n") as fh:
+                n = write_export(store.read(deal), fh)
+            err.print(f"{n} event(s) written to {output}")
+
+
+@app.command()
+def verify(
+    deal: Annotated[str | None, typer.Option("--deal", help="One deal (default all)")] = None,
+    db_url: DbOption = None,
+) -> None:
+    """Recompute every hash chain and check that a replay from zero equals the live projections."""
+    with open_store(db_url) as store:
+        reports = verify_store(store, deal)
+    if not reports:
+        out.print("no deals in the store")
+    bad = 0
+    for r in reports:
+        if r.ok:
+            out.print(f"deal {r.deal_id}: OK — {r.events} events, chain head {r.head_hash}")
+            continue
+        bad += 1
+        err.print(f"[red]deal {r.deal_id}: FAILED[/red] — first bad event: {r.first_problem()}")
+        for p in r.chain[1:20]:
+            err.print(f"  chain: {p.describe()}", highlight=False)
+        for d in r.projections[:20]:
+            err.print(f"  replay: {d.describe()}", highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+def balances(
+    deal: Annotated[str, typer.Option("--deal", help="Deal id")],
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    db_url: DbOption = None,
+) -> None:
+    """Every account's balance from the live projection."""
+    with open_store(db_url) as store:
+        rows = store.runner.live(store, deal, "balances")
+    result = {k: Decimal(v.row["balance"]) for k, v in sorted(rows.items())}
+    if fmt == "json":
+        sys.stdout.write(
+            json.dumps(
+                {"deal_id": deal, "balances": {k: str(v) for k, v in result.items()}},
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+        return
+    if fmt != "table":
+        raise fail(f"--format: unknown format {fmt!r} (table, json)", 2)
+    table = Table(title=f"Balances — {deal}")
+    table.add_column("account")
+    table.add_column("balance", justify="right")
+    for k, v in result.items():
+        table.add_row(k, f"{v:,.2f}")
+    table.add_row("[b]trial balance[/b]", f"{sum(result.values(), Decimal('0.00')):,.2f}")
+    out.print(table)

