@@ -15,10 +15,7 @@ from ledger.waterfall import NoteState, WaterfallState, posting_account, run_wat
 
 D = Decimal
 DEALS_DIR = Path(__file__).resolve().parents[1] / "ledger" / "deals"
-DEALS = {
-    name: validate_deal_file(DEALS_DIR / name)
-    for name in ("004_byd_2021_2.yaml", "001_driver_china_13.yaml")
-}
+DEALS = {path.name: validate_deal_file(path) for path in sorted(DEALS_DIR.glob("*.yaml"))}
 
 
 def amounts(max_value: int) -> st.SearchStrategy[Decimal]:
@@ -69,7 +66,7 @@ def any_deal_state(draw: st.DrawFn) -> tuple[DealDefinition, WaterfallState]:
     return deal, draw(deal_states(deal))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(any_deal_state())
 def test_any_state_conserves_cash_and_never_overdraws(
     case: tuple[DealDefinition, WaterfallState],

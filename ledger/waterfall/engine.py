@@ -15,8 +15,10 @@ Posting account names follow :mod:`ledger.accounts` (``<group>:<name>``): deal c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 
+from ledger.calendar_daycount import DayCount, accrue, day_count_fraction
 from ledger.deal.schema import (
     BookLedgerStep,
     CoverShortfallStep,
@@ -33,7 +35,6 @@ from ledger.deal.schema import (
 from ledger.expr import ExprError, evaluate_bool
 from ledger.journal import JournalEntry, Posting, transfer
 from ledger.money import ZERO, allocate, round_fen
-from ledger.waterfall.daycount import accrual
 from ledger.waterfall.env import DealEnv
 from ledger.waterfall.state import StepResult, WaterfallResult, WaterfallState
 
@@ -70,6 +71,12 @@ def run_waterfall(
     if chosen not in deal.waterfalls:
         raise WaterfallError(f"deal {deal.deal_id} has no waterfall mode {chosen!r}")
     return _Run(deal, state, chosen).run()
+
+
+def accrual(amount: Decimal, rate: Decimal, start: date, end: date, convention: str) -> Decimal:
+    """``amount × rate × days / basis`` over ``[start, end)``, unrounded (seed 004 L1811-1818:
+    actual days / 365 also in leap years for ``act/365f``)."""
+    return accrue(amount, rate, day_count_fraction(start, end, DayCount(convention)))
 
 
 def _pro_rata(total: Decimal, dues: Sequence[Decimal]) -> list[Decimal]:
