@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal, Protocol
 
 from ledger.money import FEN, ZERO, MoneyError, money, round_fen, to_decimal
@@ -81,8 +82,9 @@ class ScheduleRow:
 # --- dates ----------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8192)
 def due_date(year: int, month: int, payment_day: int) -> date:
-    """The due date in a month: ``payment_day``, clamped to the month's last day."""
+    """The due date in a month: ``payment_day``, clamped to the month's last day (cached)."""
     if not 1 <= payment_day <= 31:
         raise ValueError(f"payment_day {payment_day} is not in 1..31")
     last = calendar.monthrange(year, month)[1]

@@ -296,7 +296,8 @@ class _Loan:
         self.loan_id = row.loan_id
         self.balance: Decimal = row.outstanding_principal
         self.rate: Decimal = row.interest_rate
-        self.method = Amortization(row.amortization)
+        method = row.amortization
+        self.method = method if type(method) is Amortization else Amortization(method)
         self.payment_day = row.payment_day
         # A loan boarded in arrears: its last ceil(dpd / 30) instalments (at most 3) before the
         # first period are unpaid and still to pay, on top of its remaining term.

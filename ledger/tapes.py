@@ -296,7 +296,7 @@ def _amount(text: str) -> Decimal:
         return Decimal(text).quantize(_FEN)
     if _NEG_AMOUNT.fullmatch(text):
         raise _FieldError(f"negative amount {text!r}: amounts are not signed")
-    if _DECIMAL.fullmatch(text):
+    if _DECIMAL.fullmatch(text) and len(text.partition(".")[2]) > 2:
         raise _FieldError(f"amount {text!r} has more than 2 decimals")
     raise _FieldError(f"non-numeric amount {text!r}: expected a decimal string like 1234.56")
 
