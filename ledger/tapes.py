@@ -967,7 +967,9 @@ def _format(
 ) -> Iterator[str]:
     extra = _extra_columns(rows, pinned)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180 line ends: with "\r\n" as terminator the writer also quotes fields holding a bare
+    # "\r", which a "\n" terminator would leave unquoted (and the reader would split the record)
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*pinned, *extra])
     yield buffer.getvalue()
     for row in rows:
@@ -998,12 +1000,12 @@ def _write(chunks: Iterable[str], path: str | Path) -> str:
 
 
 def write_boarding_csv(rows: Sequence[BoardingRow], path: str | Path) -> str:
-    """Write a boarding tape (UTF-8, ``\\n`` line ends); returns the file's SHA-256."""
+    """Write a boarding tape (UTF-8, RFC 4180 ``\\r\\n`` line ends); returns its SHA-256."""
     return _write(_format(rows, BOARDING_COLUMNS), path)
 
 
 def write_servicer_csv(rows: Sequence[ServicerRow], path: str | Path) -> str:
-    """Write a servicer tape (UTF-8, ``\\n`` line ends); returns the file's SHA-256."""
+    """Write a servicer tape (UTF-8, RFC 4180 ``\\r\\n`` line ends); returns its SHA-256."""
     return _write(_format(rows, SERVICER_COLUMNS), path)
 
 
