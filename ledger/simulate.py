@@ -109,7 +109,8 @@ class SimulationParams(BaseModel):
     """Share of the defaulted principal recovered; seed 001's vintages average 1 − net/gross ≈
     0.190 (seed001_notes_defs.md §6.3)."""
     recovery_lag_months: int = Field(default=4, ge=0)
-    """Months from default to recovery (seed 001: net loss lags gross by about 3-6 months)."""
+    """Months from default to recovery and write-off (seed 001: net loss lags gross by about 3-6
+    months); at least 1, so 0 means the month after the default."""
     repurchase_rate: Rate = Decimal("0.0002")
     prepayment_fee_rate: Rate = Decimal("0")
     """Fee on prepaid principal (seed 001: 3%, L1976; seed 004: 6%, L249)."""
@@ -498,7 +499,8 @@ def simulate_months(
                 loan.dpd = 0
                 continue
             k = loan.missed
-            if stressed and bits(_BITS) < t.stress:
+            shock = stressed and bits(_BITS) < t.stress
+            if shock:
                 pays, after = 0, 4
             elif k == 0:
                 if bits(_BITS) < t.smm:
@@ -543,7 +545,7 @@ def simulate_months(
                         value_date=end,
                         principal=loan.balance,
                         days_past_due=loan.dpd if k else None,
-                        reason="stress scenario" if k < 3 else "over 90 days past due",
+                        reason="stress scenario" if shock else "over 90 days past due",
                         reference=f"{tag}{next(seq)}",
                         extra={},
                     )

@@ -209,12 +209,15 @@ def test_rows_are_exact_decimal_money() -> None:
 def test_stress_month_spikes_defaults() -> None:
     pool = simulate_pool(DRIVER_CHINA_13, 2000, seed=6)
     stress = SimulationParams(stress_month=3, stress_default_rate=D("0.10"))
-    defaults = [
-        sum(1 for r in m.rows if r.record_type is RecordType.DEFAULT)
-        for m in simulate_months(pool, 5, stress, seed=6)
+    history = list(simulate_months(pool, 5, stress, seed=6))
+    reasons = [
+        Counter(r.reason for r in m.rows if r.record_type is RecordType.DEFAULT) for m in history
     ]
+    defaults = [sum(c.values()) for c in reasons]
     assert defaults[2] > 100
+    assert reasons[2]["stress scenario"] >= defaults[2] - 5
     assert all(defaults[i] < 20 for i in (0, 1, 3, 4))
+    assert all(c["stress scenario"] == 0 for i, c in enumerate(reasons) if i != 2)
 
 
 def test_params_validated() -> None:
