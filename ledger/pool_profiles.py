@@ -312,10 +312,73 @@ WENHUI_2024_1 = PoolProfile(
 )
 
 
+# Seed 000 is an investor deck for an auto-lease ABN; its pool tables (L242-L498) give counts and
+# balances in RMB; extract: ../shared/domain/seed000_lease_abn.md §8.
+ALL_TRUST_LEASE_2023_2 = PoolProfile(
+    key="000",
+    deal="Heying Commercial Factoring 2023-2 All-Trust auto lease ABN (WeShare)",
+    seed="../shared/seeds/000_139427f42ec51208.txt",
+    cut_off=date(2023, 7, 18),  # cut-off 00:00, 18 July 2023 (seed000_lease_abn.md §8a, L242)
+    loan_id_prefix="AT232-",
+    # OPB size, L308-L314 (contracts). Maximum 77.31万 = 773,100.00 (L250); the "Above 300,000"
+    # bucket's top 555,126.00 is [derived] so its uniform mean equals its average 427,562.74
+    # (21,378,136.79 / 50, L314). Minimum not stated: RMB 1,000.00 [assumed].
+    outstanding_fen=(
+        Bucket(100_000, 5_000_000, 2_860, "L308"),
+        Bucket(5_000_001, 10_000_000, 2_647, "L309"),
+        Bucket(10_000_001, 15_000_000, 1_023, "L310"),
+        Bucket(15_000_001, 20_000_000, 160, "L311"),
+        Bucket(20_000_001, 25_000_000, 97, "L312"),
+        Bucket(25_000_001, 30_000_000, 37, "L313"),
+        Bucket(30_000_001, 55_512_600, 50, "L314 [derived upper bound]"),
+    ),
+    # Return on asset, L458-L463, weighted by balance (RMB); maximum 18.88% (L253). The [0, 8%]
+    # bucket is drawn from 0%-1.18% [derived]: the other buckets at their midpoints give 6.38 of
+    # the stated 6.64% WA rate (after manufacturer subsidies, L251), leaving a mean of about 0.59%
+    # for it (mostly subsidised zero-rate leases).
+    rate_millionths=(
+        Bucket(0, 11_800, 173_531_709, "L458 [derived range]"),
+        Bucket(80_001, 100_000, 89_971_340, "L459"),
+        Bucket(100_001, 120_000, 14_869_305, "L460"),
+        Bucket(120_001, 140_000, 64_814_286, "L461"),
+        Bucket(140_001, 160_000, 41_770_715, "L462"),
+        Bucket(160_001, 188_800, 1_132_719, "L463 (max 18.88%, L253)"),
+    ),
+    # Original term, L493-L497, weighted by balance (terms are whole years).
+    original_term_months=(
+        Bucket(12, 12, 198_800, "L493"),
+        Bucket(24, 24, 14_175_764, "L494"),
+        Bucket(36, 36, 318_458_106, "L495"),
+        Bucket(48, 48, 7_001_373, "L496"),
+        Bucket(60, 60, 46_256_030, "L497"),
+    ),
+    # Seasoning, L427-L433 (header mislabelled in the deck), weighted by balance.
+    seasoning_months=(
+        Bucket(1, 3, 303_252_048, "L427"),
+        Bucket(4, 6, 59_516_667, "L428"),
+        Bucket(7, 9, 1_222_276, "L429"),
+        Bucket(25, 27, 213_608, "L430"),
+        Bucket(28, 30, 15_271_310, "L431"),
+        Bucket(31, 33, 5_232_439, "L432"),
+        Bucket(34, 36, 1_381_724, "L433"),
+    ),
+    remaining_term_range=(1, 60),  # 0.07-59.97 months (L254)
+    # Rent payment type, L349-L350: monthly equal instalments 4,226; ladder (stepped) instalments
+    # 2,648 — stepped schedules are not one of the three tape methods; modelled as annuities.
+    amortization=((Amortization.ANNUITY, 1),),
+    payment_days=(1, 28),  # not disclosed: assumed uniform over 1..28
+    shared_borrower_per_million=2_910,  # 6,874 contracts, 6,854 lessees (L247-L248)
+    pool_loans=6_874,
+    pool_balance="386090075.88",  # L315
+    notes="Auto leases (sale and leaseback); rents treated as loan instalments.",
+)
+
+
 PROFILES: dict[str, PoolProfile] = {
-    p.key: p for p in (DRIVER_CHINA_13, XINRONG_2024_1, WENHUI_2024_1, BYD_2021_2)
+    p.key: p
+    for p in (ALL_TRUST_LEASE_2023_2, DRIVER_CHINA_13, XINRONG_2024_1, WENHUI_2024_1, BYD_2021_2)
 }
-"""Profiles by seed number ("001", "002", "003", "004")."""
+"""Profiles by seed number ("000" to "004")."""
 
 
 def profile(key: str) -> PoolProfile:

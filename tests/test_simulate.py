@@ -77,7 +77,7 @@ def boarding_snapshots(pool: Sequence[BoardingRow]) -> dict[str, LoanSnapshot]:
 def test_profiles_registered() -> None:
     assert profile("001") is DRIVER_CHINA_13
     assert profile("004") is BYD_2021_2
-    assert set(PROFILES) >= {"001", "004"}
+    assert set(PROFILES) == {"000", "001", "002", "003", "004"}
     with pytest.raises(KeyError):
         profile("999")
 
@@ -103,6 +103,8 @@ def test_months_are_deterministic_for_a_seed() -> None:
 
 # Stated balance-weighted averages: (WA rate, WA remaining term in months) with tolerances.
 STATED = {
+    # 6.64% (L251), 35.17 months (L253)
+    "000": ((D("0.060"), D("0.072")), (31, 38)),
     # 4.18% (L4403), 28.12 months (L4407)
     "001": ((D("0.038"), D("0.046")), (24, 31)),
     # 7.88%, 2.08 years (表3, 002:L426-L441)
