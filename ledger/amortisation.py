@@ -164,7 +164,12 @@ def next_instalment(
     ``level`` is :func:`level_amount` of the schedule. This is the single rule both
     :func:`schedule` and the simulator apply, so they agree to the fen.
     """
-    interest = monthly_interest(balance, annual_rate)
+    # monthly_interest() inlined (hot in the simulator): inputs here are already Decimal
+    interest = (
+        (balance * annual_rate / _TWELVE).quantize(FEN, rounding=ROUND_HALF_UP)
+        if annual_rate
+        else ZERO
+    )
     if remaining <= 1:
         return interest, balance
     if method is Amortization.BULLET:
