@@ -227,7 +227,7 @@ def simulate_pool(
             if max_term is not None:
                 n = max(min(n, max_term), remaining)
         s = n - remaining
-        outstanding = Decimal(balance.value(rng)) / 100
+        outstanding = Decimal(balance.value(rng)).scaleb(-2)  # fen -> CNY, exponent -2
         annual = Decimal(rate.value(rng)) / _MILLION
         method = methods[bisect.bisect_right(method_cum, _below(rng, acc))]
         day = day_lo + _below(rng, day_hi - day_lo + 1)
