@@ -88,7 +88,7 @@ def test_rounding_half_up_to_the_fen() -> None:
     assert schedule("101.00", "0.03", 2, "bullet", date(2021, 1, 1))[0].interest == D("0.25")
     for r in schedule("99999.99", "0.0777", 37, "annuity", date(2021, 5, 31)):
         for v in (r.interest, r.principal, r.instalment, r.opening_balance, r.closing_balance):
-            assert v == v.quantize(D("0.01"))
+            assert v.as_tuple().exponent == -2, v  # exactly two decimals, not just equal
 
 
 def test_tiny_balance_over_many_months_never_negative() -> None:
@@ -132,6 +132,10 @@ def test_schedule_properties(
         assert row.opening_balance == prev.closing_balance
         assert row.due_date > prev.due_date
     for r in rows:
+        assert all(
+            v.as_tuple().exponent == -2
+            for v in (r.interest, r.principal, r.instalment, r.opening_balance, r.closing_balance)
+        )
         assert r.closing_balance == r.opening_balance - r.principal
         assert r.instalment == r.principal + r.interest
         assert 0 <= r.principal <= r.opening_balance
