@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from decimal import Decimal
 
 from pydantic import Field, model_validator
 
 from events.model import Event, event_type
 from ledger import accounts
-from ledger.journal import JournalEntry, Posting
+from ledger.journal import JournalEntry, entry_of
 from ledger.money import ZERO, Money
 
 
@@ -64,19 +65,22 @@ class CollectionReceived(Event):
     def default_stream(self) -> str:
         return f"loan-{self.loan_id}"
 
-    def entries(self) -> tuple[JournalEntry, ...]:
+    def legs(self) -> list[tuple[str, Decimal]]:
         total = self.principal + self.interest + self.fees
         if total == 0:
-            return ()
-        legs = [Posting(account=accounts.SERVICER_HELD, amount=total)]
-        for account, amount in (
-            (accounts.POOL_PRINCIPAL, self.principal),
-            (accounts.INTEREST_INCOME, self.interest),
-            (accounts.FEE_INCOME, self.fees),
-        ):
-            if amount:
-                legs.append(Posting(account=account, amount=-amount))
-        return (JournalEntry(postings=tuple(legs), memo=f"collection {self.loan_id}"),)
+            return []
+        legs = [(accounts.SERVICER_HELD, total)]
+        if self.principal:
+            legs.append((accounts.POOL_PRINCIPAL, -self.principal))
+        if self.interest:
+            legs.append((accounts.INTEREST_INCOME, -self.interest))
+        if self.fees:
+            legs.append((accounts.FEE_INCOME, -self.fees))
+        return legs
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        legs = self.legs()
+        return (entry_of(legs, memo=f"collection {self.loan_id}"),) if legs else ()
 
 
 @event_type("EventReversed")
@@ -94,3 +98,7 @@ class EventReversed(Event):
 
     def entries(self) -> tuple[JournalEntry, ...]:
         return self.reversed_entries
+
+
+# the servicing catalogue registers itself on import
+from events import servicing as _servicing  # noqa: E402,F401

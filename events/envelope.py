@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from events.hashing import canonical_json, timestamp_text
 from events.model import Event, Payload, load_event, upcast
@@ -13,9 +14,21 @@ from events.model import Event, Payload, load_event, upcast
 EVENT_ID_NAMESPACE = uuid.UUID("4b7c3f0e-5d1a-4f57-9a53-2f0c6e1d8a10")
 
 
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+
+
 def event_id_for(deal_id: str, idempotency_key: str) -> str:
-    """Deterministic event id: the same deal and idempotency key always name the same event."""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{deal_id}\x1f{idempotency_key}"))
+    """Deterministic event id: the same deal and idempotency key always name the same event.
+
+    It is ``uuid5(EVENT_ID_NAMESPACE, deal_id + "\\x1f" + idempotency_key)``, built directly from
+    the SHA-1 digest (RFC 4122 §4.3) because ``uuid.uuid5`` dominates bulk appends otherwise.
+    """
+    name = f"{deal_id}\x1f{idempotency_key}".encode()
+    h = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +53,8 @@ class NewEvent:
     causation_id: str | None = None
     recorded_at: datetime | None = None
     checked: bool = False
+    model: Event | None = field(default=None, compare=False, repr=False)
+    """The validated event when built with :meth:`of` (saves parsing it again to project it)."""
 
     @classmethod
     def of(
@@ -68,6 +83,7 @@ class NewEvent:
             correlation_id=correlation_id,
             causation_id=causation_id,
             checked=True,
+            model=event,
         )
 
     @property
@@ -79,9 +95,13 @@ class NewEvent:
         return load_event(self.type, self.schema_version, self.data)
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    """An event as stored: envelope, raw payload (as written, before upcasting) and hashes."""
+class RecordedEvent(NamedTuple):
+    """An event as stored: envelope, raw payload (as written, before upcasting) and hashes.
+
+    A named tuple: immutable, and built several times faster than a frozen dataclass, which
+    matters when millions are replayed. ``model_cache`` holds the parsed payload model once
+    :attr:`event` has been asked for (or the writer's model, on append).
+    """
 
     position: int
     event_id: str
@@ -101,14 +121,15 @@ class RecordedEvent:
     data: Payload
     prev_hash: str
     hash: str
-    _model: list[Event] = field(default_factory=list, compare=False, repr=False)
+    model_cache: list[Event]
 
     @property
     def event(self) -> Event:
         """The payload validated into its (upcast) event model, parsed once."""
-        if not self._model:
-            self._model.append(load_event(self.type, self.schema_version, self.data))
-        return self._model[0]
+        cache = self.model_cache
+        if not cache:
+            cache.append(load_event(self.type, self.schema_version, self.data))
+        return cache[0]
 
     def same_content(self, new: NewEvent) -> bool:
         """Whether a retry carries the same event as this one (idempotency, SPEC §2.6)."""

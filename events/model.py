@@ -9,6 +9,7 @@ happens on every read, so the hash chain always covers what was written.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -34,6 +35,11 @@ class Event(BaseModel):
     def entries(self) -> tuple[JournalEntry, ...]:
         """The balanced journal entries this event posts (none for non-cash events)."""
         return ()
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        """Every posting of :meth:`entries` as (account, amount): what the balance projection
+        folds. Hot event types override it to skip building the entry models."""
+        return [(p.account, p.amount) for e in self.entries() for p in e.postings]
 
     def default_stream(self) -> str:
         """The stream an event of this kind belongs to when the writer names none."""

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from events.envelope import RecordedEvent
-from events.hashing import GENESIS, canonical_json, chain_hash, header_fields
+from events.hashing import GENESIS, canonical_bytes, chain_hash, header_values, timestamp_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,24 +31,12 @@ class ChainProblem:
 
 
 def recompute_hash(e: RecordedEvent) -> str:
-    header = header_fields(
-        event_id=e.event_id,
-        deal_id=e.deal_id,
-        deal_seq=e.deal_seq,
-        stream_id=e.stream_id,
-        stream_version=e.stream_version,
-        event_type=e.type,
-        schema_version=e.schema_version,
-        effective_date=e.effective_date,
-        recorded_at=e.recorded_at,
-        actor=e.actor,
-        role=e.role,
-        idempotency_key=e.idempotency_key,
-        correlation_id=e.correlation_id,
-        causation_id=e.causation_id,
-        prev_hash=e.prev_hash,
-    )
-    return chain_hash(header, canonical_json(e.data))
+    header = header_values(
+        e.event_id, e.deal_id, e.deal_seq, e.stream_id, e.stream_version, e.type,
+        e.schema_version, e.effective_date, timestamp_text(e.recorded_at), e.actor, e.role,
+        e.idempotency_key, e.correlation_id, e.causation_id, e.prev_hash,
+    )  # fmt: skip
+    return chain_hash(header, canonical_bytes(e.data))
 
 
 def check_chain(

@@ -7,7 +7,7 @@ positive balances; funding, note and payee accounts mirror them with negative ba
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -51,6 +51,21 @@ class JournalEntry(BaseModel):
         if total != 0:
             raise UnbalancedEntry(f"postings sum to {total}, not 0 ({self.memo or 'no memo'})")
         return self
+
+
+def entry_of(legs: Sequence[tuple[str, Decimal]], memo: str = "") -> JournalEntry:
+    """A balanced entry from (account, amount) legs of already-exact amounts (event fields).
+
+    Checks the balance itself and skips pydantic's per-field validation: this is on the hot path of
+    every projection, and the amounts come from validated ``Money`` fields.
+    """
+    if len(legs) < 2:
+        raise UnbalancedEntry("a journal entry needs at least two postings")
+    total = sum((amount for _, amount in legs), ZERO)
+    if total != 0:
+        raise UnbalancedEntry(f"postings sum to {total}, not 0 ({memo or 'no memo'})")
+    postings = tuple(Posting.model_construct(account=a, amount=x) for a, x in legs)
+    return JournalEntry.model_construct(postings=postings, memo=memo)
 
 
 def transfer(debit: str, credit: str, amount: Decimal, memo: str = "") -> JournalEntry:

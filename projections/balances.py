@@ -14,13 +14,13 @@ class BalancesProjection(Projection[Decimal]):
     """Key: account name. Row: ``{"balance": "<decimal>"}``; zero-balance accounts are kept."""
 
     name = "balances"
+    additive = True
 
     def changes(self, event: RecordedEvent) -> Iterable[tuple[str, Decimal]]:
-        totals: dict[str, Decimal] = {}
-        for entry in event.event.entries():
-            for p in entry.postings:
-                totals[p.account] = totals.get(p.account, ZERO) + p.amount
-        return totals.items()
+        return event.event.legs()
+
+    def merge(self, first: Decimal, second: Decimal) -> Decimal:
+        return first + second
 
     def apply(self, row: Row | None, change: Decimal) -> Row:
         before = Decimal(row["balance"]) if row else ZERO

@@ -43,6 +43,13 @@ class Projection(ABC, Generic[C]):
     def apply(self, row: Row | None, change: C) -> Row | None:
         """The row after ``change`` (None deletes it)."""
 
+    additive: ClassVar[bool] = False
+    """True when consecutive changes to one key may be merged first (``apply(apply(r, a), b) ==
+    apply(r, merge(a, b))``): the live fold of a batch then touches each row once."""
+
+    def merge(self, first: C, second: C) -> C:
+        raise NotImplementedError(f"{self.name} changes are not additive")
+
     def fold(self, state: State, event: RecordedEvent) -> State:
         """``state`` with ``event`` applied. The rows themselves are never mutated; the mapping is
         updated in place for speed, so callers own ``state``."""

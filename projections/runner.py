@@ -8,7 +8,7 @@ folds what the checkpoint has not yet seen, in bounded transactions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -67,28 +67,19 @@ class ProjectionRunner:
 
     # ------------------------------------------------------------------ live
 
-    def apply(
-        self,
-        conn: sa.Connection,
-        store: EventStore,
-        deal_id: str,
-        recorded: Sequence[RecordedEvent],
-    ) -> None:
-        """Fold a just-appended batch into the live rows, inside the append's transaction."""
-        first = recorded[0].deal_seq
+    def live_batch(self, conn: sa.Connection, deal_id: str, first_seq: int) -> LiveBatch:
+        """Start folding a batch that will be appended from ``first_seq``, inside the append's
+        transaction. A projection that was deferred first folds its backlog from the table."""
+        from events.store import events_query, iter_events
+
         for projection in self.projections:
             done = self._checkpoint(conn, deal_id, projection.name)
-            if done >= recorded[-1].deal_seq:
-                continue
-            backlog: Iterable[RecordedEvent] = ()
-            if done < first - 1:  # projection was deferred: fold the backlog first
-                from events.store import events_query, iter_events
-
+            if done < first_seq - 1:
                 backlog = iter_events(
-                    conn, events_query(deal_id, after_seq=done, until_seq=first - 1)
+                    conn, events_query(deal_id, after_seq=done, until_seq=first_seq - 1)
                 )
-            pending = (e for e in _chain(backlog, recorded) if e.deal_seq > done)
-            self._fold_into_table(conn, deal_id, projection, pending)
+                self._fold_into_table(conn, deal_id, projection, backlog)
+        return LiveBatch(self, conn, deal_id)
 
     def catch_up(self, store: EventStore, deal_id: str, batch: int = 50_000) -> int:
         """Fold events the live projections have not seen; returns how many events were folded."""
@@ -129,10 +120,20 @@ class ProjectionRunner:
         projection: Projection[Any],
         events_: Iterable[RecordedEvent],
     ) -> None:
-        pending = list(events_)
-        if not pending:
-            return
-        changes = [(e.deal_seq, list(projection.changes(e))) for e in pending]
+        changes = [(e.deal_seq, list(projection.changes(e))) for e in events_]
+        if changes:
+            self._write_changes(conn, deal_id, projection, changes, changes[-1][0])
+
+    def _write_changes(
+        self,
+        conn: sa.Connection,
+        deal_id: str,
+        projection: Projection[Any],
+        changes: list[tuple[int, list[tuple[str, Any]]]],
+        through_seq: int,
+    ) -> None:
+        """Apply computed changes to the live rows they touch and move the checkpoint to
+        ``through_seq`` (the last event of the batch, whether it changed anything or not)."""
         touched = list(dict.fromkeys(key for _, cs in changes for key, _ in cs))
         state = self._load(conn, deal_id, projection.name, touched)
         before = dict(state)
@@ -141,7 +142,7 @@ class ProjectionRunner:
         self._store_rows(conn, deal_id, projection.name, before, state)
         insert = _upsert(conn)
         stmt = insert(projection_checkpoints).values(
-            deal_id=deal_id, projection=projection.name, last_seq=pending[-1].deal_seq
+            deal_id=deal_id, projection=projection.name, last_seq=through_seq
         )
         conn.execute(
             stmt.on_conflict_do_update(
@@ -231,10 +232,40 @@ class ProjectionRunner:
         return sorted(diffs, key=lambda d: (d.first_seq, d.projection, d.key))
 
 
+class LiveBatch:
+    """The live fold of one append: changes are computed as each event is written (overlapping
+    the database's work on the previous rows) and applied to the tables by :meth:`finish`.
+    Changes of additive projections are merged per key as they come."""
+
+    def __init__(self, runner: ProjectionRunner, conn: sa.Connection, deal_id: str) -> None:
+        self.runner, self.conn, self.deal_id = runner, conn, deal_id
+        self.last_seq = 0
+        self.sequential: list[list[tuple[int, list[tuple[str, Any]]]]] = [
+            [] for _ in runner.projections
+        ]
+        self.merged: list[dict[str, tuple[Any, int]]] = [{} for _ in runner.projections]
+
+    def add(self, event: RecordedEvent) -> None:
+        seq = self.last_seq = event.deal_seq
+        for i, projection in enumerate(self.runner.projections):
+            if projection.additive:
+                merged = self.merged[i]
+                for key, change in projection.changes(event):
+                    if key in merged:
+                        change = projection.merge(merged[key][0], change)
+                    merged[key] = (change, seq)
+            else:
+                self.sequential[i].append((seq, list(projection.changes(event))))
+
+    def finish(self) -> None:
+        if not self.last_seq:
+            return
+        for i, projection in enumerate(self.runner.projections):
+            changes = self.sequential[i] or [
+                (seq, [(key, change)]) for key, (change, seq) in self.merged[i].items()
+            ]
+            self.runner._write_changes(self.conn, self.deal_id, projection, changes, self.last_seq)
+
+
 def _norm(row: Row) -> str:
     return canonical_json(dict(row))
-
-
-def _chain(*parts: Iterable[RecordedEvent]) -> Iterator[RecordedEvent]:
-    for part in parts:
-        yield from part

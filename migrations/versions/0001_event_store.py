@@ -32,6 +32,26 @@ CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION events_append_only();
 """
 
+# A batch takes a block of global positions in one round trip (nextval per row costs more than
+# hashing the row). The advisory lock makes nextval + setval one step for every appender; it is
+# held for these two statements only, so appends to different deals still run concurrently.
+PG_RESERVE = """
+CREATE FUNCTION reserve_event_positions(n bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    seq regclass := pg_get_serial_sequence('events', 'position')::regclass;
+    first_position bigint;
+BEGIN
+    PERFORM pg_advisory_lock(7412520231);
+    first_position := nextval(seq);
+    IF n > 1 THEN
+        PERFORM setval(seq, first_position + n - 1);
+    END IF;
+    PERFORM pg_advisory_unlock(7412520231);
+    RETURN first_position;
+END
+$$;
+"""
+
 # SQLite has no TRUNCATE; its DELETE-all optimisation is disabled when a DELETE trigger exists.
 SQLITE_GUARD = [
     """CREATE TRIGGER events_no_update BEFORE UPDATE ON events
@@ -90,6 +110,7 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PG_GUARD)
+        op.execute(PG_RESERVE)
     else:
         for statement in SQLITE_GUARD:
             op.execute(statement)
@@ -100,6 +121,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS events_no_truncate ON events")
         op.execute("DROP TRIGGER IF EXISTS events_no_update_delete ON events")
         op.execute("DROP FUNCTION IF EXISTS events_append_only()")
+        op.execute("DROP FUNCTION IF EXISTS reserve_event_positions(bigint)")
     op.drop_table("projection_checkpoints")
     op.drop_table("projection_rows")
     op.drop_table("chain_heads")

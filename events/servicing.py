@@ -1,0 +1,195 @@
+"""Servicing events (SPEC §4): what the servicer reports, one event per loan-level fact.
+
+Tape record types map one to one (SPEC §6): COLLECTION → :class:`CollectionReceived`
+(``events/catalogue.py``), DELINQUENCY → :class:`LoanDelinquencyReported`, DEFAULT →
+:class:`LoanDefaulted`, RECOVERY → :class:`RecoveryReceived`, WRITE_OFF → :class:`LoanWrittenOff`,
+REPURCHASE → :class:`LoanRepurchased`. Loan events live on the stream ``loan-<loan_id>``.
+
+Postings (``ledger/accounts.py``): the pool of performing receivables is ``pool:principal``;
+a default moves the loan's balance to ``pool:defaulted``, a write-off takes it from there to
+``loss:written-off``; cash the servicer collects sits in ``servicer:collections-held`` until it
+is remitted to the trust account (``trust:collections``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import Field, model_validator
+
+from events.model import Event, event_type
+from ledger import accounts
+from ledger.journal import JournalEntry, entry_of
+from ledger.money import Money, Rate
+
+
+class LoanEvent(Event):
+    """An event about one loan, on that loan's stream."""
+
+    loan_id: str = Field(min_length=1)
+
+    def default_stream(self) -> str:
+        return f"loan-{self.loan_id}"
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        legs = self.legs()
+        return (entry_of(legs, memo=f"{self.type_name} {self.loan_id}"),) if legs else ()
+
+
+@event_type("LoanBoarded")
+class LoanBoarded(LoanEvent):
+    """One loan of the pool at cut-off, as the boarding tape gave it (SPEC §6)."""
+
+    borrower_id: str
+    origination_date: date
+    maturity_date: date
+    original_principal: Money
+    outstanding_principal: Money
+    interest_rate: Rate
+    amortization: str
+    payment_day: int = Field(ge=1, le=31)
+    remaining_term_months: int = Field(ge=0)
+    days_past_due: int = Field(ge=0)
+    cut_off_date: date
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        if not self.outstanding_principal:
+            return []
+        return [
+            (accounts.POOL_PRINCIPAL, self.outstanding_principal),
+            (accounts.SELLER_CONSIDERATION, -self.outstanding_principal),
+        ]
+
+
+@event_type("PoolBoarded")
+class PoolBoarded(Event):
+    """The boarding tape as a whole: closes the pool at cut-off (its loans are LoanBoarded)."""
+
+    file_name: str
+    file_sha256: str
+    cut_off_date: date
+    loan_count: int = Field(ge=0)
+    aggregate_principal: Money
+
+
+@event_type("LoanDelinquencyReported")
+class LoanDelinquencyReported(LoanEvent):
+    value_date: date
+    days_past_due: int = Field(ge=0)
+    reference: str | None = None
+
+
+@event_type("LoanDefaulted")
+class LoanDefaulted(LoanEvent):
+    """The loan meets the deal's default definition; ``principal`` is its balance then."""
+
+    value_date: date
+    principal: Money
+    days_past_due: int | None = Field(default=None, ge=0)
+    reason: str | None = None
+    reference: str | None = None
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        if not self.principal:
+            return []
+        return [
+            (accounts.POOL_DEFAULTED, self.principal),
+            (accounts.POOL_PRINCIPAL, -self.principal),
+        ]
+
+
+@event_type("RecoveryReceived")
+class RecoveryReceived(LoanEvent):
+    """Cash recovered on a defaulted loan, collected by the servicer."""
+
+    value_date: date
+    amount: Money
+    reference: str | None = None
+
+    @model_validator(mode="after")
+    def _positive(self) -> RecoveryReceived:
+        if self.amount <= 0:
+            raise ValueError("amount must be positive")
+        return self
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        return [(accounts.SERVICER_HELD, self.amount), (accounts.RECOVERY_INCOME, -self.amount)]
+
+
+@event_type("LoanWrittenOff")
+class LoanWrittenOff(LoanEvent):
+    """What remains of a defaulted loan's balance is written off."""
+
+    value_date: date
+    amount: Money
+    reason: str | None = None
+    reference: str | None = None
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        if not self.amount:
+            return []
+        return [(accounts.WRITTEN_OFF, self.amount), (accounts.POOL_DEFAULTED, -self.amount)]
+
+
+@event_type("LoanRepurchased")
+class LoanRepurchased(LoanEvent):
+    """The originator buys the loan back; the price is paid to the servicer's collections.
+
+    ``principal`` is the outstanding principal taken out of the pool (performing or defaulted,
+    per ``from_defaulted``); any difference between price and principal is repurchase income
+    (accrued interest, premium) or, if negative, a loss.
+    """
+
+    value_date: date
+    reason: str = Field(min_length=1)
+    price: Money
+    principal: Money
+    from_defaulted: bool = False
+    reference: str | None = None
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        pool = accounts.POOL_DEFAULTED if self.from_defaulted else accounts.POOL_PRINCIPAL
+        legs: list[tuple[str, Decimal]] = []
+        if self.price:
+            legs.append((accounts.SERVICER_HELD, self.price))
+        if self.principal:
+            legs.append((pool, -self.principal))
+        difference = self.price - self.principal
+        if difference:
+            legs.append((accounts.REPURCHASE_INCOME, -difference))
+        return legs
+
+
+@event_type("CollectionsRemitted")
+class CollectionsRemitted(Event):
+    """The servicer pays collections over to the trust account (SPEC §4)."""
+
+    value_date: date
+    amount: Money
+    period_start: date | None = None
+    period_end: date | None = None
+    reference: str | None = None
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        if not self.amount:
+            return []
+        return [(accounts.TRUST_COLLECTIONS, self.amount), (accounts.SERVICER_HELD, -self.amount)]
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        legs = self.legs()
+        return (entry_of(legs, memo="collections remitted"),) if legs else ()
+
+
+__all__ = [
+    "CollectionsRemitted",
+    "LoanBoarded",
+    "LoanDefaulted",
+    "LoanDelinquencyReported",
+    "LoanEvent",
+    "LoanRepurchased",
+    "LoanWrittenOff",
+    "PoolBoarded",
+    "RecoveryReceived",
+]
