@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -87,12 +88,15 @@ class CollectionReceived(Event):
 class EventReversed(Event):
     """Nets out an earlier event; the original stays in history (SPEC §2.1).
 
-    ``reversed_entries`` is the exact negation of the original's entries, checked when the reversal
-    is posted, so every projection can net it out from this event alone.
+    ``reversed_data`` is the original's payload and ``reversed_entries`` the exact negation of its
+    entries, both checked when the reversal is posted, so every projection can net the original
+    out from this event alone (balances post the negated entries; loan and pool projections undo
+    the original payload).
     """
 
     reversed_event_id: str
     reversed_type: str
+    reversed_data: dict[str, Any] = Field(default_factory=dict)
     reason: str = Field(min_length=1)
     reversed_entries: tuple[JournalEntry, ...] = ()
 
