@@ -21,6 +21,7 @@ from events.jsonl import ImportRejected, read_jsonl, write_export
 from events.model import json_schemas
 from events.store import AppendResult, EventStore, StoreError
 from ledger import db
+from ledger.deal.cli import deal_app
 from ledger.logs import configure
 from ledger.verify import verify as verify_store
 
@@ -29,6 +30,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 events_app = typer.Typer(no_args_is_help=True, help="Import, export and describe events.")
 app.add_typer(db_app, name="db")
 app.add_typer(events_app, name="events")
+app.add_typer(deal_app, name="deal")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
