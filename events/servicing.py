@@ -32,6 +32,12 @@ class LoanEvent(Event):
     def default_stream(self) -> str:
         return f"loan-{self.loan_id}"
 
+    def legs(self) -> list[tuple[str, Decimal]]:
+        # no postings unless the type says so (Event.legs derives them from entries(), which
+        # derives entries from legs() here: without this, a report such as
+        # LoanDelinquencyReported recursed forever)
+        return []
+
     def entries(self) -> tuple[JournalEntry, ...]:
         legs = self.legs()
         return (entry_of(legs, memo=f"{self.type_name} {self.loan_id}"),) if legs else ()

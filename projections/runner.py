@@ -63,7 +63,9 @@ class ProjectionRunner:
 
     @classmethod
     def default(cls) -> ProjectionRunner:
-        return cls([BalancesProjection()])
+        from projections.loans import LoanProjection
+
+        return cls([BalancesProjection(), LoanProjection()])
 
     # ------------------------------------------------------------------ live
 
