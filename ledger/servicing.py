@@ -63,6 +63,7 @@ from events.servicing import (
 )
 from events.store import EventStore, StoreError, iter_events
 from events.tables import events as events_table
+from ledger import tapes
 from ledger.amortisation import Amortization, add_months, loan_discounted_balance
 from ledger.calendar_rules import calculation_date_for
 from ledger.deal.loader import content_hash as deal_content_hash
@@ -87,7 +88,6 @@ from ledger.tapes import (
     check_servicer_rows,
     content_hash,
     parse_boarding_tape,
-    parse_servicer_tape,
     sniff_tape_kind,
     trusted,
 )
@@ -536,6 +536,33 @@ def eligible_rows(deal: DealDefinition, rows: Sequence[BoardingRow]) -> list[Boa
     return [r for r, line in zip(rows, tape.lines, strict=True) if line not in bad]
 
 
+def _parse_boarding(data: bytes, name: str) -> tuple[BoardingTape, list[TapeError]]:
+    """Parse a boarding tape keeping the rows that parse and every syntax error (so that a
+    rejection lists the malformed and the ineligible loans together); same rules as
+    :func:`ledger.tapes.parse_boarding_tape`."""
+    try:
+        return parse_boarding_tape(data, name), []
+    except TapeRejected as exc:
+        errors = list(exc.errors)
+    stream, _, sha = tapes._open(data, name)
+    sheet = tapes._Sheet(name)
+    rows: list[BoardingRow] = []
+    lines: list[int] = []
+    with stream:
+        for line, values, extra in tapes._records(stream, sheet, BOARDING_COLUMNS):
+            row = tapes._boarding_row(line, values, extra, sheet)
+            if row is not None:
+                rows.append(row)
+                lines.append(line)
+    return BoardingTape(name, sha, tuple(rows), tuple(lines)), errors
+
+
+def _parse_servicer(data: bytes, name: str) -> tuple[ServicerTape, list[TapeError]]:
+    """A servicer tape's parsed rows and its syntax errors (:func:`ledger.tapes.
+    validate_servicer_tape`'s first stage)."""
+    return tapes._parse_servicer(data, name)
+
+
 def boarding_events(
     deal: DealDefinition, tape: BoardingTape, *, actor: str, role: str
 ) -> list[NewEvent]:
@@ -612,7 +639,7 @@ def board_pool(
     sha = content_hash(data)
     pool_key = f"board:{sha}:pool"
     done = _stored_by_keys(store, deal_id, [pool_key])
-    tape = parse_boarding_tape(data, name)
+    tape, syntax = _parse_boarding(data, name)
     if done:
         keys = [f"board:{sha}:{line}" for line in tape.lines] + [pool_key]
         return ImportResult(
@@ -626,6 +653,7 @@ def board_pool(
             f"(sha256 {prior['file_sha256']}); later loans come as additional purchases"
         )
     errors, unchecked = check_eligibility(deal, tape)
+    errors = syntax + errors
     if errors:
         raise TapeRejected(sorted(errors, key=lambda e: e.row))
     new = boarding_events(deal, tape, actor=actor, role=role)
@@ -828,7 +856,7 @@ def import_servicer_tape(
     data = _read_bytes(source)
     name = file or ("<bytes>" if isinstance(source, bytes) else str(source))
     deal = deal_in_force(store, deal_id)
-    tape = parse_servicer_tape(data, name)
+    tape, syntax = _parse_servicer(data, name)
     sha = tape.sha256
     if tape.rows:
         first = f"tape:{sha}:{tape.lines[0]}"
@@ -843,7 +871,7 @@ def import_servicer_tape(
             )
     window = period or open_collection_period(store, deal_id, deal)
     loans = _loan_snapshots(store, deal_id)
-    errors = check_servicer_rows(tape.rows, loans, window, file=name, lines=tape.lines)
+    errors = syntax + check_servicer_rows(tape.rows, loans, window, file=name, lines=tape.lines)
     if errors:
         raise TapeRejected(sorted(errors, key=lambda e: e.row))
     new = servicer_events(deal_id, tape, loans, actor=actor, role=role)

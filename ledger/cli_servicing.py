@@ -1,0 +1,220 @@
+"""Servicing commands of ``trust-ledger`` (SPEC §5): ``tape import``, ``post``, ``deal load|list``.
+
+Mounted by the main CLI (``ledger/cli.py``)::
+
+    from ledger.cli_servicing import deal_store_commands, post, tape_app
+
+    app.add_typer(tape_app, name="tape")
+    app.command("post")(post)
+    deal_store_commands(deal_app)  # adds `deal load` and `deal list` to the deal app
+
+The store is opened through ``ledger.cli.open_store`` (imported when a command runs, so that the
+main CLI can import this module at start-up), with the same ``--db`` option.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from events.store import EventStore, StoreError
+from ledger.deal.loader import DealValidationError
+from ledger.servicing import (
+    import_tape,
+    list_deals,
+    load_deal,
+    post_event,
+    reverse_event,
+)
+from ledger.tapes import TapeRejected
+
+__all__ = ["deal_store_commands", "post", "tape_app"]
+
+tape_app = typer.Typer(no_args_is_help=True, help="Boarding and servicer tapes (SPEC §6).")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL; default $TRUST_LEDGER_DB or sqlite ./trust-ledger.db"),
+]
+DealOption = Annotated[str, typer.Option("--deal", help="Deal id")]
+
+
+@contextmanager
+def _store(db_url: str | None) -> Iterator[EventStore]:
+    from ledger.cli import open_store
+
+    with open_store(db_url) as store:
+        yield store
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def _period(start: date | None, end: date | None) -> tuple[date, date] | None:
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise _fail("give both --period-start and --period-end, or neither")
+    if end < start:
+        raise _fail(f"--period-end {end} is before --period-start {start}")
+    return start, end
+
+
+@tape_app.command("import")
+def tape_import(
+    file: Annotated[Path, typer.Argument(help="boarding or servicer tape (CSV)")],
+    deal: DealOption,
+    period_start: Annotated[
+        str | None,
+        typer.Option(help="open collection period, first day (default: from the deal calendar)"),
+    ] = None,
+    period_end: Annotated[str | None, typer.Option(help="open collection period, last day")] = None,
+    db_url: DbOption = None,
+) -> None:
+    """Import FILE for --deal: a boarding tape (the pool at cut-off) or a monthly servicer tape,
+    told apart by the header. All or nothing; re-importing the same file stores nothing."""
+    if not file.is_file():
+        raise _fail(f"{file}: no such file")
+    try:
+        window = _period(
+            date.fromisoformat(period_start) if period_start else None,
+            date.fromisoformat(period_end) if period_end else None,
+        )
+    except ValueError as exc:
+        raise _fail(f"period: {exc}") from None
+    with _store(db_url) as store:
+        try:
+            result = import_tape(store, deal, file, period=window)
+        except TapeRejected as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(result.summary())
+    for note in result.unchecked:
+        typer.echo(f"  eligibility not checked from the tape: {note}")
+
+
+def post(
+    type_name: Annotated[
+        str, typer.Argument(metavar="TYPE", help="event type (e.g. CollectionReceived) or reversal")
+    ],
+    deal: DealOption,
+    data: Annotated[str, typer.Option("--data", help="payload as JSON (amounts as strings)")],
+    key: Annotated[
+        str | None, typer.Option("--key", help="idempotency key (default: hash of the payload)")
+    ] = None,
+    effective_date: Annotated[
+        str | None, typer.Option(help="effective date (default: the payload's value_date)")
+    ] = None,
+    actor: Annotated[str, typer.Option(help="who posts")] = "operator",
+    role: Annotated[str, typer.Option(help="servicer, trustee, ...")] = "servicer",
+    db_url: DbOption = None,
+) -> None:
+    """Post one event by an operator, validated like a tape row. TYPE reversal takes
+    --data '{"event_id": ..., "reason": ...}' and nets the event out."""
+    try:
+        payload: Any = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise _fail(f"--data is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise _fail("--data must be a JSON object")
+    try:
+        when = date.fromisoformat(effective_date) if effective_date else None
+    except ValueError as exc:
+        raise _fail(f"--effective-date: {exc}") from None
+    with _store(db_url) as store:
+        try:
+            if type_name.lower() == "reversal":
+                missing = [k for k in ("event_id", "reason") if not payload.get(k)]
+                if missing:
+                    raise _fail(f"reversal --data needs {' and '.join(missing)}")
+                recorded = reverse_event(
+                    store,
+                    deal,
+                    str(payload["event_id"]),
+                    str(payload["reason"]),
+                    actor,
+                    role,
+                    effective_date=when,
+                )
+            else:
+                recorded = post_event(
+                    store,
+                    type_name,
+                    deal,
+                    payload,
+                    actor,
+                    role,
+                    idempotency_key=key,
+                    effective_date=when,
+                )
+        except TapeRejected as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(
+        json.dumps(
+            {
+                "event_id": recorded.event_id,
+                "type": recorded.type,
+                "deal_id": recorded.deal_id,
+                "deal_seq": recorded.deal_seq,
+                "stream_id": recorded.stream_id,
+                "hash": recorded.hash,
+            }
+        )
+    )
+
+
+def deal_load(
+    file: Annotated[Path, typer.Argument(help="deal definition YAML file")],
+    db_url: DbOption = None,
+) -> None:
+    """Validate FILE and record it as the deal's definition in force (DealDefined)."""
+    with _store(db_url) as store:
+        try:
+            recorded = load_deal(store, file)
+        except DealValidationError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            raise _fail(f"{file}: {exc}") from None
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(
+        f"{file}: deal {recorded.deal_id} recorded (DealDefined {recorded.event_id}, "
+        f"sha256 {recorded.data['content_hash']})"
+    )
+
+
+def deal_list(
+    output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    db_url: DbOption = None,
+) -> None:
+    """List the deals in the store with the name of the definition in force."""
+    if output_format not in ("text", "json"):
+        raise _fail(f"--format {output_format!r}: use text or json")
+    with _store(db_url) as store:
+        deals = list_deals(store)
+    if output_format == "json":
+        typer.echo(json.dumps(deals, ensure_ascii=False))
+        return
+    for d in deals:
+        typer.echo(f"{d['deal_id']}\t{d['name'] or '(no definition loaded)'}")
+
+
+def deal_store_commands(deal_app: typer.Typer) -> typer.Typer:
+    """Add ``load`` and ``list`` to the deal app (``ledger/deal/cli.py``'s ``deal_app``)."""
+    deal_app.command("load")(deal_load)
+    deal_app.command("list")(deal_list)
+    return deal_app
