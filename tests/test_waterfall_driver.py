@@ -208,3 +208,98 @@ def test_clean_up_call_lifts_the_subordinated_floor(driver: DealDefinition) -> N
     without_call = run_waterfall(driver, state.model_copy(update={"triggers": {}}))
     # with Class A at zero the 5% floor is 0 as well (S >= 5% × (0 + S) only binds S = 0)
     assert without_call.paid("eighth") == D("824000000.00")
+
+
+def early_amortisation_state(driver: DealDefinition, trigger: str) -> WaterfallState:
+    # PD 2 (26 Jan 2022, interest 26 Dec - 26 Jan = 31 days) is still in the Revolving Period but an
+    # Early Amortisation Event ends it (L18807-18845); Sub interest 4,402,191.78 carried from PD 1
+    return driver_state(
+        driver,
+        payment_date=dt.date(2022, 1, 26),
+        period_index=2,
+        interest_period_start=dt.date(2021, 12, 26),
+        interest_period_end=dt.date(2022, 1, 26),
+        accounts={"distribution": D("400000000.00"), "cash_collateral": D("96000000.00")},
+        notes={
+            "class_a": NoteState(balance=D("7136000000.00")),
+            "sub": NoteState(balance=D("824000000.00"), interest_shortfall=D("4402191.78")),
+        },
+        metrics={"pool.adrb": D("6000000000.00"), "pool.adrb_start": D("6258741108.01")},
+        triggers={trigger: True},
+    )
+
+
+def test_ce_increase_condition_turbos_class_a_and_keeps_the_cash_collateral(
+    driver: DealDefinition,
+) -> None:
+    result = run_waterfall(driver, early_amortisation_state(driver, "eae_f_ce_increase"))
+    assert result.mode == "amortising"
+    # second: 1%/12 x 6,258,741,108.01 = 62,587,411.0801/12 = 5,215,617.590.. -> 5,215,617.59
+    assert result.paid("second") == D("5215617.59")
+    # fourth: 7,136,000,000.00 x 3% x 31/365 = 6,636,480,000/365 = 18,182,136.986.. -> 18,182,136.99
+    assert result.paid("fourth") == D("18182136.99")
+    # fifth: target max(1.2% x 6bn = 72m, min(80m, Class A)) = 80m < 96m held: nothing
+    assert result.paid("fifth") == 0
+    # sixth: Targeted OC 100% (L18424-18442): target 6bn - 100% x 6bn = 0, so the whole Class A
+    # is due; paid 400,000,000.00 - 5,215,617.59 - 18,182,136.99 = 376,602,245.42
+    (sixth,) = result.lines("sixth")
+    assert (sixth.due, sixth.paid) == (D("7136000000.00"), D("376602245.42"))
+    assert result.note_balances["class_a"] == D("6759397754.58")
+    # seventh: 824m x 5% x 31/365 = 1,277,200,000/365 = 3,499,178.082.. -> 3,499,178.08 + carried
+    # 4,402,191.78 = 7,901,369.86, nothing left: carried again
+    assert result.interest_shortfalls["sub"] == D("7901369.86")
+    # no CCA release while a Credit Enhancement Increase Condition is in effect (L11004-11007):
+    # the 16m above the 80m target stays
+    assert all(line.skipped for line in result.lines("cca.release.first"))
+    assert result.closing_accounts["cash_collateral"] == D("96000000.00")
+    assert trial_balance(apply_entries({}, result.entries)) == 0
+
+
+def test_other_early_amortisation_event_targets_23pct_and_releases_the_cca_excess(
+    driver: DealDefinition,
+) -> None:
+    result = run_waterfall(driver, early_amortisation_state(driver, "eae_de_originator"))
+    assert result.mode == "amortising"
+    # sixth: 23% OC: target 6bn - 23% x 6bn = 4,620,000,000.00 -> 2,516,000,000.00 due, the same
+    # 376,602,245.42 paid
+    (sixth,) = result.lines("sixth")
+    assert (sixth.due, sixth.paid) == (D("2516000000.00"), D("376602245.42"))
+    # CCA excess 96m - 80m = 16m: first Sub interest 7,901,369.86, then Sub principal with the
+    # 16,000,000.00 - 7,901,369.86 = 8,098,630.14 left (floor 6,759,397,754.58 x 5%/95% =
+    # 355,757,776.56, far below 824m)
+    assert result.paid("cca.release.first") == D("7901369.86")
+    assert result.paid("cca.release.second") == D("8098630.14")
+    assert result.paid("cca.release.third") == 0
+    assert result.note_balances["sub"] == D("815901369.86")
+    assert result.closing_accounts["cash_collateral"] == D("80000000.00")
+
+
+def test_enforcement_repays_class_a_in_full_then_sub_interest_and_principal(
+    driver: DealDefinition,
+) -> None:
+    # Post-Foreclosure Order of Priority (L3756-3806): Class A 100m left, CCA 80m joins the funds
+    state = driver_state(
+        driver,
+        accounts={"distribution": D("300000000.00"), "cash_collateral": D("80000000.00")},
+        notes={
+            "class_a": NoteState(balance=D("100000000.00")),
+            "sub": NoteState(balance=D("824000000.00")),
+        },
+        metrics={"pool.adrb": D("900000000.00"), "pool.adrb_start": D("950000000.00")},
+        triggers={"foreclosure_event": True},
+    )
+    result = run_waterfall(driver, state)
+    assert result.mode == "post_foreclosure"
+    assert result.paid("pool.cca") == D("80000000.00")
+    # servicer fee 1%/12 x 950,000,000.00 = 791,666.666.. -> 791,666.67
+    assert result.paid("second") == D("791666.67")
+    # Class A interest 100m x 3% x 28/365 = 84,000,000/365 = 230,136.986.. -> 230,136.99
+    assert result.paid("fourth") == D("230136.99")
+    assert result.paid("fifth") == D("100000000.00")
+    # Sub interest 824m x 5% x 28/365 = 3,160,547.95; Sub principal (floor 0 with Class A repaid):
+    # 380,000,000.00 - 791,666.67 - 230,136.99 - 100,000,000.00 - 3,160,547.95 = 275,817,648.39
+    assert result.paid("sixth") == D("3160547.95")
+    assert result.paid("seventh") == D("275817648.39")
+    assert result.paid("eighth") == 0
+    assert result.note_balances == {"class_a": D("0.00"), "sub": D("548182351.61")}
+    assert trial_balance(apply_entries({}, result.entries)) == 0
