@@ -31,7 +31,7 @@ from benchmarks.pg import fresh_schema, server_url
 from events.catalogue import CollectionReceived
 from events.envelope import NewEvent
 from events.hashing import canonical_bytes, canonical_json
-from events.store import _COPY_SQL, _COPY_TYPES, EventStore, _jsonb
+from events.store import COPY_SQL, COPY_TYPES, CanonicalJson, EventStore, copy_cursor
 from events.tables import events as events_table
 from ledger import db
 
@@ -78,7 +78,7 @@ def read_rows(url: str) -> list[tuple[object, ...]]:
     with engine.connect() as conn:
         rows = [
             tuple(
-                _jsonb(canonical_bytes(v)) if c == "data" else v
+                CanonicalJson(canonical_bytes(v)) if c == "data" else v
                 for c, v in zip(cols, r, strict=True)
             )
             for r in conn.execute(sa.select(events_table).order_by(events_table.c.position))
@@ -93,8 +93,8 @@ def run_copy(url: str, rows: list[tuple[object, ...]], batch: int) -> float:
     with psycopg.connect(dsn) as conn:
         t0 = time.perf_counter()
         for i in range(0, len(rows), batch):
-            with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY_SQL) as copy:
-                copy.set_types(_COPY_TYPES)
+            with conn.transaction(), copy_cursor(conn) as cur, cur.copy(COPY_SQL) as copy:
+                copy.set_types(COPY_TYPES)
                 for row in rows[i : i + batch]:
                     copy.write_row(row)
         return time.perf_counter() - t0

@@ -15,6 +15,7 @@ EVENT_ID_NAMESPACE = uuid.UUID("4b7c3f0e-5d1a-4f57-9a53-2f0c6e1d8a10")
 
 
 _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+_VARIANT = {f"{i:x}": f"{(i & 0x3) | 0x8:x}" for i in range(16)}
 
 
 def event_id_for(deal_id: str, idempotency_key: str) -> str:
@@ -24,11 +25,9 @@ def event_id_for(deal_id: str, idempotency_key: str) -> str:
     the SHA-1 digest (RFC 4122 §4.3) because ``uuid.uuid5`` dominates bulk appends otherwise.
     """
     name = f"{deal_id}\x1f{idempotency_key}".encode()
-    h = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
-    h[6] = (h[6] & 0x0F) | 0x50
-    h[8] = (h[8] & 0x3F) | 0x80
-    x = h.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    x = hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).hexdigest()
+    # version 5 in the 13th hex digit; RFC 4122 variant (10xx) in the 17th
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,7 +115,4 @@ def header_values(
 
 def chain_hash(header: tuple[Any, ...], data_json: bytes) -> str:
     """The event's hash from its header array and its canonical payload bytes."""
-    digest = hashlib.sha256(canonical_bytes(header))
-    digest.update(b"\n")
-    digest.update(data_json)
-    return digest.hexdigest()
+    return hashlib.sha256(canonical_bytes(header) + b"\n" + data_json).hexdigest()

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import sqlalchemy as sa
 import structlog
-from psycopg.types.json import Jsonb
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from events.envelope import NewEvent, RecordedEvent, event_id_for
@@ -48,21 +49,34 @@ if RecordedEvent._fields[:15] != tuple(_COLUMNS[:15]) or _COLUMNS[15:] != [
     "hash",
 ]:
     raise RuntimeError("RecordedEvent fields and the events table columns are out of step")
-_COPY_SQL = f"COPY events ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-_COPY_TYPES = [
+COPY_SQL = f"COPY events ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+COPY_TYPES = [
     "bigint", "text", "text", "bigint", "text", "integer", "text", "integer", "date",
     "timestamptz", "text", "text", "text", "text", "text", "jsonb", "text", "text",
 ]  # fmt: skip
 """Binary COPY (cheaper for the server to read than text) needs each column's type."""
 
 
-def _jsonb(canonical: bytes) -> Jsonb:
-    """Our canonical JSON bytes as a binary jsonb value, without serialising them again."""
-    return Jsonb(canonical, dumps=_as_text)
+class CanonicalJson(bytes):
+    """Canonical JSON bytes bound for a jsonb column, written without serialising them again."""
 
 
-def _as_text(canonical: bytes) -> str:
-    return canonical.decode()
+class _CanonicalJsonDumper(Dumper):
+    """Binary jsonb is a version byte (1) followed by the JSON text. Registered for the jsonb
+    oid on the COPY's cursor, so ``set_types`` picks it for the data column."""
+
+    format = Format.BINARY
+    oid = 3802  # jsonb
+
+    def dump(self, obj: CanonicalJson) -> bytes:
+        return b"\x01" + obj
+
+
+def copy_cursor(connection: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
+    """A cursor ready for :data:`COPY_SQL`: canonical payloads go out as binary jsonb as is."""
+    cursor = connection.cursor()
+    cursor.adapters.register_dumper(CanonicalJson, _CanonicalJsonDumper)
+    return cursor
 
 
 class StoreError(Exception):
@@ -411,11 +425,11 @@ class EventStore:
         overlaps the server's work on the last) and fold them into the live batch."""
         recorded: list[RecordedEvent] = []
         if self.dialect == "postgresql":
-            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            with cursor.copy(_COPY_SQL) as copy:
-                copy.set_types(_COPY_TYPES)
+            cursor = copy_cursor(conn.connection.driver_connection)  # type: ignore[arg-type]
+            with cursor.copy(COPY_SQL) as copy:
+                copy.set_types(COPY_TYPES)
                 for r, data_json in chained:
-                    copy.write_row((*r[:15], _jsonb(data_json), r.prev_hash, r.hash))
+                    copy.write_row((*r[:15], CanonicalJson(data_json), r.prev_hash, r.hash))
                     recorded.append(r)
                     if live is not None:
                         live.add(r)
