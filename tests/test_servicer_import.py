@@ -1,0 +1,268 @@
+"""Servicer tape import (issue 4 item 3): events, validation errors, idempotency, atomicity."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from events.model import event_class
+from events.store import EventStore
+from ledger import accounts
+from ledger.servicing import (
+    import_servicer_tape,
+    import_tape,
+    servicer_events,
+)
+from ledger.tapes import LoanSnapshot, LoanStatus, TapeRejected, validate_servicer_tape
+from projections.loans import loan_snapshots
+from tests.test_boarding import BYD, balances, boarded_byd, cli_app
+
+D = Decimal
+HEADER = (
+    "record_type,loan_id,value_date,principal,interest,fees,prepayment,days_past_due,reason,"
+    "reference\n"
+)
+HAPPY = (
+    HEADER
+    + "COLLECTION,L1,2021-07-15,3000.00,325.33,,false,,,R1\n"
+    + "COLLECTION,L2,2021-07-10,4166.67,650.00,,false,,,R2\n"
+    + "DELINQUENCY,L3,2021-07-31,,,,,25,,R3\n"
+    + "COLLECTION,L3,2021-08-20,2000.00,293.33,10.00,false,0,,R4\n"
+    + "DEFAULT,L4,2021-09-30,,,,,95,over 90 days,R5\n"
+    + "RECOVERY,L4,2021-09-30,5000.00,,,,,,R6\n"
+    + "WRITE_OFF,L4,2021-09-30,25000.00,,,,,loss after recoveries,R7\n"
+    + "REPURCHASE,L2,2021-09-30,145833.33,500.00,,,,warranty breach,R8\n"
+).encode()
+
+
+def test_servicer_tape_becomes_events(store: EventStore) -> None:
+    boarded_byd(store)
+    result = import_servicer_tape(store, BYD, HAPPY, file="july.csv")
+    assert not result.duplicate
+    assert [str(d) for d in result.period or ()] == ["2021-06-18", "2021-09-30"]
+    assert [e.type for e in result.events] == [
+        "CollectionReceived",
+        "CollectionReceived",
+        "LoanDelinquencyReported",
+        "CollectionReceived",
+        "LoanDelinquencyReported",  # the collection's days_past_due 0: current again
+        "LoanDefaulted",
+        "RecoveryReceived",
+        "LoanWrittenOff",
+        "LoanRepurchased",
+    ]
+    by_key = {e.idempotency_key.rsplit(":", 1)[-1]: e for e in result.events}
+    assert by_key["dpd"].data["days_past_due"] == 0
+    default = by_key["6"]
+    assert default.data["principal"] == "30000.00"  # the loan's outstanding principal then
+    assert by_key["7"].data["amount"] == "5000.00"
+    repurchase = by_key["9"].data
+    assert (repurchase["price"], repurchase["principal"]) == ("146333.33", "145833.33")
+    assert repurchase["from_defaulted"] is False
+    assert all(e.idempotency_key.startswith(f"tape:{result.sha256}:") for e in result.events)
+    assert result.events[0].effective_date == date(2021, 7, 15)
+
+    snaps = loan_snapshots(store, BYD)
+    assert snaps["L1"].outstanding_principal == D("77000.00")
+    assert snaps["L2"].status is LoanStatus.REPURCHASED
+    assert snaps["L3"].status is LoanStatus.PERFORMING and snaps["L3"].days_past_due == 0
+    assert snaps["L4"].status is LoanStatus.WRITTEN_OFF
+    bal = balances(store, BYD)
+    assert bal[accounts.POOL_PRINCIPAL] == D("348000.00") - D("9166.67") - D("30000.00") - D(
+        "145833.33"
+    )
+    assert bal[accounts.WRITTEN_OFF] == D("25000.00")
+    assert sum(bal.values()) == 0
+    assert store.runner.compare(store, BYD) == []
+
+
+def test_reimport_is_a_reported_no_op(store: EventStore) -> None:
+    boarded_byd(store)
+    first = import_servicer_tape(store, BYD, HAPPY, file="july.csv")
+    head = store.head(BYD)
+    again = import_servicer_tape(store, BYD, HAPPY, file="july-again.csv")
+    assert again.duplicate
+    assert [e.event_id for e in again.events] == [e.event_id for e in first.events]
+    assert [e.hash for e in again.events] == [e.hash for e in first.events]
+    assert store.head(BYD) == head
+    assert "already imported, nothing stored" in again.summary()
+
+
+ERRORS = [
+    pytest.param(
+        "COLLECTION,LX,2021-07-15,100.00,10.00,,false,,,R1\n",
+        2,
+        "loan_id",
+        "unknown loan 'LX'",
+        id="unknown-loan",
+    ),
+    pytest.param(
+        "COLLECTION,L1,2021-07-15,abc,10.00,,false,,,R1\n",
+        2,
+        "principal",
+        "non-numeric amount 'abc'",
+        id="non-numeric",
+    ),
+    pytest.param(
+        "COLLECTION,L1,2021-07-15,-5.00,10.00,,false,,,R1\n",
+        2,
+        "principal",
+        "negative amount '-5.00'",
+        id="negative",
+    ),
+    pytest.param(
+        "COLLECTION,L1,2021-07-15,80000.01,10.00,,false,,,R1\n",
+        2,
+        "principal",
+        "exceeds the outstanding principal 80000.00",
+        id="above-outstanding",
+    ),
+    pytest.param(
+        "COLLECTION,L1,2021-07-15,50000.00,,,false,,,R1\n"
+        "COLLECTION,L1,2021-07-16,30000.01,,,false,,,R2\n",
+        3,
+        "principal",
+        "after 50000.00 on earlier lines",
+        id="above-outstanding-with-earlier-rows",
+    ),
+    pytest.param(
+        "COLLECTION,L1,2021-10-01,100.00,10.00,,false,,,R1\n",
+        2,
+        "value_date",
+        "outside the open collection period 2021-06-18 to 2021-09-30",
+        id="outside-period",
+    ),
+    pytest.param(
+        "COLLECTION,L1,2021-07-15,100.00,10.00,,false,,,R1\n"
+        "COLLECTION,L1,2021-07-15,100.00,10.00,,false,,,R1\n",
+        3,
+        "reference",
+        "duplicate record: same as line 2",
+        id="duplicate",
+    ),
+    pytest.param(
+        "DEFAULT,L1,2021-09-30,,,,,95,,R1\nDELINQUENCY,L1,2021-09-30,,,,,0,,R2\n",
+        3,
+        "days_past_due",
+        "defaulted loan reported as performing",
+        id="defaulted-as-performing",
+    ),
+    pytest.param(
+        "REPURCHASE,L1,2021-09-30,80000.00,,,,,breach,R1\n"
+        "REPURCHASE,L1,2021-09-30,1.00,,,,,breach,R2\n",
+        3,
+        "record_type",
+        "repurchase of a loan already gone (status repurchased)",
+        id="repurchase-gone",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rows", "line", "field", "reason"), ERRORS)
+def test_each_validation_error_names_file_row_field_and_stores_nothing(
+    store: EventStore, rows: str, line: int, field: str, reason: str
+) -> None:
+    boarded_byd(store)
+    head = store.head(BYD)
+    with pytest.raises(TapeRejected) as info:
+        import_servicer_tape(store, BYD, (HEADER + rows).encode(), file="tape.csv")
+    errors = info.value.errors
+    assert [(e.file, e.row, e.field) for e in errors] == [("tape.csv", line, field)]
+    assert reason in errors[0].reason
+    assert f"tape.csv: line {line}, field {field}: " in str(info.value)
+    assert store.head(BYD) == head
+
+
+def test_repurchase_of_a_loan_gone_in_an_earlier_tape(store: EventStore) -> None:
+    boarded_byd(store)
+    import_servicer_tape(
+        store, BYD, (HEADER + "COLLECTION,L4,2021-07-05,30000.00,,,true,,,P\n").encode()
+    )
+    head = store.head(BYD)
+    with pytest.raises(TapeRejected) as info:
+        import_servicer_tape(
+            store, BYD, (HEADER + "REPURCHASE,L4,2021-09-30,1.00,,,,,breach,R\n").encode(), file="t"
+        )
+    assert [(e.row, e.field) for e in info.value.errors] == [(2, "record_type")]
+    assert "already gone (status paid_off)" in info.value.errors[0].reason
+    assert store.head(BYD) == head
+
+
+def test_a_tape_is_stored_whole_or_not_at_all(store: EventStore) -> None:
+    boarded_byd(store)
+    head = store.head(BYD)
+    good_rows = HAPPY.decode().split("\n", 1)[1]
+    bad = (HEADER + good_rows + "COLLECTION,L9,2021-07-15,1.00,,,false,,,X\n").encode()
+    with pytest.raises(TapeRejected) as info:
+        import_servicer_tape(store, BYD, bad, file="bad.csv")
+    assert [(e.row, e.field) for e in info.value.errors] == [(10, "loan_id")]
+    assert store.head(BYD) == head
+    assert list(store.read(BYD, types=["CollectionReceived"])) == []
+    # every error of the file at once, syntax and state, in line order
+    worse = (
+        HEADER
+        + "COLLECTION,L1,2021-07-15,x,,,false,,,A\nCOLLECTION,LZ,2021-07-15,1.00,,,false,,,B\n"
+    ).encode()
+    with pytest.raises(TapeRejected) as info:
+        import_servicer_tape(store, BYD, worse, file="worse.csv")
+    assert [(e.row, e.field) for e in info.value.errors] == [(2, "principal"), (3, "loan_id")]
+
+
+def test_period_override_and_closed_periods(store: EventStore) -> None:
+    boarded_byd(store)
+    october = (HEADER + "COLLECTION,L1,2021-10-15,100.00,10.00,,false,,,R1\n").encode()
+    with pytest.raises(TapeRejected):
+        import_servicer_tape(store, BYD, october)
+    result = import_servicer_tape(
+        store, BYD, october, period=(date(2021, 10, 1), date(2021, 10, 31))
+    )
+    assert len(result.events) == 1
+
+
+def test_trusted_events_equal_validated_ones(store: EventStore) -> None:
+    """The import builds events without a second pydantic validation: the payloads and models
+    must be exactly what the validated models give."""
+    loans = {
+        lid: LoanSnapshot(outstanding_principal=D(bal), status=LoanStatus.PERFORMING)
+        for lid, bal in (
+            ("L1", "80000.00"),
+            ("L2", "150000.00"),
+            ("L3", "88000.00"),
+            ("L4", "30000.00"),
+        )
+    }
+    tape = validate_servicer_tape(HAPPY, loans, (date(2021, 6, 18), date(2021, 9, 30)), "t.csv")
+    built = servicer_events(BYD, tape, loans, actor="a", role="r")
+    assert len(built) == 9
+    for new in built:
+        validated = event_class(new.type).model_validate(new.data)
+        assert validated.payload() == new.data
+        assert new.model == validated
+        assert new.stream_id == validated.default_stream()
+        assert new.validate() == validated
+
+
+def test_cli_servicer_tape_import(db_url: str, store: EventStore, tmp_path: Path) -> None:
+    boarded_byd(store)
+    runner = CliRunner()
+    tape = tmp_path / "servicer_2021-07.csv"
+    tape.write_bytes(HAPPY)
+    args = ["tape", "import", "--deal", BYD, str(tape), "--db", db_url]
+    r = runner.invoke(cli_app(), args)
+    assert r.exit_code == 0, r.output
+    assert "servicer tape imported: 9 event(s)" in r.output
+    r = runner.invoke(cli_app(), args)
+    assert r.exit_code == 0 and "already imported, nothing stored" in r.output
+    october = tmp_path / "oct.csv"
+    october.write_bytes((HEADER + "COLLECTION,L1,2021-10-15,100.00,10.00,,false,,,R9\n").encode())
+    r = runner.invoke(cli_app(), ["tape", "import", "--deal", BYD, str(october), "--db", db_url])
+    assert r.exit_code == 1
+    assert f"{october}: line 2, field value_date" in r.output
+    window = ["--period-start", "2021-10-01", "--period-end", "2021-10-31"]
+    r = runner.invoke(cli_app(), [*args[:3], BYD, str(october), "--db", db_url, *window])
+    assert r.exit_code == 0, r.output
+    assert import_tape(store, BYD, october).duplicate
