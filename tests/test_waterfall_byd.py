@@ -19,6 +19,7 @@ from ledger.journal import apply_entries, trial_balance
 from ledger.money import round_fen
 from ledger.waterfall import NoteState, WaterfallResult, WaterfallState, run_waterfall, select_mode
 from ledger.waterfall.env import DealEnv
+from ledger.waterfall.triggers import clean_up_call_available
 
 D = Decimal
 BYD_FILE = Path(__file__).resolve().parents[1] / "ledger" / "deals" / "004_byd_2021_2.yaml"
@@ -303,3 +304,67 @@ def test_mode_priority(byd: DealDefinition) -> None:
     assert mode(acc_e_cumulative_defaults=True) == "accelerated"
     assert mode(acc_e_cumulative_defaults=True, event_of_default=True) == "post_default"
     assert mode(event_of_default=True, trust_terminated=True) == "post_termination"
+
+
+def test_clean_up_call_condition(byd: DealDefinition) -> None:
+    def available(pool: str, senior: str = "1730000000.00") -> bool:
+        s = byd_state(
+            byd,
+            metrics={"pool.balance": D(pool)},
+            notes={"senior": NoteState(balance=D(senior)), "sub": NoteState(balance=D("1.00"))},
+        )
+        return clean_up_call_available(byd, s)
+
+    # L781: pool at most 10% of the initial pool 2,353,348,391.45 = 235,334,839.145, so a balance
+    # in fen qualifies up to 235,334,839.14 ...
+    assert available("235334839.14") is True
+    assert available("235334839.15") is False
+    # ... or whenever the senior class is repaid, whatever the pool
+    assert available("900000000.00", senior="0.00") is True
+
+
+def test_clean_up_date_runs_the_post_termination_order(byd: DealDefinition) -> None:
+    # The originator buys back the last 230,000,000.00 of pool at a fair value split into
+    # principal 210,000,000.00 and interest 500,000.00 (L2696: negotiated, an input), on top of
+    # the period's 20,000,000.00 principal and 1,000,000.00 income; the trust terminates, so the
+    # PD Sat 2023-01-28 (26 Jan is a Spring Festival holiday, 28 Jan a 调休 working day) uses the
+    # post-termination order (L1024-1036). Interest period 2022-12-26 .. 2023-01-26: 31 days.
+    state = byd_state(
+        byd,
+        payment_date=dt.date(2023, 1, 28),
+        period_index=16,
+        interest_period_start=dt.date(2022, 12, 26),
+        interest_period_end=dt.date(2023, 1, 26),
+        accounts={
+            "income": D("1500000.00"),
+            "principal": D("230000000.00"),
+            "liquidity_reserve": D("11766741.96"),
+            "commingling_reserve": D("3000000.00"),
+        },
+        notes={
+            "senior": NoteState(balance=D("150000000.00")),
+            "sub": NoteState(balance=D("270000000.00")),
+        },
+        fees_incurred={"trustee_expenses": D("200000.00")},
+        metrics={"pool.balance": D("230000000.00")},
+        triggers={"trust_terminated": True},
+    )
+    result = run_waterfall(byd, state)
+    assert result.mode == "post_termination"
+    # the commingling reserve is not trust property: back to the servicer (L914)
+    assert result.paid("release.commingling") == D("3000000.00")
+    # pot 1,500,000.00 + 230,000,000.00 + reserve 11,766,741.96 = 243,266,741.96
+    # 3: trustee 230m x 0.03% x 31/365 = 2,139,000/365 = 5,860.274.. -> 5,860.27; custodian
+    #    x 0.005% = 356,500/365 = 976.712.. -> 976.71; expenses 200,000.00 uncapped (L1028-1030)
+    assert result.paid("end.3") == D("206836.98")
+    # 4: servicer fee (如有, L1032) 230m x 0.05% x 31/365 = 3,565,000/365 = 9,767.123.. -> 9,767.12
+    assert result.paid("end.4") == D("9767.12")
+    # 5: 150m x 3% x 31/365 = 139,500,000/365 = 382,191.780.. -> 382,191.78; 6: senior in full
+    assert result.paid("end.5") == D("382191.78")
+    assert result.paid("end.6") == D("150000000.00")
+    # 7: Sub principal 243,266,741.96 - 206,836.98 - 9,767.12 - 382,191.78 - 150,000,000.00
+    #    = 92,667,946.08; nothing left as Sub return
+    assert result.paid("end.7") == D("92667946.08")
+    assert result.paid("end.8") == 0
+    assert result.note_balances == {"senior": D("0.00"), "sub": D("177332053.92")}
+    cash_conserved(result, byd)
