@@ -16,6 +16,7 @@ from ledger.cli_servicing import deal_store_commands, post, tape_app
 from ledger.deal import validate_deal_file
 from ledger.deal.cli import deal_app
 from ledger.deal.loader import DealValidationError
+from ledger.logs import configure
 from ledger.servicing import (
     ServicingError,
     board_pool,
@@ -74,6 +75,11 @@ def balances(store: EventStore, deal_id: str) -> dict[str, Decimal]:
 def cli_app() -> typer.Typer:
     """A test-only app mounting the servicing commands as the main CLI will."""
     app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        configure("WARNING")  # as the main CLI does: logs stay off stdout
+
     app.add_typer(tape_app, name="tape")
     app.command("post")(post)
     sub = typer.Typer()
