@@ -9,7 +9,7 @@ at the start of the collection period; annual expense cap 1,000,000.00.
 
 Modes: normal (11.5), accelerated (11.5 with income step 9 all to principal) and post-default
 (11.6). No revolving period (static pool, L44) and no separate clean-up order (L204 names the call
-only; its proceeds run through the mode in force).
+only; its proceeds run through the mode in force, tested in the last test).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from ledger.waterfall import (
     run_waterfall,
     select_mode,
 )
+from ledger.waterfall.triggers import clean_up_call_available
 
 D = Decimal
 FILE = Path(__file__).resolve().parents[1] / "ledger" / "deals" / "003_wenhui_2024_1.yaml"
@@ -355,3 +356,54 @@ def test_expected_maturity_shortfall_accelerates_and_latches(wenhui: DealDefinit
     result = run_waterfall(wenhui, accelerated)
     assert result.mode == "accelerated"
     assert result.paid("income.9") == D("1269480.13")
+
+
+def test_clean_up_date_repays_every_class_and_pays_the_residual(wenhui: DealDefinition) -> None:
+    # ASSUMED clean-up at 10% of the initial pool: 10% x 2,885,952,900.00 = 288,595,290.00
+    def available(pool: str) -> bool:
+        return clean_up_call_available(wenhui, state(wenhui, metrics={"pool.balance": D(pool)}))
+
+    assert available("288595290.00") is True
+    assert available("288595290.01") is False
+    # PD 2025-06-26 (05-26 .. 06-26, 31 days): the settlor buys the remaining loans; the proceeds
+    # (principal part 540,000,000.00, interest part 2,000,000.00) join the period's collections
+    # (20,000,000.00 principal, 1,000,000.00 income) and run through the normal order (L204 gives
+    # no separate one). A repaid, B 50m, C 342m; back-end fee 2,000,000.00 accrued unpaid.
+    s = state(
+        wenhui,
+        payment_date=dt.date(2025, 6, 26),
+        period_index=15,
+        interest_period_start=dt.date(2025, 5, 26),
+        interest_period_end=dt.date(2025, 6, 26),
+        notes=notes("0.00", "50000000.00"),
+        accounts={"income": D("3000000.00"), "principal": D("560000000.00")},
+        fees_unpaid={"backend_servicer_fee": D("2000000.00")},
+        metrics={
+            "pool.balance": D("280000000.00"),
+            "collections.income": D("3000000.00"),
+            "pool.balance_period_start": D("300000000.00"),
+        },
+    )
+    result = run_waterfall(wenhui, s)
+    assert result.mode == "normal"
+    # income: taxes 3.26% x 3,000,000.00 = 97,800.00; fees on 551,952,900.00 x 31/365:
+    # 3,422,107.98/365 = 9,375.638.. -> 9,375.64, 855,526.995/365 = 2,343.909.. -> 2,343.91,
+    # 513,316.197/365 = 1,406.345.. -> 1,406.35 (13,125.90); B 50m x 2.90% x 31/365 =
+    # 44,950,000/365 = 123,150.684.. -> 123,150.68; C 1,016,630.14; Sub return 679,252.04;
+    # 3,000,000.00 - 97,800.00 - 13,125.90 - 123,150.68 - 1,016,630.14 - 679,252.04
+    # = 1,070,041.24 to principal
+    assert result.paid("income.3") == D("13125.90")
+    assert result.paid("income.5") == D("123150.68")
+    assert result.paid("income.9a") == D("679252.04")
+    assert result.paid("income.9b") == D("1070041.24")
+    # principal 561,070,041.24: B 50,000,000.00, C 342,000,000.00, back-end fee 300m x 0.10% x
+    # 31/365 = 25,479.45 + 2,000,000.00 = 2,025,479.45, Sub 159,952,900.00, residual
+    # 561,070,041.24 - 50,000,000.00 - 342,000,000.00 - 2,025,479.45 - 159,952,900.00
+    # = 7,091,661.79 to the Sub class as its return
+    assert result.paid("principal.3") == D("50000000.00")
+    assert result.paid("principal.4") == D("342000000.00")
+    assert result.paid("principal.5") == D("2025479.45")
+    assert result.paid("principal.6") == D("159952900.00")
+    assert result.paid("principal.7") == D("7091661.79")
+    assert all(balance == 0 for balance in result.note_balances.values())
+    cash_conserved(result, wenhui)
