@@ -341,3 +341,49 @@ def test_clean_up_threshold_counts_the_purchased_loans(xinrong: DealDefinition) 
     # ASSUMED 10% x (2,412,815,100.00 + 480,000,000.00) = 289,281,510.00
     assert available("289281510.00") is True
     assert available("289281510.01") is False
+
+
+def test_clean_up_date_repays_both_classes_and_the_above_cap_expenses(
+    xinrong: DealDefinition,
+) -> None:
+    # PD 2025-06-26 (05-26 .. 06-26, 31 days): the settlor exercises the clean-up (pool
+    # 280,000,000.00 <= 289,281,510.00); the price joins the collections: income 2,000,000.00,
+    # principal 700,000,000.00. Senior 250m; taxes 10,000.00; expenses 180,000.00 (150,000.00
+    # within the cap); pool at the start of the collection period 300m (31 days)
+    s = state(
+        xinrong,
+        senior="250000000.00",
+        payment_date=dt.date(2025, 6, 26),
+        period_index=13,
+        interest_period_start=dt.date(2025, 5, 26),
+        interest_period_end=dt.date(2025, 6, 26),
+        accounts={
+            "income": D("2000000.00"),
+            "principal": D("700000000.00"),
+            "cum_purchased_opb": D("480000000.00"),
+        },
+        fees_incurred={"taxes_and_levies": D("10000.00"), "participants_expenses": D("180000.00")},
+        metrics={
+            "pool.balance": D("280000000.00"),
+            "pool.balance_period_start": D("300000000.00"),
+            "collection.days": D("31"),
+        },
+    )
+    assert clean_up_call_available(xinrong, s)
+    result = run_waterfall(xinrong, s)
+    assert result.mode == "amortising"
+    # 3: 687,000,000.00 x 0.01% x 31/365 = 2,129,700/365 = 5,834.794.. -> 5,834.79 + 150,000.00
+    assert result.paid("income.3") == D("155834.79")
+    # 5: 250m x 3.40% x 31/365 = 263,500,000/365 = 721,917.808.. -> 721,917.81
+    assert result.paid("income.5") == D("721917.81")
+    # 8: 300m x 0.10% x 31/365 = 9,300,000/365 = 25,479.452.. -> 25,479.45
+    assert result.paid("income.8") == D("25479.45")
+    # 9: 2,000,000.00 - 10,000.00 - 155,834.79 - 721,917.81 - 25,479.45 = 1,086,767.95
+    assert result.paid("income.9") == D("1086767.95")
+    # principal 701,086,767.95: senior 250m, above-cap 30,000.00 (L248), Sub 437m, residual
+    # 701,086,767.95 - 250,000,000.00 - 30,000.00 - 437,000,000.00 = 14,056,767.95
+    assert result.paid("principal.A2") == D("250000000.00")
+    assert result.paid("principal.A3") == D("30000.00")
+    assert result.paid("principal.A4") == D("437000000.00")
+    assert result.paid("principal.A5") == D("14056767.95")
+    cash_conserved(result, xinrong)
