@@ -199,3 +199,6 @@ __all__ = [
     "PoolBoarded",
     "RecoveryReceived",
 ]
+
+# Monthly Collateral (Driver China Thirteen) registers itself on import
+from events import collateral as _collateral  # noqa: E402,F401

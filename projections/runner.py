@@ -64,8 +64,12 @@ class ProjectionRunner:
     @classmethod
     def default(cls) -> ProjectionRunner:
         from projections.loans import LoanProjection
+        from projections.pool import PoolProjection
+        from projections.remittance import RemittanceProjection
 
-        return cls([BalancesProjection(), LoanProjection()])
+        return cls(
+            [BalancesProjection(), LoanProjection(), PoolProjection(), RemittanceProjection()]
+        )
 
     # ------------------------------------------------------------------ live
 
@@ -187,14 +191,15 @@ class ProjectionRunner:
             for k, v in after.items()
             if before.get(k) != v
         ]
-        insert = _upsert(conn)
-        for i in range(0, len(rows), _CHUNK):
-            stmt = insert(t).values(rows[i : i + _CHUNK])
+        if rows:
+            # one statement, executed for many parameter sets: compiled once and cached
+            stmt = _upsert(conn)(t)
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["deal_id", "projection", "key"],
                     set_={"value": stmt.excluded.value, "last_seq": stmt.excluded.last_seq},
-                )
+                ),
+                rows,
             )
 
     # ------------------------------------------------------------------ rebuild

@@ -1,0 +1,314 @@
+"""The pool projection per collection period (issue 4, item 5).
+
+**Period rule.** An event belongs to the collection period of its *effective date*; a period is a
+calendar month, keyed ``"YYYY-MM"``. (The deals' own Calculation-Date-to-Calculation-Date periods
+in ``ledger/calendar.py`` all end on a month end for the seed deals, so they coincide with calendar
+months; a deal whose periods do not would map its dates here.) A boarding at a cut-off date falls in
+the cut-off's month, so the first collection period opens with the boarded balance.
+
+**Rows.** Two kinds of key, both small:
+
+* ``"L:<loan_id>"`` — the loan's state as :mod:`projections.loans` folds it (the same pure
+  :func:`~projections.loans.apply_loan_change`), kept here so that each event's effect on the pool
+  aggregates can be computed from the loan's state before and after it;
+* ``"YYYY-MM"`` — what happened in the period, every figure a **delta** (flows, and the change of
+  each aggregate that describes the performing pool): ``boarded`` (the cut-off pool and later
+  purchases), ``scheduled`` and ``prepaid`` principal, ``interest``, ``fees``, ``defaults``
+  (principal at default) and ``n_defaults``, ``recoveries``, ``written_off``, ``repurchased``
+  principal and ``repurchase_price``, ``default_paid`` (collections on defaulted loans), then
+  ``balance`` (performing principal), ``count`` (performing loans), ``bal_rate`` (Σ balance ×
+  rate), ``bal_maturity`` (Σ balance × maturity month index) and ``dq`` (per delinquency bucket:
+  ``[Δcount, "Δbalance"]``).
+
+Each event moves the loan's contribution (remove what it contributed before, add what it
+contributes after), so buckets, weighted averages and balances are exact sums maintained
+incrementally; the period's figures at its end are the running sums up to it, which
+:func:`pool_report` computes (opening = the previous period's closing, closing = opening + Δ,
+cumulative default ratio, SMM and CPR, weighted average rate and remaining term). Period rows are
+additive, so late events (an earlier effective date) and reversals land where they belong.
+
+The cumulative default ratio is cumulative defaulted principal / cumulative boarded principal (the
+initial pool balance, growing with purchases): the principal-based definition of the seeds 000 and
+002–004. Driver China Thirteen defines it on Discounted Receivables Balances (seed 001
+L18684–L18696), which needs each loan's DRB at its default (see
+:func:`projections.loans.discounted_balance_of`); not folded here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from events.envelope import RecordedEvent
+from ledger.money import ZERO
+from projections.base import Projection, Row, State, Versioned
+from projections.loans import LoanChange, apply_loan_change, delinquency_bucket, loan_changes
+
+if TYPE_CHECKING:
+    from events.store import EventStore
+
+__all__ = ["BUCKETS", "PoolPeriod", "PoolProjection", "period_of", "pool_periods", "pool_report"]
+
+BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+_ACTIVE = ("performing", "delinquent")
+
+_FLOWS = (
+    "boarded",
+    "scheduled",
+    "prepaid",
+    "interest",
+    "fees",
+    "defaults",
+    "recoveries",
+    "written_off",
+    "repurchased",
+    "repurchase_price",
+    "default_paid",
+)
+_LOAN_FIELD = {"defaults": "defaulted", "recoveries": "recoveries"}
+_TOUCHES: dict[str, tuple[str, ...]] = {
+    "CollectionReceived": ("scheduled", "prepaid", "interest", "fees", "default_paid"),
+    "LoanDelinquencyReported": (),
+    "LoanDefaulted": ("defaults",),
+    "RecoveryReceived": ("recoveries",),
+    "LoanWrittenOff": ("written_off",),
+    "LoanRepurchased": ("repurchased", "repurchase_price", "default_paid"),
+    "LoanBoarded": ("boarded",),
+}
+
+
+def period_of(event: RecordedEvent) -> str:
+    d = event.effective_date
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def _maturity_index(row: Mapping[str, Any]) -> int:
+    m = row.get("maturity")
+    return int(m[:4]) * 12 + int(m[5:7]) - 1 if m else 0
+
+
+def _contribution(row: Mapping[str, Any] | None) -> tuple[Decimal, str, Decimal, int] | None:
+    """``(balance, bucket, rate, maturity index)`` of a loan in the performing pool, else None."""
+    if row is None or row["status"] not in _ACTIVE:
+        return None
+    balance = Decimal(row["balance"])
+    if balance <= 0:
+        return None
+    return (
+        balance,
+        delinquency_bucket(row["dpd"]),
+        Decimal(row.get("rate", "0")),
+        _maturity_index(row),
+    )
+
+
+def _delta(old: Mapping[str, Any] | None, new: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The period delta of one loan change: flows and the loan's change of contribution."""
+    delta: dict[str, Any] = {}
+    for flow in _TOUCHES[kind]:
+        f = _LOAN_FIELD.get(flow, flow)
+        before = old[f] if old is not None else "0.00"
+        if new[f] != before:
+            delta[flow] = Decimal(new[f]) - Decimal(before)
+    if kind == "LoanDefaulted":
+        delta["n_defaults"] = new["n_default"] - (old["n_default"] if old is not None else 0)
+    before_balance = old["balance"] if old is not None else "0.00"
+    if new["balance"] != before_balance:
+        delta["balance"] = Decimal(new["balance"]) - Decimal(before_balance)
+    a, b = _contribution(old), _contribution(new)
+    if a != b:
+        dq: dict[str, list[Any]] = {}
+        count = 0
+        bal_rate = ZERO
+        bal_mat = ZERO
+        for c, sign in ((a, -1), (b, 1)):
+            if c is None:
+                continue
+            bal, bucket, rate, mat = c
+            signed = bal if sign > 0 else -bal
+            count += sign
+            bal_rate += signed * rate
+            bal_mat += signed * mat
+            n, s = dq.get(bucket, (0, ZERO))
+            dq[bucket] = [n + sign, s + signed]
+        delta["count"] = count
+        delta["bal_rate"] = bal_rate
+        delta["bal_maturity"] = bal_mat
+        delta["dq"] = dq
+    return delta
+
+
+def _sum(text: str | None, d: Decimal) -> str:
+    v = (Decimal(text) if text is not None else ZERO) + d
+    return str(v if v else ZERO)
+
+
+def add_delta(row: Row | None, delta: Mapping[str, Any]) -> dict[str, Any]:
+    """A period row plus a delta (pure)."""
+    new: dict[str, Any] = dict(row) if row is not None else {}
+    for k, v in delta.items():
+        if k == "dq":
+            dq = dict(new.get("dq", {}))
+            for bucket, (n, s) in v.items():
+                n0, s0 = dq.get(bucket, (0, "0.00"))
+                dq[bucket] = [n0 + n, _sum(s0, s)]
+            new["dq"] = dq
+        elif k in ("count", "n_defaults"):
+            new[k] = new.get(k, 0) + v
+        else:
+            new[k] = _sum(new.get(k), v)
+    return new
+
+
+class PoolProjection(Projection[Any]):
+    """Per-period pool figures (see the module docstring). Changes of a loan event come in pairs:
+    the loan's state row, then the period row, which takes the delta between the loan's state
+    before and after."""
+
+    name = "pool"
+
+    def changes(self, event: RecordedEvent) -> Iterable[tuple[str, Any]]:
+        found = loan_changes(event)
+        if not found:
+            return ()
+        period = period_of(event)
+        out: list[tuple[str, Any]] = []
+        for loan_id, change in found:
+            out.append((f"L:{loan_id}", change))
+            out.append((period, None))  # filled in by apply_changes from the loan row's change
+        return out
+
+    def apply(self, row: Row | None, change: Any) -> Row | None:
+        if isinstance(change, tuple):  # a loan change
+            return apply_loan_change(row, change)
+        return add_delta(row, change)
+
+    def apply_changes(self, state: State, seq: int, changes: Iterable[tuple[str, Any]]) -> State:
+        pending: tuple[Mapping[str, Any] | None, Mapping[str, Any], str] | None = None
+        for key, change in changes:
+            current = state.get(key)
+            if change is None:  # the period row of the loan change just applied
+                assert pending is not None
+                old, new, kind = pending
+                delta = _delta(old, new, kind)
+                if delta:
+                    state[key] = Versioned(add_delta(current.row if current else None, delta), seq)
+                pending = None
+                continue
+            loan_change: LoanChange = change
+            before = current.row if current else None
+            after = apply_loan_change(before, loan_change)
+            state[key] = Versioned(after, seq)
+            pending = (before, after, loan_change[1])
+        return state
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PoolPeriod:
+    """One collection period's pool figures at its end."""
+
+    period: str
+    opening_balance: Decimal
+    closing_balance: Decimal
+    boarded: Decimal
+    """Principal boarded in the period: the cut-off pool, purchases."""
+    scheduled_principal: Decimal
+    prepayments: Decimal
+    interest: Decimal
+    fees: Decimal
+    defaults: Decimal
+    """Principal of loans defaulting in the period, at their balance when defaulting."""
+    defaults_count: int
+    recoveries: Decimal
+    written_off: Decimal
+    repurchases: Decimal
+    repurchase_price: Decimal
+    loans: int
+    """Performing (incl. delinquent) loans with a balance at the end of the period."""
+    buckets: dict[str, tuple[int, Decimal]]
+    """Delinquency buckets at the end of the period: count and balance."""
+    cumulative_defaults: Decimal
+    cumulative_boarded: Decimal
+    cumulative_default_ratio: Decimal
+    smm: Decimal
+    cpr: Decimal
+    wa_rate: Decimal
+    wa_remaining_term: Decimal
+    """Months from the period's month to maturity, weighted by balance."""
+
+
+_RATIO = Decimal("0.00000001")
+_ONE = Decimal(1)
+
+
+def pool_report(rows: Mapping[str, Mapping[str, Any]]) -> list[PoolPeriod]:
+    """Every period's figures from the projection's rows (pure)."""
+    periods = sorted(k for k in rows if not k.startswith("L:"))
+    out: list[PoolPeriod] = []
+    balance = cum_def = cum_board = bal_rate = bal_mat = ZERO
+    count = 0
+    dq: dict[str, tuple[int, Decimal]] = {b: (0, ZERO) for b in BUCKETS}
+
+    def d(row: Mapping[str, Any], k: str) -> Decimal:
+        return Decimal(row[k]) if k in row else ZERO
+
+    for p in periods:
+        r = rows[p]
+        opening = balance
+        balance += d(r, "balance")
+        count += r.get("count", 0)
+        bal_rate += d(r, "bal_rate")
+        bal_mat += d(r, "bal_maturity")
+        for bucket, (n, s) in r.get("dq", {}).items():
+            n0, s0 = dq[bucket]
+            dq[bucket] = (n0 + n, s0 + Decimal(s))
+        cum_def += d(r, "defaults")
+        cum_board += d(r, "boarded")
+        scheduled, prepaid = d(r, "scheduled"), d(r, "prepaid")
+        base = opening - scheduled
+        smm = (prepaid / base).quantize(_RATIO) if base > 0 else ZERO
+        cpr = (_ONE - (_ONE - smm) ** 12).quantize(_RATIO)
+        index = int(p[:4]) * 12 + int(p[5:7]) - 1
+        out.append(
+            PoolPeriod(
+                period=p,
+                opening_balance=opening,
+                closing_balance=balance,
+                boarded=d(r, "boarded"),
+                scheduled_principal=scheduled,
+                prepayments=prepaid,
+                interest=d(r, "interest"),
+                fees=d(r, "fees"),
+                defaults=d(r, "defaults"),
+                defaults_count=r.get("n_defaults", 0),
+                recoveries=d(r, "recoveries"),
+                written_off=d(r, "written_off"),
+                repurchases=d(r, "repurchased"),
+                repurchase_price=d(r, "repurchase_price"),
+                loans=count,
+                buckets=dict(dq),
+                cumulative_defaults=cum_def,
+                cumulative_boarded=cum_board,
+                cumulative_default_ratio=(cum_def / cum_board).quantize(_RATIO)
+                if cum_board
+                else ZERO,
+                smm=smm,
+                cpr=cpr,
+                wa_rate=(bal_rate / balance).quantize(Decimal("0.000001")) if balance else ZERO,
+                wa_remaining_term=(bal_mat / balance - index).quantize(Decimal("0.01"))
+                if balance
+                else ZERO,
+            )
+        )
+    return out
+
+
+def pool_periods(store: EventStore, deal_id: str) -> list[PoolPeriod]:
+    """The pool report from the live rows."""
+    live = store.runner.live(store, deal_id, PoolProjection.name)
+    return pool_report({k: v.row for k, v in live.items()})
