@@ -21,8 +21,8 @@ Choices made here (stated once):
 * **Open collection period** — from the deal's calendar: periods end on the calculation dates
   (``calculation_day`` in the month of ``first_calculation_date`` + k × ``frequency_months``), the
   first one starting on the cut-off date (included; a day early for deals that exclude it). The
-  open period is the first one not ended by a ``CollectionPeriodClosed`` event (its data's
-  ``collection_period_end`` or ``period_end``). Callers may pass ``period=(start, end)`` instead
+  open period is the first one not ended by a ``CollectionPeriodClosed`` event (on the ``cycle``
+  stream; its data's ``collection_period_end``). Callers may pass ``period=(start, end)`` instead
   (the CLI's ``--period-start/--period-end``).
 * **Servicer tape events** — the mapping of ``events/servicing.py``: COLLECTION →
   ``CollectionReceived`` (plus a ``LoanDelinquencyReported`` when the row carries
@@ -99,6 +99,7 @@ __all__ = [
     "board_pool",
     "boarding_events",
     "check_eligibility",
+    "collection_periods",
     "deal_in_force",
     "eligible_rows",
     "import_servicer_tape",
@@ -106,6 +107,7 @@ __all__ = [
     "list_deals",
     "load_deal",
     "loan_fields_of",
+    "negate_entries",
     "open_collection_period",
     "post_event",
     "reverse_event",
@@ -115,6 +117,7 @@ __all__ = [
 
 DEAL_STREAM = "deal"
 CLOSED_TYPE = "CollectionPeriodClosed"
+CYCLE_STREAM = "cycle"
 TapeKind = Literal["boarding", "servicer"]
 
 
@@ -235,12 +238,12 @@ def collection_periods(deal: DealDefinition) -> Iterable[tuple[date, date]]:
 
 def _closed_until(store: EventStore, deal_id: str) -> date | None:
     last: date | None = None
-    for ev in store.read(deal_id, types=[CLOSED_TYPE]):
-        for name in ("collection_period_end", "period_end"):
-            value = ev.data.get(name)
-            if isinstance(value, str):
-                end = date.fromisoformat(value)
-                last = end if last is None or end > last else last
+    # on the cycle stream (events/cycle.py): the stream index keeps this off the deal's loan events
+    for ev in store.read(deal_id, stream_id=CYCLE_STREAM, types=[CLOSED_TYPE]):
+        value = ev.data.get("collection_period_end")
+        if isinstance(value, str):
+            end = date.fromisoformat(value)
+            last = end if last is None or end > last else last
     return last
 
 

@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from events.envelope import NewEvent
 from events.model import event_class
 from events.store import EventStore
 from ledger import accounts
 from ledger.servicing import (
+    collection_periods,
     import_servicer_tape,
     import_tape,
+    open_collection_period,
     servicer_events,
 )
 from ledger.tapes import LoanSnapshot, LoanStatus, TapeRejected, validate_servicer_tape
@@ -266,3 +269,50 @@ def test_cli_servicer_tape_import(db_url: str, store: EventStore, tmp_path: Path
     r = runner.invoke(cli_app(), [*args[:3], BYD, str(october), "--db", db_url, *window])
     assert r.exit_code == 0, r.output
     assert import_tape(store, BYD, october).duplicate
+
+
+def test_collection_periods_follow_the_deal_calendar() -> None:
+    from itertools import islice
+
+    from ledger.deal import validate_deal_file
+    from tests.test_boarding import BYD_FILE, DC13_FILE
+
+    dc13 = list(islice(collection_periods(validate_deal_file(DC13_FILE)), 3))
+    assert [(str(a), str(b)) for a, b in dc13] == [
+        ("2021-06-30", "2021-11-30"),
+        ("2021-12-01", "2021-12-31"),
+        ("2022-01-01", "2022-01-31"),
+    ]
+    byd = next(iter(collection_periods(validate_deal_file(BYD_FILE))))
+    assert byd == (date(2021, 6, 18), date(2021, 9, 30))
+
+
+def test_the_open_period_moves_on_once_the_period_is_closed(store: EventStore) -> None:
+    cycle = pytest.importorskip("events.cycle")
+    boarded_byd(store)
+    closed = cycle.CollectionPeriodClosed(
+        payment_date=date(2021, 10, 26),
+        period_index=1,
+        collection_period_start=date(2021, 6, 18),
+        collection_period_end=date(2021, 9, 30),
+        determination_date=date(2021, 10, 18),
+        items={},
+        to_accounts={},
+    )
+    store.append(
+        [
+            NewEvent.of(
+                closed,
+                deal_id=BYD,
+                stream_id=closed.default_stream(),
+                effective_date=date(2021, 10, 18),
+                idempotency_key="close-1",
+            )
+        ]
+    )
+    assert open_collection_period(store, BYD) == (date(2021, 10, 1), date(2021, 10, 31))
+    october = (HEADER + "COLLECTION,L1,2021-10-15,100.00,10.00,,false,,,R1\n").encode()
+    assert len(import_servicer_tape(store, BYD, october).events) == 1
+    july = (HEADER + "COLLECTION,L1,2021-07-15,100.00,10.00,,false,,,R2\n").encode()
+    with pytest.raises(TapeRejected, match="outside the open collection period 2021-10-01"):
+        import_servicer_tape(store, BYD, july)

@@ -1,0 +1,234 @@
+"""Servicer-tape ingest into PostgreSQL: the real import path vs raw COPY, plus the full replay.
+
+    python -m benchmarks.ingest [--loans 100000] [--rounds 3] [--seed 0] [--no-replay]
+
+Per round, on a fresh schema:
+
+* setup (not timed): the BYD 2021-2 deal file is loaded and a simulated pool of ``--loans``
+  eligible loans (``ledger/simulate.py``, seed 004's profile) is boarded through
+  :func:`ledger.servicing.board_pool`; the first month's servicer tape is written to a CSV file.
+* ingest (timed): :func:`ledger.servicing.import_servicer_tape` on that file, exactly what
+  ``trust-ledger tape import`` runs: read and hash the file, parse and check every row, load the
+  loan states from the live loan projection, the state checks, build the events, and one atomic
+  append (idempotency, stream versions, hash chain, binary COPY, live balance and loan projections
+  in the same transaction).
+* copy (timed): a raw psycopg binary ``COPY`` of exactly the event rows the import wrote (read
+  back beforehand) into an identical fresh schema holding the same boarded pool: the floor.
+
+Rates are events written per second (the median over ``--rounds``). The replay
+(``benchmarks.replay.run_replay``, a colleague's) runs once at the end if it is available. The last
+line is one JSON object. Target (SPEC §8): ``ingest_per_s >= 0.70 × copy_per_s``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib
+import json
+import pstats
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+
+from benchmarks.pg import fresh_schema, server_url
+from events.hashing import canonical_bytes
+from events.store import COPY_SQL, COPY_TYPES, CanonicalJson, EventStore, copy_cursor
+from events.tables import events as events_table
+from ledger import db
+from ledger.pool_profiles import profile
+from ledger.servicing import (
+    board_pool,
+    deal_in_force,
+    eligible_rows,
+    import_servicer_tape,
+    load_deal,
+)
+from ledger.simulate import simulate_months, simulate_pool
+from ledger.tapes import BoardingRow, format_boarding_csv, write_servicer_csv
+
+DEAL_FILE = Path(__file__).resolve().parents[1] / "ledger" / "deals" / "004_byd_2021_2.yaml"
+DEAL = "byd_2021_2"
+
+
+def make_inputs(n_loans: int, seed: int, directory: Path) -> tuple[bytes, Path, int]:
+    """The boarding tape (bytes) of ``n_loans`` eligible loans and the first month's servicer
+    tape (a file), with its number of records."""
+    from ledger.deal import validate_deal_file
+
+    deal = validate_deal_file(DEAL_FILE)
+    prof = profile("004")
+    pool: list[BoardingRow] = []
+    draw = n_loans
+    while len(pool) < n_loans:
+        drawn = simulate_pool(
+            prof, int(draw * 1.3) + 100, cut_off=deal.calendar.cut_off_date, seed=seed
+        )
+        pool = eligible_rows(deal, drawn)
+        draw *= 2
+    pool = pool[:n_loans]
+    month = next(iter(simulate_months(pool, 1, seed=seed + 1)))
+    tape = directory / f"servicer_{month.period_start:%Y-%m}.csv"
+    write_servicer_csv(month.rows, tape)
+    return format_boarding_csv(pool).encode(), tape, len(month.rows)
+
+
+def _board(url: str, boarding: bytes) -> None:
+    engine = db.make_engine(url)
+    store = EventStore(engine)
+    load_deal(store, DEAL_FILE)
+    board_pool(store, DEAL, boarding, file="boarding.csv")
+    with engine.begin() as conn:  # statistics as autovacuum would have them after a bulk load
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+
+
+def run_ingest(url: str, tape: Path, profile_to: Path | None = None) -> tuple[float, int]:
+    engine = db.make_engine(url)
+    store = EventStore(engine)
+    deal_in_force(store, DEAL)  # parse the deal once, as a running service would have
+    prof = cProfile.Profile() if profile_to is not None else None
+    t0 = time.perf_counter()
+    if prof is not None:
+        prof.enable()
+    result = import_servicer_tape(store, DEAL, tape)
+    if prof is not None:
+        prof.disable()
+    elapsed = time.perf_counter() - t0
+    if prof is not None and profile_to is not None:
+        prof.dump_stats(str(profile_to))
+    engine.dispose()
+    assert not result.duplicate
+    return elapsed, len(result.events)
+
+
+def read_rows(url: str, after_position: int) -> list[tuple[object, ...]]:
+    engine = db.make_engine(url)
+    cols = [c.name for c in events_table.columns]
+    q = (
+        sa.select(events_table)
+        .where(events_table.c.position > after_position)
+        .order_by(events_table.c.position)
+    )
+    with engine.connect() as conn:
+        rows = [
+            tuple(
+                CanonicalJson(canonical_bytes(v)) if c == "data" else v
+                for c, v in zip(cols, r, strict=True)
+            )
+            for r in conn.execute(q)
+        ]
+    engine.dispose()
+    return rows
+
+
+def max_position(url: str) -> int:
+    engine = db.make_engine(url)
+    with engine.connect() as conn:
+        v = conn.execute(sa.select(sa.func.max(events_table.c.position))).scalar()
+    engine.dispose()
+    return int(v or 0)
+
+
+def run_copy(url: str, rows: list[tuple[object, ...]]) -> float:
+    """Raw binary COPY of the prepared rows in one transaction (as the import is one batch)."""
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        t0 = time.perf_counter()
+        with conn.transaction(), copy_cursor(conn) as cur, cur.copy(COPY_SQL) as copy:
+            copy.set_types(COPY_TYPES)
+            for row in rows:
+                copy.write_row(row)
+        return time.perf_counter() - t0
+
+
+def _replay(base: str, n_loans: int, months: int) -> dict[str, float] | None:
+    """The colleague's replay benchmark (``benchmarks/replay.py``): a simulated history of
+    ``n_loans`` loans over ``months`` months appended with projections deferred, then
+    ``run_replay`` rebuilds every projection from zero in a fresh process."""
+    try:
+        replay = importlib.import_module("benchmarks.replay")
+    except ImportError:
+        return None
+    with fresh_schema(base, "ingest_replay") as url:
+        pool = simulate_pool(next(iter(replay.PROFILES.values())), n_loans, seed=0)
+        t0 = time.perf_counter()
+        n = replay.load_history(
+            url, replay.DEAL, replay.history_events(replay.DEAL, pool, months), 50_000
+        )
+        print(
+            f"replay history: {n:,} events appended in {time.perf_counter() - t0:.0f} s", flush=True
+        )
+        out: Any = replay.run_replay(url, replay.DEAL)
+    return dict(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--loans", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-replay", action="store_true")
+    ap.add_argument("--replay-loans", type=int, default=100_000)
+    ap.add_argument("--replay-months", type=int, default=30)
+    ap.add_argument("--profile", type=Path, help="write a cProfile of the last ingest here")
+    args = ap.parse_args()
+    from ledger.logs import configure
+
+    configure("WARNING")
+    ingest_times: list[float] = []
+    copy_times: list[float] = []
+    n_events = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"simulating {args.loans:,} eligible loans and one month ...", flush=True)
+        boarding, tape, records = make_inputs(args.loans, args.seed, Path(tmp))
+        print(f"servicer tape: {records:,} records, {tape.stat().st_size:,} bytes", flush=True)
+        with server_url() as base:
+            print(f"server: {sa.make_url(base).render_as_string(hide_password=True)}", flush=True)
+            for r in range(1, args.rounds + 1):
+                with fresh_schema(base, "ingest_ours") as url:
+                    _board(url, boarding)
+                    start = max_position(url)
+                    last = r == args.rounds
+                    elapsed, n_events = run_ingest(url, tape, args.profile if last else None)
+                    ingest_times.append(elapsed)
+                    rows = read_rows(url, start)
+                with fresh_schema(base, "ingest_copy") as url:
+                    _board(url, boarding)
+                    copy_times.append(run_copy(url, rows))
+                print(
+                    f"round {r}: ingest {n_events / ingest_times[-1]:,.0f} events/s "
+                    f"({ingest_times[-1]:.2f} s), copy {len(rows) / copy_times[-1]:,.0f} rows/s "
+                    f"({copy_times[-1]:.2f} s)",
+                    flush=True,
+                )
+            replay = None
+            if not args.no_replay:
+                print("replay ...", flush=True)
+                replay = _replay(base, args.replay_loans, args.replay_months)
+    ingest = n_events / statistics.median(ingest_times)
+    copy_rate = n_events / statistics.median(copy_times)
+    print(f"ingest / copy = {ingest / copy_rate:.2f} (target >= 0.70)")
+    if args.profile is not None:
+        pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(25)
+    result: dict[str, float] = {
+        "ingest_per_s": round(ingest),
+        "copy_per_s": round(copy_rate),
+        "ratio_vs_copy": round(ingest / copy_rate, 3),
+        "events": n_events,
+        "tape_records": records,
+    }
+    if replay is not None:
+        result["replay_events"] = round(replay["replay_events"])
+        result["replay_per_s"] = round(replay["replay_per_s"])
+        result["replay_peak_rss_mb"] = round(replay["replay_peak_rss_mb"], 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
