@@ -21,6 +21,7 @@ from events.jsonl import ImportRejected, read_jsonl, write_export
 from events.model import json_schemas
 from events.store import AppendResult, EventStore, StoreError
 from ledger import db
+from ledger.cli_servicing import deal_store_commands, post, tape_app
 from ledger.deal.cli import deal_app
 from ledger.logs import configure
 from ledger.verify import verify as verify_store
@@ -30,7 +31,9 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 events_app = typer.Typer(no_args_is_help=True, help="Import, export and describe events.")
 app.add_typer(db_app, name="db")
 app.add_typer(events_app, name="events")
-app.add_typer(deal_app, name="deal")
+app.add_typer(deal_store_commands(deal_app), name="deal")
+app.add_typer(tape_app, name="tape")
+app.command("post")(post)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -196,3 +199,46 @@ def balances(
         table.add_row(k, f"{v:,.2f}")
     table.add_row("[b]trial balance[/b]", f"{sum(result.values(), Decimal('0.00')):,.2f}")
     out.print(table)
+
+
+@app.command()
+def demo(
+    deal: Annotated[str, typer.Option("--deal", help="seed deal: 000-004 or a deal id")] = "001",
+    loans: Annotated[int, typer.Option(help="loans in the simulated pool")] = 2000,
+    months: Annotated[int, typer.Option(help="months of servicing")] = 24,
+    out_dir: Annotated[Path, typer.Option("--out", help="output directory")] = Path("out"),
+    db_url: DbOption = None,
+) -> None:
+    """Board a simulated pool shaped like a seed deal, service it month by month, verify."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ledger.demo import run_demo
+
+    with open_store(db_url) as store, Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+        console=err, disable=not err.is_terminal,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("starting", total=months + 3)
+
+        def step(what: str) -> None:
+            progress.update(task, description=what, advance=1)
+
+        try:
+            result = run_demo(store, deal, loans=loans, months=months, out_dir=out_dir, step=step)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    table = Table(title=f"{result.deal_name} ({result.deal_id}) — {result.loans} loans, "
+                  f"initial balance {result.initial_balance:,.2f}")  # fmt: skip
+    for col in ("month", "records", "pool balance", "remitted", "cum. defaults", "CDR"):
+        table.add_column(col, justify="left" if col == "month" else "right", no_wrap=True)
+    for m in result.months:
+        table.add_row(
+            f"{m.period_end:%Y-%m}", str(m.records), f"{m.pool_balance:,.2f}",
+            f"{m.remitted:,.2f}", f"{m.defaulted_cumulative:,.2f}",
+            f"{m.cumulative_default_ratio:.4%}",
+        )  # fmt: skip
+    out.print(table)
+    status = "OK" if result.verified else "FAILED: " + "; ".join(result.problems)
+    out.print(f"{result.events} events; verify {status}; files in {result.out_dir}/")
+    if not result.verified:
+        raise typer.Exit(1)

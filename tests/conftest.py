@@ -17,12 +17,18 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from events import catalogue  # noqa: F401  (registers the event types)
 from events.store import EventStore
 from ledger import db
 
 LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+# No per-example deadline: speed is measured by benchmarks/, never asserted by a test (a loaded
+# two-core CI machine would otherwise fail property tests at random).
+settings.register_profile("trust-ledger", deadline=None)
+settings.load_profile("trust-ledger")
 
 
 def _reachable(host: str, port: int) -> bool:
