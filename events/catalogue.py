@@ -106,3 +106,7 @@ class EventReversed(Event):
 
 # the servicing catalogue registers itself on import
 from events import servicing as _servicing  # noqa: E402,F401
+
+# isort: split
+# the payment-date cycle catalogue registers itself on import
+from events import cycle as _cycle  # noqa: E402,F401

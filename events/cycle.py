@@ -1,0 +1,368 @@
+"""Payment-date cycle events (SPEC §4, issue 5): what the trustee's monthly cycle records.
+
+A cycle is posted as one atomic batch (``ledger/cycle.py``): :class:`CollectionPeriodClosed` →
+one :class:`TriggerEvaluated` per trigger → :class:`InterestAccrued` / :class:`FeeAccrued` →
+:class:`WaterfallExecuted` → :class:`DistributionPaid` (and :class:`CleanUpCallExercised` when the
+originator calls the pool). :class:`NotesIssued`, :class:`EventDeclared` and
+:class:`CycleApproved` are posted by the trustee or issuer outside the cycle.
+
+Postings (``ledger/accounts.py`` and ``ledger.waterfall.posting_account``):
+
+* remitted collections sit in ``trust:collections`` until the period is closed, which moves them
+  into the deal's sub-accounts (``trust:income`` / ``trust:principal`` for seed 004,
+  ``trust:distribution`` for seed 001) per the deal's collection split rules;
+* the waterfall moves cash between ``trust:*`` / ``reserve:*`` accounts and out to payee accounts
+  ``payable:<...>`` (the amounts held for payment on the payment date);
+* :class:`DistributionPaid` empties the payee accounts: note principal reduces the note liability
+  ``notes:<id>`` (credited by :class:`NotesIssued` against ``seller:consideration``, the price of
+  the pool), everything else goes to ``paid:<...>``.
+
+Accrual events are records without postings (the waterfall's postings pay what they accrued).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from events.model import Event, event_type
+from ledger import accounts
+from ledger.journal import JournalEntry, entry_of
+from ledger.money import ZERO, Money, Rate
+
+CYCLE_STREAM = "cycle"
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def note_account(note_id: str) -> str:
+    """The note liability account (credit balance = the class's outstanding principal)."""
+    return f"notes:{note_id}"
+
+
+# ------------------------------------------------------------------------------ deal / control
+
+
+class NoteIssue(_Part):
+    note_id: str
+    class_name: str
+    amount: Money
+
+
+@event_type("NotesIssued")
+class NotesIssued(Event):
+    """The notes as issued on the closing date; the proceeds pay the originator for the pool.
+
+    ``closing_date`` is the first interest period's start (信托生效日, seed 004 L1788; Issue Date,
+    seed 001 L19301), needed where the deal file leaves it blank (seed 004 L1737).
+    """
+
+    closing_date: date
+    notes: tuple[NoteIssue, ...] = Field(min_length=1)
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        legs: list[tuple[str, Decimal]] = []
+        for n in self.notes:
+            if n.amount:
+                legs.append((accounts.SELLER_CONSIDERATION, n.amount))
+                legs.append((note_account(n.note_id), -n.amount))
+        return legs
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        legs = self.legs()
+        return (entry_of(legs, memo="notes issued"),) if legs else ()
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
+@event_type("EventDeclared")
+class EventDeclared(Event):
+    """A declared event: a holders' resolution or the trustee's declaration puts a ``declared``
+    trigger of the deal in effect (e.g. seed 004 L2640-2648 acceleration (h)-(k), L2799-2809
+    events of default); ``revoked`` withdraws a declaration that is not sticky."""
+
+    trigger_id: str = Field(min_length=1)
+    declared_by: Literal["holders_resolution", "trustee", "originator", "servicer"]
+    declared_on: date
+    reference: str | None = None
+    revoked: bool = False
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
+@event_type("CleanUpCallElected")
+class CleanUpCallElected(Event):
+    """The originator elects to exercise the clean-up call on the first payment date (on or
+    after ``from_payment_date``) whose condition holds (seed 004 L781; seed 001 L18472-18490)."""
+
+    from_payment_date: date
+    reference: str | None = None
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
+@event_type("CycleApproved")
+class CycleApproved(Event):
+    """The trustee approves the cycle of one payment date (deals that require approval)."""
+
+    payment_date: date
+    approved_by: str = Field(min_length=1)
+    reference: str | None = None
+
+    def default_stream(self) -> str:
+        return CYCLE_STREAM
+
+
+# ------------------------------------------------------------------------------ the cycle
+
+
+class CycleEvent(Event):
+    """An event of one payment date's cycle, on the ``cycle`` stream."""
+
+    payment_date: date
+    period_index: int = Field(ge=1)
+
+    def default_stream(self) -> str:
+        return CYCLE_STREAM
+
+
+@event_type("CollectionPeriodClosed")
+class CollectionPeriodClosed(CycleEvent):
+    """The collection period is closed: the remitted collections are split into the deal's
+    sub-accounts per its collection split rules (seed 004 L2441-2457 principal, L2728-2744
+    income; seed 001 L18553-18563 a single Available Distribution Amount).
+
+    ``items`` are the collections of each kind moved now (those collected up to the period end
+    and remitted by the determination date, earlier ones not yet split included); ``to_accounts``
+    the cash moved into each posting account; ``unremitted`` what was collected but not yet
+    remitted (it is split on a later date once remitted).
+    """
+
+    collection_period_start: date
+    collection_period_end: date
+    determination_date: date
+    items: dict[str, Money]
+    to_accounts: dict[str, Money]
+    unremitted: Money = ZERO
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CollectionPeriodClosed:
+        moved = sum(self.to_accounts.values(), ZERO)
+        if moved != sum(self.items.values(), ZERO):
+            raise ValueError(f"to_accounts total {moved} differs from the items total")
+        if any(v < 0 for v in self.to_accounts.values()):
+            raise ValueError("a split amount is negative")
+        return self
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        legs = [(a, v) for a, v in sorted(self.to_accounts.items()) if v]
+        total = sum((v for _, v in legs), ZERO)
+        if not total:
+            return []
+        return [*legs, (accounts.TRUST_COLLECTIONS, -total)]
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        legs = self.legs()
+        return (entry_of(legs, memo="collection period closed: split"),) if legs else ()
+
+
+@event_type("TriggerEvaluated")
+class TriggerEvaluated(CycleEvent):
+    """One trigger at the determination date: the metric, threshold and result, and whether it
+    is in effect (sticky triggers stay in effect; curable ones follow their cure)."""
+
+    trigger_id: str
+    clause: str
+    as_of: date
+    metric: str | None = None
+    value: Rate | None = None
+    comparison: str | None = None
+    threshold: Rate | None = None
+    condition: str | None = None
+    declared: bool = False
+    inputs: dict[str, str] = Field(default_factory=dict)
+    breached: bool
+    in_effect: bool
+    was_in_effect: bool
+    sticky: bool
+
+
+class AccrualBase(CycleEvent):
+    interest_period_start: date
+    interest_period_end: date
+
+
+@event_type("InterestAccrued")
+class InterestAccrued(AccrualBase):
+    """Note interest of the period: round_fen(opening balance × rate × day count) plus the
+    shortfall carried from earlier dates where the note carries it (seed 004 L1811-1818;
+    seed 001 L11520-11524)."""
+
+    note_id: str
+    opening_balance: Money
+    rate: Rate
+    day_count: str
+    accrued: Money
+    carried_in: Money = ZERO
+    due: Money
+
+
+@event_type("FeeAccrued")
+class FeeAccrued(AccrualBase):
+    """A fee, expense or tax due on this payment date (current + unpaid carried forward)."""
+
+    fee_id: str
+    payee: str
+    accrued: Money
+    carried_in: Money = ZERO
+    due: Money
+
+
+class StepLine(_Part):
+    """One line of the waterfall: one payee or destination of one step."""
+
+    step_id: str
+    clause: str
+    kind: str
+    source: str | None
+    destination: str
+    due: Money
+    paid: Money
+    shortfall: Money
+    carried_forward: Money
+    skipped: bool = False
+
+
+class NoteLine(_Part):
+    """A class of notes through the waterfall."""
+
+    note_id: str
+    original: Money
+    opening: Money
+    closing: Money
+    interest_shortfall: Money
+    """Carried to the next payment date."""
+
+
+@event_type("WaterfallExecuted")
+class WaterfallExecuted(CycleEvent):
+    """The waterfall of the payment date in its mode: every step and its balanced postings
+    (SPEC §4). ``available`` is the cash in the trust and reserve accounts before it,
+    ``paid_out`` what left them, ``retained`` what stays (available = paid_out + retained)."""
+
+    mode: str
+    interest_period_start: date
+    interest_period_end: date
+    steps: tuple[StepLine, ...]
+    postings: tuple[JournalEntry, ...]
+    notes: tuple[NoteLine, ...]
+    fees_unpaid: dict[str, Money]
+    available: Money
+    paid_out: Money
+    retained: Money
+
+    @model_validator(mode="after")
+    def _conserved(self) -> WaterfallExecuted:
+        if self.available != self.paid_out + self.retained:
+            raise ValueError(
+                f"available {self.available} != paid out {self.paid_out} + retained {self.retained}"
+            )
+        return self
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        return self.postings
+
+
+class Payment(_Part):
+    payee_account: str
+    """The ``payable:...`` account the waterfall paid into."""
+    kind: Literal["interest", "principal", "return", "fee", "party"]
+    note_id: str | None = None
+    amount: Money
+
+
+def payment_counter_account(payment: Payment) -> str:
+    """Where a payment goes: note principal reduces the note liability, the rest is paid out."""
+    if payment.kind == "principal" and payment.note_id is not None:
+        return note_account(payment.note_id)
+    return "paid:" + payment.payee_account.split(":", 1)[1]
+
+
+@event_type("DistributionPaid")
+class DistributionPaid(CycleEvent):
+    """What each payee and class of notes is paid on the payment date, out of the amounts the
+    waterfall set aside for it (the paying agent's distribution)."""
+
+    payments: tuple[Payment, ...]
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        legs: list[tuple[str, Decimal]] = []
+        for p in self.payments:
+            if p.amount:
+                legs.append((payment_counter_account(p), p.amount))
+                legs.append((p.payee_account, -p.amount))
+        return legs
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        legs = self.legs()
+        return (entry_of(legs, memo="distribution paid"),) if legs else ()
+
+
+@event_type("CleanUpCallExercised")
+class CleanUpCallExercised(CycleEvent):
+    """The originator buys the remaining pool at the clean-up price (seed 004 L781, L2696;
+    seed 001 L18472-18531); the proceeds are clean-up collections of the payment date."""
+
+    price: Money
+    performing_principal: Money
+    defaulted_principal: Money
+    to_account: str
+    """The posting account the proceeds are paid into (the ``cleanup_principal`` split rule)."""
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        legs: list[tuple[str, Decimal]] = []
+        if self.price:
+            legs.append((self.to_account, self.price))
+        if self.performing_principal:
+            legs.append((accounts.POOL_PRINCIPAL, -self.performing_principal))
+        if self.defaulted_principal:
+            legs.append((accounts.POOL_DEFAULTED, -self.defaulted_principal))
+        diff = self.price - self.performing_principal - self.defaulted_principal
+        if diff:
+            legs.append(("income:clean-up", -diff))
+        return legs
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        legs = self.legs()
+        return (entry_of(legs, memo="clean-up call"),) if legs else ()
+
+
+__all__ = [
+    "CYCLE_STREAM",
+    "CleanUpCallElected",
+    "CleanUpCallExercised",
+    "CollectionPeriodClosed",
+    "CycleApproved",
+    "CycleEvent",
+    "DistributionPaid",
+    "EventDeclared",
+    "FeeAccrued",
+    "InterestAccrued",
+    "NoteIssue",
+    "NoteLine",
+    "NotesIssued",
+    "Payment",
+    "StepLine",
+    "TriggerEvaluated",
+    "WaterfallExecuted",
+    "note_account",
+    "payment_counter_account",
+]
