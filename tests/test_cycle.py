@@ -1,0 +1,438 @@
+"""The payment-date cycle end to end on both backends (issue 5 items 3, 4 and 6).
+
+Seed deals 004 (BYD 盛世融迪 2021-2) and 001 (Driver China Thirteen) run through 14 payment dates
+on a small boarded pool: the deal files are scaled to the pool (note amounts and the parameters in
+RMB), collections are posted per loan each month and remitted after the month end, and a burst of
+defaults breaches a trigger (004: cumulative default ratio → accelerated; 001: the credit
+enhancement increase condition → targeted OC 100%, after the revolving → amortising switch).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from events.catalogue import CollectionReceived
+from events.cycle import WaterfallExecuted
+from events.envelope import NewEvent, RecordedEvent
+from events.servicing import CollectionsRemitted, LoanBoarded, LoanDefaulted
+from events.store import AppendResult, EventStore
+from ledger.amortisation import add_months
+from ledger.cycle import (
+    CycleResult,
+    approve_cycle,
+    issue_notes,
+    run_cycle,
+    run_due,
+)
+from ledger.cycle_state import deal_schedule
+from ledger.deal import DealDefinition
+from ledger.journal import apply_entries
+from ledger.money import round_fen
+from ledger.servicing import deal_in_force, load_deal
+from ledger.waterfall import posting_account
+from projections.base import fold_all
+from projections.notes import NotesProjection
+
+D = Decimal
+DEALS = Path(__file__).resolve().parents[1] / "ledger" / "deals"
+N_LOANS = 40
+LOAN = D("100000.00")
+POOL = LOAN * N_LOANS
+RATE = D("0.045")
+MONTHLY_PRINCIPAL = D("2777.78")
+
+
+# ------------------------------------------------------------------------------ scenario
+
+
+def scaled_deal(src: str, tmp: Path, money_params: tuple[str, ...], pool_param: str,
+                extra: dict[str, Any] | None = None) -> Path:  # fmt: skip
+    """The seed deal file with notes and RMB parameters scaled to the test pool."""
+    data = yaml.safe_load((DEALS / src).read_text(encoding="utf-8"))
+    factor = POOL / D(data["parameters"][pool_param]["value"])
+
+    def scale(text: str) -> str:
+        return str(round_fen(D(text) * factor))
+
+    for note in data["notes"].values():
+        note["amount"] = scale(note["amount"])
+    for name in (*money_params, pool_param):
+        data["parameters"][name]["value"] = scale(data["parameters"][name]["value"])
+    for name, value in (extra or {}).items():
+        data["parameters"][name] = value
+    path = tmp / src
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _new(ev: Any, deal_id: str, day: dt.date, key: str) -> NewEvent:
+    return NewEvent.of(
+        ev, deal_id=deal_id, stream_id=ev.default_stream(), effective_date=day, idempotency_key=key
+    )
+
+
+def servicing_events(
+    deal_id: str, cut_off: dt.date, months: int, defaults: dict[int, int]
+) -> list[NewEvent]:
+    """Board ``N_LOANS`` level-principal loans at ``cut_off`` and service them monthly: each
+    performing loan pays 2,777.78 principal + interest on the 15th; in month ``m`` of
+    ``defaults`` that many loans default; each month's collections are remitted on the 3rd."""
+    out: list[NewEvent] = []
+    maturity = dt.date(*add_months(cut_off.year, cut_off.month, 36), 15)
+    balances: dict[str, Decimal] = {}
+    for i in range(N_LOANS):
+        lid = f"L{i:04d}"
+        balances[lid] = LOAN
+        ev = LoanBoarded(
+            loan_id=lid, borrower_id=f"B{i:04d}", origination_date=dt.date(2020, 6, 15),
+            maturity_date=maturity, original_principal=LOAN, outstanding_principal=LOAN,
+            interest_rate=RATE, amortization="level_principal", payment_day=15,
+            remaining_term_months=36, days_past_due=0, cut_off_date=cut_off,
+        )  # fmt: skip
+        out.append(_new(ev, deal_id, cut_off, f"board:{lid}"))
+    next_default = 0
+    for m in range(1, months + 1):
+        y, mo = add_months(cut_off.year, cut_off.month, m)
+        day = dt.date(y, mo, 15)
+        held = D("0.00")
+        for lid in sorted(balances):
+            bal = balances[lid]
+            if bal <= 0:
+                continue
+            principal = min(MONTHLY_PRINCIPAL, bal)
+            interest = round_fen(bal * RATE / 12)
+            c_ev = CollectionReceived(
+                loan_id=lid, value_date=day, principal=principal, interest=interest
+            )
+            out.append(_new(c_ev, deal_id, day, f"col:{lid}:{m}"))
+            balances[lid] = bal - principal
+            held += principal + interest
+        for _ in range(defaults.get(m, 0)):
+            lid = f"L{next_default:04d}"
+            next_default += 1
+            end = dt.date(y, mo, 28)
+            d_ev = LoanDefaulted(loan_id=lid, value_date=end, principal=balances[lid])
+            out.append(_new(d_ev, deal_id, end, f"default:{lid}"))
+            balances[lid] = D("0.00")
+        ny, nm = add_months(y, mo, 1)
+        remit_day = dt.date(ny, nm, 3)
+        r_ev = CollectionsRemitted(value_date=remit_day, amount=held)
+        out.append(_new(r_ev, deal_id, remit_day, f"remit:{m}"))
+    return out
+
+
+@pytest.fixture
+def byd_setup(store: EventStore, tmp_path: Path) -> Callable[..., DealDefinition]:
+    def setup(extra: dict[str, Any] | None = None) -> DealDefinition:
+        path = scaled_deal(
+            "004_byd_2021_2.yaml", tmp_path,
+            ("senior_expense_cap",), "initial_pool_balance", extra,
+        )  # fmt: skip
+        load_deal(store, path)
+        deal = deal_in_force(store, "byd_2021_2")
+        # the trust effective date is not in the prospectus; 2021-09-15 assumed (extract §6.5)
+        issue_notes(store, deal.deal_id, dt.date(2021, 9, 15))
+        # a 7.5% cumulative default ratio in collection period 5 breaches acceleration (e)
+        store.append(servicing_events(deal.deal_id, deal.calendar.cut_off_date, 18, {7: 3}))
+        return deal
+
+    return setup
+
+
+@pytest.fixture
+def driver_setup(store: EventStore, tmp_path: Path) -> Callable[[], DealDefinition]:
+    def setup() -> DealDefinition:
+        path = scaled_deal(
+            "001_driver_china_13.yaml", tmp_path,
+            ("initial_cash_collateral", "cca_cap"), "cut_off_adrb",
+        )  # fmt: skip
+        load_deal(store, path)
+        deal = deal_in_force(store, "driver_china_13")
+        issue_notes(store, deal.deal_id)
+        # defaults of 2 loans (5%) in Apr 2022 breach the CE increase condition (1.2%)
+        store.append(servicing_events(deal.deal_id, deal.calendar.cut_off_date, 20, {10: 2}))
+        return deal
+
+    return setup
+
+
+# ------------------------------------------------------------------------------ checks
+
+
+def cycle_events(store: EventStore, deal_id: str) -> list[RecordedEvent]:
+    return [e for e in store.read(deal_id) if e.stream_id == "cycle"]
+
+
+def waterfalls(store: EventStore, deal_id: str) -> list[WaterfallExecuted]:
+    out = []
+    for e in store.read(deal_id, types=["WaterfallExecuted"]):
+        ev = e.event
+        assert isinstance(ev, WaterfallExecuted)
+        out.append(ev)
+    return out
+
+
+def balances_until(store: EventStore, deal_id: str, day: dt.date) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for e in store.read(deal_id, effective_to=day):
+        for account, amount in e.event.legs():
+            out[account] = out.get(account, D(0)) + amount
+    return out
+
+
+def _step_of(memo: str) -> str:
+    return memo.split(": ", 1)[0]
+
+
+def check_payment_date(store: EventStore, deal: DealDefinition, w: WaterfallExecuted) -> None:
+    """The invariants of every payment date (issue 5 item 6)."""
+    # available funds = paid + retained, and the ledger agrees after the date
+    assert w.available == w.paid_out + w.retained
+    after = balances_until(store, deal.deal_id, w.payment_date)
+    cash = [a for a, acc in deal.accounts.items() if acc.kind != "ledger"]
+    assert sum((after.get(posting_account(deal, a), D(0)) for a in cash), D(0)) == w.retained
+    # no negative cash anywhere, payee accounts emptied by the distribution
+    for account, balance in after.items():
+        if account.split(":", 1)[0] in ("trust", "reserve", "servicer"):
+            assert balance >= 0, (w.payment_date, account, balance)
+        if account.startswith("payable:"):
+            assert balance == 0, (w.payment_date, account, balance)
+    # no negative note balance; the note liability matches the notes projection
+    for n in w.notes:
+        assert n.closing >= 0
+        assert -after.get(f"notes:{n.note_id}", D(0)) == n.closing
+    # reserves at target when funds allow: a top-up short of target emptied its source
+    order = list(dict.fromkeys(s.step_id for s in w.steps))
+    for line in w.steps:
+        if line.kind != "top_up" or line.shortfall == 0:
+            continue
+        upto = order.index(line.step_id)
+        entries = [e for e in w.postings if order.index(_step_of(e.memo)) <= upto]
+        opening = {posting_account(deal, a): D(0) for a in deal.accounts}
+        running = apply_entries(opening, entries)
+        # the opening balances of the waterfall are the ledger's after the split
+        assert line.source is not None
+        before = balances_until(store, deal.deal_id, w.payment_date)
+        moved = sum((p.amount for e in w.postings for p in e.postings
+                     if p.account == posting_account(deal, line.source)), D(0))  # fmt: skip
+        start = before.get(posting_account(deal, line.source), D(0)) - moved
+        assert start + running[posting_account(deal, line.source)] == 0, line
+
+
+def posted_signature(events: list[RecordedEvent]) -> list[tuple[Any, ...]]:
+    return [(e.type, e.idempotency_key, e.effective_date, e.data) for e in events]
+
+
+def planned_signature(results: list[CycleResult]) -> list[tuple[Any, ...]]:
+    return [
+        (e.type, e.idempotency_key, e.effective_date, e.data) for r in results for e in r.events
+    ]
+
+
+# ------------------------------------------------------------------------------ BYD (004)
+
+
+def test_byd_fourteen_payment_dates_with_acceleration(
+    store: EventStore, byd_setup: Callable[..., DealDefinition]
+) -> None:
+    deal = byd_setup()
+    until = dt.date(2022, 11, 30)
+    results = run_due(store, deal.deal_id, until)
+    assert len(results) == 14
+    assert all(r.status == "posted" for r in results)
+    modes = [r.mode for r in results]
+    # defaults posted in collection period 5 (Jan 2022) → acceleration (e) from the Feb 2022 PD
+    assert modes[:4] == ["normal"] * 4
+    assert set(modes[4:]) == {"accelerated"}, modes
+    ws = waterfalls(store, deal.deal_id)
+    assert [w.payment_date for w in ws] == [r.payment_date for r in results]
+    for w in ws:
+        check_payment_date(store, deal, w)
+    # the trigger evaluation is recorded with its inputs and stays in effect (sticky)
+    evaluated = [
+        e.event for e in store.read(deal.deal_id, types=["TriggerEvaluated"])
+        if e.data["trigger_id"] == "acc_e_cumulative_defaults"
+    ]  # fmt: skip
+    assert len(evaluated) == 14
+    first = next(i for i, e in enumerate(evaluated) if e.in_effect)  # type: ignore[attr-defined]
+    assert first == 4
+    hit = evaluated[first]
+    assert hit.breached and hit.sticky and hit.threshold == D("0.015")  # type: ignore[attr-defined]
+    # three loans default after 7 instalments: 3 × 80,555.54 / 4,000,000 (L2670)
+    defaulted = 3 * (LOAN - 7 * MONTHLY_PRINCIPAL)
+    assert hit.value == (defaulted / POOL).quantize(D("0.0000000001"))  # type: ignore[attr-defined]
+    assert all(e.in_effect for e in evaluated[first:])  # type: ignore[attr-defined]
+    # senior interest accrued on the opening balance over the interest period (L1811-1818)
+    accrued = [e.event for e in store.read(deal.deal_id, types=["InterestAccrued"])]
+    first_interest = accrued[0]
+    assert first_interest.interest_period_start == dt.date(2021, 9, 15)  # type: ignore[attr-defined]
+    senior = deal.notes["senior"].amount
+    assert first_interest.accrued == round_fen(senior * D("0.03") * 41 / 365)  # type: ignore[attr-defined]
+    # note balances decrease; the notes projection agrees with the last waterfall
+    rows = fold_all(NotesProjection(), store.read(deal.deal_id))
+    last = ws[-1]
+    for n in last.notes:
+        row = rows[f"note:{n.note_id}"].row
+        assert D(row["balance"]) == n.closing
+    assert D(rows["note:senior"].row["balance"]) < senior
+    assert D(rows["note:senior"].row["factor"]) == (
+        D(rows["note:senior"].row["balance"]) / senior
+    ).quantize(D("0.0000000001"))
+    assert rows["trigger:acc_e_cumulative_defaults"].row["in_effect"] is True
+    # a second run posts nothing
+    before = store.head(deal.deal_id)
+    assert run_due(store, deal.deal_id, until) == []
+    assert store.head(deal.deal_id) == before
+    # a single date already posted
+    again = run_cycle(store, deal.deal_id, results[3].payment_date)
+    assert again.status == "already_posted"
+    assert store.head(deal.deal_id) == before
+    # the live projections equal a rebuild
+    assert store.runner.compare(store, deal.deal_id) == []
+
+
+def test_byd_dry_run_posts_nothing_and_equals_the_posted_cycles(
+    store: EventStore, byd_setup: Callable[..., DealDefinition]
+) -> None:
+    deal = byd_setup()
+    until = dt.date(2022, 3, 31)
+    head = store.head(deal.deal_id)
+    planned = run_due(store, deal.deal_id, until, dry_run=True)
+    assert [r.status for r in planned] == ["dry_run"] * 6
+    assert store.head(deal.deal_id) == head
+    posted = run_due(store, deal.deal_id, until)
+    assert planned_signature(planned) == planned_signature(posted)
+    assert planned_signature(planned) == posted_signature(cycle_events(store, deal.deal_id))
+
+
+def test_byd_crash_inside_the_batch_leaves_no_cycle_then_rerun_posts_exactly_one(
+    store: EventStore,
+    byd_setup: Callable[..., DealDefinition],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deal = byd_setup()
+    until = dt.date(2022, 1, 31)
+    real_append_batches = store.append_batches
+    calls = {"n": 0}
+
+    def crashing_append(new: Any, expected: Any = None, *, project: bool = True) -> AppendResult:
+        calls["n"] += 1
+
+        def boom(results: list[AppendResult]) -> None:
+            # every row of the batch is written (and projected) when the process "dies"
+            assert len(results[0].events) == len(new)
+            if calls["n"] == 3:
+                raise RuntimeError("killed mid-cycle")
+
+        return real_append_batches([(new, expected or {})], project=project, before_commit=boom)[0]
+
+    monkeypatch.setattr(store, "append", crashing_append)
+    with pytest.raises(RuntimeError, match="killed mid-cycle"):
+        run_due(store, deal.deal_id, until)
+    monkeypatch.undo()
+    closed = list(store.read(deal.deal_id, types=["CollectionPeriodClosed"]))
+    assert len(closed) == 2  # the first two dates committed, the third left nothing
+    kinds = {e.effective_date for e in cycle_events(store, deal.deal_id)}
+    assert len(kinds) == 2
+    results = run_due(store, deal.deal_id, until)
+    assert [r.status for r in results] == ["posted"] * 2
+    per_date: dict[dt.date, int] = {}
+    for e in store.read(deal.deal_id, types=["CollectionPeriodClosed", "WaterfallExecuted"]):
+        per_date[e.effective_date] = per_date.get(e.effective_date, 0) + 1
+    assert list(per_date.values()) == [2] * 4
+    assert store.runner.compare(store, deal.deal_id) == []
+
+
+def test_byd_trustee_approval_stops_the_cycle_until_approved(
+    store: EventStore, byd_setup: Callable[..., DealDefinition]
+) -> None:
+    required = {"value": "1", "assumed": True, "comment": "test: trustee approves each cycle"}
+    deal = byd_setup({"trustee_approval_required": required})
+    until = dt.date(2021, 12, 31)
+    head = store.head(deal.deal_id)
+    pending = run_due(store, deal.deal_id, until)
+    assert [r.status for r in pending] == ["pending_approval"]
+    assert store.head(deal.deal_id) == head
+    pd = pending[0].payment_date
+    approve_cycle(store, deal.deal_id, pd, "trustee-officer")
+    first = run_due(store, deal.deal_id, until)
+    assert [r.status for r in first] == ["posted", "pending_approval"]
+    assert planned_signature(pending) == planned_signature(first[:1])
+    # or approve and post in one step
+    second = run_cycle(store, deal.deal_id, first[1].payment_date, approve="trustee-officer")
+    assert second.status == "posted"
+    assert second.recorded[0].type == "CycleApproved"
+
+
+def test_run_cycle_refuses_to_skip_a_payment_date(
+    store: EventStore, byd_setup: Callable[..., DealDefinition]
+) -> None:
+    deal = byd_setup()
+    schedule = deal_schedule(deal, dt.date(2021, 9, 15), dt.date(2022, 1, 31))
+    with pytest.raises(ValueError, match="not posted yet"):
+        run_cycle(store, deal.deal_id, schedule[2].payment_date)
+    result = run_cycle(store, deal.deal_id, 1)
+    assert result.status == "posted"
+    assert result.payment_date == schedule[0].payment_date
+
+
+# ------------------------------------------------------------------------------ Driver (001)
+
+
+def test_driver_fourteen_payment_dates_revolving_amortising_and_ce_increase(
+    store: EventStore, driver_setup: Callable[[], DealDefinition]
+) -> None:
+    deal = driver_setup()
+    until = dt.date(2023, 1, 31)
+    results = run_due(store, deal.deal_id, until)
+    assert len(results) == 14
+    modes = [r.mode for r in results]
+    # revolving for the first three payment dates (L19916-19922), then amortising
+    assert modes[:3] == ["revolving"] * 3
+    assert set(modes[3:]) == {"amortising"}
+    ws = waterfalls(store, deal.deal_id)
+    for w in ws:
+        check_payment_date(store, deal, w)
+    # the revolving period accumulates; the first amortising date closes the account
+    assert ws[2].postings and any(s.step_id == "sixth" and s.paid > 0 for s in ws[0].steps)
+    close = [s for s in ws[3].steps if s.step_id == "accumulation.close"]
+    assert close and close[0].paid > 0
+    # CE increase condition (CGLR > 1.2%) from the Feb 2022 PD, sticky; no CCA excess release
+    ce = [
+        e.data for e in store.read(deal.deal_id, types=["TriggerEvaluated"])
+        if e.data["trigger_id"] == "eae_f_ce_increase"
+    ]  # fmt: skip
+    flags = [c["in_effect"] for c in ce]
+    first = flags.index(True)
+    assert first == 5  # collection period 6 = April 2022, PD 26 May 2022
+    assert all(flags[first:]) and not any(flags[:first])
+    for w in ws[first:]:
+        assert all(s.skipped for s in w.steps if s.step_id.startswith("cca.release"))
+    # Class A amortises, Sub never below its floor before the clean-up call
+    rows = fold_all(NotesProjection(), store.read(deal.deal_id))
+    a = D(rows["note:class_a"].row["balance"])
+    s = D(rows["note:sub"].row["balance"])
+    assert a < deal.notes["class_a"].amount
+    assert s >= round_fen(a * D("0.05") / D("0.95")) - D("0.01")
+    assert run_due(store, deal.deal_id, until) == []
+    assert store.runner.compare(store, deal.deal_id) == []
+
+
+def test_driver_dry_run_equals_posted(
+    store: EventStore, driver_setup: Callable[[], DealDefinition]
+) -> None:
+    deal = driver_setup()
+    until = dt.date(2022, 6, 30)
+    head = store.head(deal.deal_id)
+    planned = run_due(store, deal.deal_id, until, dry_run=True)
+    assert store.head(deal.deal_id) == head
+    posted = run_due(store, deal.deal_id, until)
+    assert len(posted) == 7
+    assert planned_signature(planned) == planned_signature(posted)
