@@ -115,8 +115,27 @@ def _delta(old: Mapping[str, Any] | None, new: Mapping[str, Any], kind: str) -> 
     if kind == "LoanDefaulted":
         delta["n_defaults"] = new["n_default"] - (old["n_default"] if old is not None else 0)
     before_balance = old["balance"] if old is not None else "0.00"
-    if new["balance"] != before_balance:
-        delta["balance"] = Decimal(new["balance"]) - Decimal(before_balance)
+    after_balance = new["balance"]
+    moved = None
+    if after_balance != before_balance:
+        moved = delta["balance"] = Decimal(after_balance) - Decimal(before_balance)
+    if (
+        old is not None
+        and old["status"] in _ACTIVE
+        and new["status"] in _ACTIVE
+        and before_balance != "0.00"
+        and after_balance != "0.00"
+        and before_balance[0] != "-"
+        and after_balance[0] != "-"
+        and delinquency_bucket(old["dpd"]) == delinquency_bucket(new["dpd"])
+    ):
+        # the common case (an instalment of a loan staying in its bucket), without recomputing
+        # both contributions: only the balance moved
+        if moved is not None:
+            delta["bal_rate"] = moved * Decimal(new.get("rate", "0"))
+            delta["bal_maturity"] = moved * _maturity_index(new)
+            delta["dq"] = {delinquency_bucket(new["dpd"]): [0, moved]}
+        return delta
     a, b = _contribution(old), _contribution(new)
     if a != b:
         dq: dict[str, list[Any]] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -207,9 +208,15 @@ class ProjectionRunner:
     def rebuild(self, store: EventStore, deal_id: str, **bounds: Any) -> dict[str, State]:
         """Every projection folded from zero over the deal's events (one streamed pass)."""
         states: dict[str, State] = {p.name: {} for p in self.projections}
-        for event in store.read(deal_id, **bounds):
-            for p in self.projections:
-                p.fold(states[p.name], event)
+        pairs = [(p.fold, states[p.name]) for p in self.projections]
+        source = (
+            _copy_events(store, deal_id, bounds)
+            if store.dialect == "postgresql"
+            else store.read(deal_id, **bounds)
+        )
+        for event in source:
+            for fold, state in pairs:
+                fold(state, event)
         return states
 
     def live(self, store: EventStore, deal_id: str, name: str) -> State:
@@ -272,6 +279,39 @@ class LiveBatch:
                 (seq, [(key, change)]) for key, (change, seq) in self.merged[i].items()
             ]
             self.runner._write_changes(self.conn, self.deal_id, projection, changes, self.last_seq)
+
+
+_READ_TYPES = [
+    "bigint", "text", "text", "bigint", "text", "integer", "text", "integer", "date",
+    "timestamptz", "text", "text", "text", "text", "text", "jsonb", "text", "text",
+]  # fmt: skip
+"""The events table's column types in table order, for a binary ``COPY ... TO STDOUT``."""
+
+
+def _copy_events(
+    store: EventStore, deal_id: str, bounds: dict[str, Any]
+) -> Iterable[RecordedEvent]:
+    """The deal's events as :meth:`EventStore.read` gives them, streamed with a binary ``COPY``
+    and payloads parsed by orjson: about twice as fast as the cursor for a full replay
+    (PostgreSQL only)."""
+    import orjson
+    from psycopg.types.json import set_json_loads
+
+    from events.store import events_query
+    from events.tables import events
+
+    if len(events.columns) != len(_READ_TYPES):
+        raise RuntimeError("the events table and the replay's COPY types are out of step")
+    q = events_query(deal_id, **{k: v for k, v in bounds.items() if k != "batch"})
+    sql = q.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True})
+    make = RecordedEvent._make
+    with store.engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        set_json_loads(orjson.loads, cursor)
+        with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:
+            copy.set_types(_READ_TYPES)
+            for row in copy.rows():
+                yield make((*row[:9], row[9].astimezone(UTC), *row[10:], []))
 
 
 def _norm(row: Row) -> str:
