@@ -221,3 +221,15 @@ def test_balance_identity_on_simulated_histories(
         (r.outstanding_principal for r in pool), Decimal(0)
     )
     assert store.runner.compare(store, deal) == []
+
+
+def test_run_replay_reports_the_deal(db_url: str) -> None:
+    """``benchmarks.replay.run_replay`` (called by ``benchmarks/ingest.py``) on a small history:
+    every event replayed, the figures present."""
+    from benchmarks.replay import load_history, run_replay
+
+    pool = simulate_pool(PROFILES["001"], 20, seed=3)
+    n = load_history(db_url, "RUN", history_events("RUN", pool, 4, LIVELY, seed=4), batch=100)
+    result = run_replay(db_url, "RUN")
+    assert result["replay_events"] == n > 20
+    assert result["replay_per_s"] > 0 and result["replay_peak_rss_mb"] > 0
