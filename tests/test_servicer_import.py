@@ -14,6 +14,7 @@ from events.model import event_class
 from events.store import EventStore
 from ledger import accounts
 from ledger.servicing import (
+    _loan_snapshots,
     collection_periods,
     import_servicer_tape,
     import_tape,
@@ -70,6 +71,7 @@ def test_servicer_tape_becomes_events(store: EventStore) -> None:
     assert result.events[0].effective_date == date(2021, 7, 15)
 
     snaps = loan_snapshots(store, BYD)
+    assert _loan_snapshots(store, BYD) == snaps  # the import's lean read of the same rows
     assert snaps["L1"].outstanding_principal == D("77000.00")
     assert snaps["L2"].status is LoanStatus.REPURCHASED
     assert snaps["L3"].status is LoanStatus.PERFORMING and snaps["L3"].days_past_due == 0
