@@ -5,11 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import sqlalchemy as sa
 
 from ledger import db
 
@@ -38,21 +35,5 @@ def server_url() -> Iterator[str]:
             server.cleanup()
 
 
-@contextmanager
-def fresh_schema(base: str, prefix: str, migrate: bool = True) -> Iterator[str]:
-    """A new schema (migrated unless told otherwise) and a URL whose search_path points at it."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {name}"))
-    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{name}"
-    if migrate:
-        engine = db.make_engine(url)
-        db.upgrade(engine)
-        engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {name} CASCADE"))
-        admin.dispose()
+fresh_schema = db.scratch_schema
+"""A migrated scratch schema on the benchmark server (see :func:`ledger.db.scratch_schema`)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import psycopg
 import sqlalchemy as sa
@@ -134,6 +134,18 @@ def _row_to_event(row: Any) -> RecordedEvent:
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
+
+
+class EventBounds(TypedDict, total=False):
+    """Filters of a deal's event read: chain range, stream, effective dates, types, known-at."""
+
+    stream_id: str | None
+    after_seq: int
+    until_seq: int | None
+    effective_from: date | None
+    effective_to: date | None
+    types: Iterable[str] | None
+    recorded_until: datetime | None
 
 
 def events_query(
@@ -458,29 +470,11 @@ class EventStore:
     # ------------------------------------------------------------------ reading
 
     def read(
-        self,
-        deal_id: str,
-        *,
-        stream_id: str | None = None,
-        after_seq: int = 0,
-        until_seq: int | None = None,
-        effective_from: date | None = None,
-        effective_to: date | None = None,
-        types: Iterable[str] | None = None,
-        recorded_until: datetime | None = None,
-        batch: int = 2000,
+        self, deal_id: str, *, batch: int = 2000, **bounds: Unpack[EventBounds]
     ) -> Iterator[RecordedEvent]:
-        """A deal's events in chain order, streamed (server-side cursor on PostgreSQL)."""
-        q = events_query(
-            deal_id,
-            stream_id=stream_id,
-            after_seq=after_seq,
-            until_seq=until_seq,
-            effective_from=effective_from,
-            effective_to=effective_to,
-            types=types,
-            recorded_until=recorded_until,
-        )
+        """A deal's events in chain order within ``bounds`` (see :func:`events_query`), streamed
+        (server-side cursor on PostgreSQL)."""
+        q = events_query(deal_id, **bounds)
         with self.engine.connect().execution_options(sqlite_readonly=True) as conn:
             yield from iter_events(conn, q, batch)
 
