@@ -42,12 +42,8 @@ NO_STREAM = 0
 
 _CHUNK = 5000
 _COLUMNS = [c.name for c in events.columns]
-# COPY writes a recorded event's leading fields as they are: they must follow the table's order
-if RecordedEvent._fields[:15] != tuple(_COLUMNS[:15]) or _COLUMNS[15:] != [
-    "data",
-    "prev_hash",
-    "hash",
-]:
+# COPY writes a recorded event's fields as they are: they must follow the table's column order
+if RecordedEvent._fields[: len(_COLUMNS)] != tuple(_COLUMNS):
     raise RuntimeError("RecordedEvent fields and the events table columns are out of step")
 COPY_SQL = f"COPY events ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 COPY_TYPES = [
