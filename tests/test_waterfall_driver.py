@@ -139,7 +139,7 @@ def test_revolving_payment_date_accumulates_and_buys_receivables(driver: DealDef
         metrics={
             "pool.adrb": D("6258741108.01"),
             "pool.adrb_start": D("6605972067.07"),
-            "pool.additional_purchase_price": D("347131308.81"),
+            "pool.additional_receivables_drb": D("400000000.00"),
         },
     )
     result = run_waterfall(driver, state)
@@ -153,8 +153,22 @@ def test_revolving_payment_date_accumulates_and_buys_receivables(driver: DealDef
     # 375,510,586.90 − 5,504,976.72 − 22,874,301.37 = 347,131,308.81 is there
     (sixth,) = result.lines("sixth")
     assert (sixth.due, sixth.paid) == (D("2616017490.83"), D("347131308.81"))
-    # Additional Receivables bought out of the Accumulation Account on the same PD
-    assert result.paid("sixth.purchase") == D("347131308.81")
+    # Additional Receivables bought out of the Accumulation Account on the same PD (L11099-11105)
+    # at 98.3% of their DRB (L17709-17723): DRB 400,000,000.00 offered costs 393,200,000.00; the
+    # 347,131,308.81 there buys 347,131,308.81 / 0.983 = 353,134,596.958.. and, with the price
+    # rounded half-up, 353,134,596.96 × 0.983 = 347,131,308.81168 → 347,131,308.81 (one fen
+    # more, .97, would cost 347,131,308.82)
+    (purchase,) = result.lines("sixth.purchase")
+    assert (purchase.due, purchase.paid) == (D("393200000.00"), D("347131308.81"))
+    assert purchase.destination == "payable:party:originator"
+    (bought,) = result.purchases
+    assert (bought.seller, bought.offered, bought.balance, bought.price) == (
+        "originator",
+        D("400000000.00"),
+        D("353134596.96"),
+        D("347131308.81"),
+    )
+    assert result.closing_accounts["accumulation"] == D("0.00")
     # Class A does not amortise; Sub interest 824m × 5% × 39/365 = 4,402,191.78 is carried
     assert result.note_balances["class_a"] == D("7136000000.00")
     assert result.interest_shortfalls["sub"] == D("4402191.78")

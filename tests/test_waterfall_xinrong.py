@@ -89,6 +89,9 @@ def first_date(deal: DealDefinition, **kw: Any) -> WaterfallState:
             "collection.days": D("152"),
             "pool.cumulative_defaults": D("3000000.00"),
             "revolving.purchase_opb": D("480000000.00"),
+            "revolving.purchase_wac": D("0.0850"),
+            "pool.balance": D("1900000000.00"),
+            "pool.wac": D("0.0900"),
         },
         **kw,
     )
@@ -386,4 +389,36 @@ def test_clean_up_date_repays_both_classes_and_the_above_cap_expenses(
     assert result.paid("principal.A3") == D("30000.00")
     assert result.paid("principal.A4") == D("437000000.00")
     assert result.paid("principal.A5") == D("14056767.95")
+    cash_conserved(result, xinrong)
+
+
+def test_revolving_purchase_needs_pool_wac_of_8pct_after_it(xinrong: DealDefinition) -> None:
+    # L164 (p): pool WAC after the purchase at least 8%. Pool 1,900,000,000.00 at 7.80% plus
+    # 480,000,000.00 at 8.50%: (148,200,000 + 40,800,000) / 2,380,000,000 = 7.941..% < 8%
+    s = first_date(xinrong)
+    low = s.model_copy(update={"metrics": {**s.metrics, "pool.wac": D("0.0780")}})
+    result = run_waterfall(xinrong, low)
+    (line,) = result.lines("principal.R2")
+    assert (line.due, line.paid, line.failed_tests) == (D("480000000.00"), D("0.00"), ("p",))
+    assert result.closing_accounts["principal"] == D("503000000.00")  # nothing spent
+    assert result.closing_accounts["cum_purchased_opb"] == D("0.00")
+    cash_conserved(result, xinrong)
+
+
+def test_revolving_purchase_is_capped_by_the_principal_account(xinrong: DealDefinition) -> None:
+    # offered 600,000,000.00 at par; the principal sub-account holds 500,000,000.00 + 3,000,000.00
+    # made good by income step 7 = 503,000,000.00, which buys 503,000,000.00 of OPB. WAC after:
+    # (1,900,000,000 × 9% + 503,000,000 × 8.5%) / 2,403,000,000 = 213,755,000 / 2,403,000,000
+    # = 8.895..% >= 8%
+    s = first_date(xinrong)
+    big = s.model_copy(
+        update={"metrics": {**s.metrics, "revolving.purchase_opb": D("600000000.00")}}
+    )
+    result = run_waterfall(xinrong, big)
+    (line,) = result.lines("principal.R2")
+    assert (line.due, line.paid) == (D("600000000.00"), D("503000000.00"))
+    assert result.closing_accounts["principal"] == D("0.00")
+    assert result.closing_accounts["cum_purchased_opb"] == D("503000000.00")
+    (bought,) = result.purchases
+    assert (bought.seller, bought.balance) == ("seller", D("503000000.00"))
     cash_conserved(result, xinrong)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ledger.deal.names import RESERVED_PREFIXES, deal_names, loan_names
+from ledger.deal.names import PURCHASE_NAMES, RESERVED_PREFIXES, deal_names, loan_names
 from ledger.deal.schema import (
     BookLedgerStep,
     CoverShortfallStep,
@@ -20,6 +20,7 @@ from ledger.deal.schema import (
     PayPrincipalStep,
     PayReturnStep,
     PayStep,
+    PurchaseStep,
     Step,
     TopUpStep,
     TransferStep,
@@ -229,14 +230,30 @@ class _Checker:
         elif isinstance(step, PayStep):
             self.role(f"{p}.payee", step.payee)
             self.formula(f"{p}.amount", step.amount, "number")
+        elif isinstance(step, PurchaseStep):
+            self.role(f"{p}.seller", step.seller)
+            self.formula(f"{p}.offered", step.offered, "number")
+            self.formula(f"{p}.price", step.price, "number")
+            for j, booking in enumerate(step.record_balance_in):
+                self.account(f"{p}.record_balance_in[{j}].ledger", booking.ledger, ("ledger",))
 
     def check_calendar_and_pool(self) -> None:
         d = self.deal
         for i, rule in enumerate(d.calendar.remittance):
             self.formula(f"calendar.remittance[{i}].when", rule.when, "bool")
         loan = loan_names(d)
+        pool = {**self.names, **PURCHASE_NAMES}
         for i, crit in enumerate(d.eligibility):
-            self.formula(f"eligibility[{i}].test", crit.test, "bool", loan)
+            if crit.level == "pool":
+                self.formula(f"eligibility[{i}].test", crit.test, "bool", pool)
+                if "revolving" not in crit.applies_to:
+                    self.add(
+                        f"eligibility[{i}].applies_to",
+                        "a pool-level criterion is checked after a revolving purchase: "
+                        "applies_to must include revolving",
+                    )
+            else:
+                self.formula(f"eligibility[{i}].test", crit.test, "bool", loan)
         if d.repurchase_price is not None:
             self.formula("repurchase_price.formula", d.repurchase_price.formula, "number", loan)
         if d.clean_up_call is not None:

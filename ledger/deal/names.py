@@ -22,6 +22,7 @@ name                                    kind    meaning
 ``period.index``                        number  payment date number (1 = first)
 declared metrics (``pool.balance``)     either  supplied by projections each period
 ``loan.<field>`` (loan formulas only)   either  a loan's field, for eligibility/repurchase
+``purchase.balance`` / ``.price``       number  pool-level criteria only: what a purchase buys
 ======================================  ======  ==============================================
 """
 
@@ -41,7 +42,11 @@ RESERVED_PREFIXES = (
     "roles.",
     "period.",
     "loan.",
+    "purchase.",
 )
+
+PURCHASE_NAMES: dict[str, Kind] = {"purchase.balance": "number", "purchase.price": "number"}
+"""Names a pool-level eligibility test adds: the balance a purchase step would buy, its price."""
 
 NOTE_FIELDS = ("balance", "opening", "original", "interest_shortfall")
 PERIOD_FIELDS = ("days", "index")

@@ -8,7 +8,7 @@ off principal + unpaid interest; seed 001 L13432-13446: the Discounted Receivabl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Literal
 
@@ -39,10 +39,53 @@ def eligibility_failures(
     env = loan_env(deal, loan)
     failed = []
     for crit in deal.eligibility:
-        if crit.test is None or stage not in crit.applies_to:
+        if crit.test is None or stage not in crit.applies_to or crit.level != "loan":
             continue
         try:
             ok = evaluate_bool(crit.test, env)
+        except ExprError as exc:
+            raise ExprError(f"eligibility criterion {crit.id}: {exc}") from None
+        if not ok:
+            failed.append(crit)
+    return failed
+
+
+class _Layered(Mapping[str, Value]):
+    """``top`` over ``base`` without evaluating ``base``'s lazy names."""
+
+    def __init__(self, top: Mapping[str, Value], base: Mapping[str, Value]) -> None:
+        self.top, self.base = top, base
+
+    def __getitem__(self, name: str) -> Value:
+        return self.top[name] if name in self.top else self.base[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.top or name in self.base
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.top
+        yield from (n for n in self.base if n not in self.top)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def pool_criteria_failures(
+    deal: DealDefinition,
+    env: Mapping[str, Value],
+    purchased_balance: Decimal,
+    price_paid: Decimal,
+) -> list[Criterion]:
+    """The pool-level revolving criteria that fail after buying ``purchased_balance`` for
+    ``price_paid`` (``env``: the deal's names, e.g. a waterfall's
+    :class:`~ledger.waterfall.env.DealEnv`); seed 002 L164 (p)."""
+    names = _Layered({"purchase.balance": purchased_balance, "purchase.price": price_paid}, env)
+    failed = []
+    for crit in deal.eligibility:
+        if crit.level != "pool" or crit.test is None or "revolving" not in crit.applies_to:
+            continue
+        try:
+            ok = evaluate_bool(crit.test, names)
         except ExprError as exc:
             raise ExprError(f"eligibility criterion {crit.id}: {exc}") from None
         if not ok:

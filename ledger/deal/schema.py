@@ -373,6 +373,25 @@ class PayStep(_Step):
     amount: Formula | None = None
 
 
+class PurchaseStep(_Step):
+    """Buy additional receivables (a revolving purchase) from ``seller`` with the cash in ``from``.
+
+    ``offered`` is the balance (OPB, or DRB for seed 001) of the eligible receivables on offer;
+    ``price`` the price per unit of that balance (``1`` = par; seed 001: ``1 - 1.7%``). The step
+    buys the largest fen balance ``b <= offered`` with ``round_fen(b × price)`` within the cash
+    (and ``limit``), pays ``round_fen(b × price)`` to ``payable:party:<seller>``, books ``b`` in
+    the ``record_balance_in`` ledgers (``record_in`` books the price), and buys nothing when a
+    pool-level revolving criterion (``eligibility`` with ``level: pool``) fails after purchase.
+    """
+
+    kind: Literal["purchase"]
+    source: str = Field(alias="from")
+    seller: Identifier
+    offered: Formula
+    price: Formula
+    record_balance_in: tuple[LedgerBooking, ...] = ()
+
+
 class BookLedgerStep(_Step):
     """Book a non-cash amount to a ledger (e.g. defaults to the PDL) with no cash movement."""
 
@@ -391,6 +410,7 @@ Step = Annotated[
     | CoverShortfallStep
     | PayReturnStep
     | PayStep
+    | PurchaseStep
     | BookLedgerStep,
     Field(discriminator="kind"),
 ]
@@ -404,6 +424,7 @@ STEP_KINDS = frozenset(
         "cover_shortfall",
         "pay_return",
         "pay",
+        "purchase",
         "book_ledger",
     }
 )
@@ -449,11 +470,17 @@ class CalendarRules(_Model):
 
 
 class Criterion(_Model):
-    """An eligibility criterion; ``test`` (over ``loan.*``) when it is machine-checkable."""
+    """An eligibility criterion; ``test`` when it is machine-checkable.
+
+    ``level: loan`` tests read ``loan.*``; ``level: pool`` tests are checked on the pool after a
+    revolving purchase and read the deal's names plus ``purchase.balance`` (balance bought) and
+    ``purchase.price`` (cash paid), e.g. seed 002 L164 (p) "WAC at least 8% after purchase".
+    """
 
     id: str
     text: str
     test: Formula | None = None
+    level: Literal["loan", "pool"] = "loan"
     applies_to: tuple[Literal["boarding", "revolving"], ...] = ("boarding",)
     clause: str
 

@@ -1,7 +1,13 @@
 """The waterfall engine (SPEC §3, issue 3): pure, deal-driven, fen-exact, double-entry."""
 
 from ledger.waterfall.engine import WaterfallError, posting_account, run_waterfall, select_mode
-from ledger.waterfall.state import NoteState, StepResult, WaterfallResult, WaterfallState
+from ledger.waterfall.state import (
+    NoteState,
+    Purchase,
+    StepResult,
+    WaterfallResult,
+    WaterfallState,
+)
 from ledger.waterfall.triggers import (
     TriggerOutcome,
     evaluate_trigger,
@@ -11,6 +17,7 @@ from ledger.waterfall.triggers import (
 
 __all__ = [
     "NoteState",
+    "Purchase",
     "StepResult",
     "TriggerOutcome",
     "WaterfallError",

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from ledger.calendar_daycount import DayCount, accrue, day_count_fraction
+from ledger.deal.pool_rules import pool_criteria_failures
 from ledger.deal.schema import (
     BookLedgerStep,
     CoverShortfallStep,
@@ -28,15 +29,16 @@ from ledger.deal.schema import (
     PayPrincipalStep,
     PayReturnStep,
     PayStep,
+    PurchaseStep,
     Step,
     TopUpStep,
     TransferStep,
 )
 from ledger.expr import ExprError, evaluate_bool
 from ledger.journal import JournalEntry, Posting, transfer
-from ledger.money import ZERO, allocate, round_fen
+from ledger.money import FEN, ZERO, allocate, round_fen
 from ledger.waterfall.env import DealEnv
-from ledger.waterfall.state import StepResult, WaterfallResult, WaterfallState
+from ledger.waterfall.state import Purchase, StepResult, WaterfallResult, WaterfallState
 
 _GROUP = {"cash": "trust", "reserve": "reserve", "ledger": "ledger"}
 
@@ -108,6 +110,7 @@ class _Run:
         self.results: list[StepResult] = []
         self.entries: list[JournalEntry] = []
         self.paid_out = ZERO
+        self.purchases: list[Purchase] = []
         env = self.env()
         try:
             self.interest_due = self._interest_dues(env)
@@ -217,6 +220,7 @@ class _Run:
         paid: Decimal,
         carried: Decimal = ZERO,
         skipped: bool = False,
+        failed_tests: tuple[str, ...] = (),
     ) -> None:
         self.results.append(
             StepResult(
@@ -230,6 +234,7 @@ class _Run:
                 shortfall=due - paid,
                 carried_forward=carried,
                 skipped=skipped,
+                failed_tests=failed_tests,
             )
         )
 
@@ -266,6 +271,7 @@ class _Run:
             interest_shortfalls=shortfalls,
             fees_unpaid=unpaid,
             paid_out=self.paid_out,
+            purchases=tuple(self.purchases),
         )
 
     def _applies(self, step: Step, env: DealEnv) -> bool:
@@ -296,6 +302,8 @@ class _Run:
                 paid = self._cover(step, env, by_id, budget)
             elif isinstance(step, PayPrincipalStep):
                 paid = self._principal(step, env, budget)
+            elif isinstance(step, PurchaseStep):
+                paid = self._purchase(step, env, budget)
             else:
                 paid = self._group(step, env, budget)
         for booking in step.record_in:
@@ -345,6 +353,9 @@ class _Run:
             return [
                 (src, f"payable:party:{step.payee}", self._amount_or_all(step.amount, src, env))
             ]
+        if isinstance(step, PurchaseStep):
+            offered, price = self._offer(step, env)
+            return [(src, f"payable:party:{step.seller}", round_fen(offered * price))]
         if isinstance(step, PayReturnStep):
             dest = f"payable:note:{step.note}:return"
             if not step.capped:
@@ -449,6 +460,44 @@ class _Run:
         paid = min(due, budget)
         self._move(step.source, step.to, paid, f"{step.id}: {step.clause}")
         self._line(step, step.source, step.to, due, paid)
+        return paid
+
+    def _offer(self, step: PurchaseStep, env: DealEnv) -> tuple[Decimal, Decimal]:
+        """(balance offered, price per unit of balance) of a purchase step."""
+        offered = max(ZERO, round_fen(env.number(step.offered, "offered")))
+        price = env.number(step.price, "price")
+        if price <= 0:
+            raise ExprError(f"price: a purchase price must be positive, got {price}")
+        return offered, price
+
+    def _purchase(self, step: PurchaseStep, env: DealEnv, budget: Decimal) -> Decimal:
+        """Buy the most of the offered balance the budget pays for (seed 001 L11099-11105,
+        L17709-17723; seed 002 L196-200), unless a pool-level criterion fails after it."""
+        offered, price = self._offer(step, env)
+        due = round_fen(offered * price)
+        # the largest fen balance whose price, rounded half-up to the fen, the budget covers
+        balance = min(offered, (budget / price).quantize(FEN, rounding=ROUND_DOWN))
+        while balance > 0 and round_fen(balance * price) > budget:
+            balance -= FEN
+        while balance < offered and round_fen((balance + FEN) * price) <= budget:
+            balance += FEN
+        paid = round_fen(balance * price)
+        failed: tuple[str, ...] = ()
+        if balance > 0:
+            failed = tuple(c.id for c in pool_criteria_failures(self.deal, env, balance, paid))
+            if failed:
+                balance = paid = ZERO
+        dest = f"payable:party:{step.seller}"
+        memo = f"{step.id}: {step.clause}"
+        self._move(step.source, dest, paid, memo)
+        self._line(step, step.source, dest, due, paid, failed_tests=failed)
+        for booking in step.record_balance_in:
+            self._book(booking.ledger, balance * booking.sign, f"{memo} (balance bought)")
+        self.purchases.append(
+            Purchase(
+                step_id=step.id, seller=step.seller, offered=offered, balance=balance, price=paid
+            )
+        )
         return paid
 
     def _principal_due(self, step: PayPrincipalStep, env: DealEnv) -> Decimal:

@@ -74,6 +74,19 @@ class StepResult(_Model):
     carried_forward: Money
     skipped: bool = False
     """The step's ``when`` condition did not hold, so nothing was due."""
+    failed_tests: tuple[str, ...] = ()
+    """Purchase steps: ids of the pool-level criteria that failed, so nothing was bought."""
+
+
+class Purchase(_Model):
+    """Receivables a ``purchase`` step bought: the balance boarded and the cash paid for it."""
+
+    step_id: str
+    seller: str
+    """The seller's role; the price is paid to ``payable:party:<seller>``."""
+    offered: Money
+    balance: Money
+    price: Money
 
 
 class WaterfallResult(_Model):
@@ -90,6 +103,8 @@ class WaterfallResult(_Model):
     fees_unpaid: dict[str, Money]
     paid_out: Money
     """Cash that left the trust accounts (to holders, fee payees, the originator)."""
+    purchases: tuple[Purchase, ...] = ()
+    """Revolving purchases made by ``purchase`` steps (the loans to board)."""
 
     def lines(self, step_id: str) -> tuple[StepResult, ...]:
         """The result lines of one step."""

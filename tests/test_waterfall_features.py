@@ -1,0 +1,142 @@
+"""Deal-definition features added after the five seed files: revolving purchases with pool-level
+criteria, cap periods, the revolving period's end date, date values in formulas and cure windows.
+
+Each feature is run on a toy deal (the minimal file of ``test_deal_schema``) with exact figures,
+and its validation errors are checked with their YAML paths.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ledger.deal import DealDefinition, DealValidationError, load_deal_text
+from ledger.deal.pool_rules import eligibility_failures
+from ledger.journal import apply_entries, trial_balance
+from ledger.waterfall import NoteState, WaterfallState, run_waterfall
+from tests.test_deal_schema import MINIMAL
+
+D = Decimal
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(DealValidationError) as info:
+        load_deal_text(text, "deal.yaml")
+    return [str(p) for p in info.value.problems]
+
+
+def toy_state(deal: DealDefinition, **kw: Any) -> WaterfallState:
+    metrics: dict[str, Decimal | bool] = {
+        name: (False if decl.kind == "bool" else D(0)) for name, decl in deal.metrics.items()
+    }
+    metrics.update(kw.pop("metrics", {}))
+    fields: dict[str, Any] = {
+        "payment_date": dt.date(2021, 10, 26),
+        "period_index": 1,
+        "interest_period_start": dt.date(2021, 10, 26),
+        "interest_period_end": dt.date(2021, 10, 26),  # no interest accrues
+        "notes": {"A": NoteState(balance=D("100.00"))},
+        "metrics": metrics,
+    }
+    fields.update(kw)
+    return WaterfallState(**fields)
+
+
+# --- purchase step ---------------------------------------------------------------------------
+
+PURCHASE = MINIMAL.replace(
+    "  pool.balance: {description: pool}\n",
+    "  pool.balance: {description: pool}\n"
+    "  pool.wac: {description: pool WAC}\n"
+    "  offer.balance: {description: offered}\n"
+    "  offer.wac: {description: offered WAC}\n",
+).replace(
+    "    - {id: s1, kind: pay_fees",
+    "    - {id: buy, kind: purchase, from: cash, seller: originator, offered: offer.balance,\n"
+    '       price: "0.983", record_balance_in: [{ledger: pdl}], clause: c}\n'
+    "    - {id: s1, kind: pay_fees",
+) + (
+    "eligibility:\n"
+    "  - {id: wac, text: WAC at least 8% after purchase, level: pool, applies_to: [revolving],\n"
+    '     test: "(pool.wac * pool.balance + offer.wac * purchase.balance)'
+    ' / (pool.balance + purchase.balance) >= 8%", clause: c}\n'
+)
+
+
+def test_purchase_buys_the_largest_fen_balance_the_cash_pays_for() -> None:
+    deal = load_deal_text(PURCHASE)
+    state = toy_state(
+        deal,
+        accounts={"cash": D("1000.00")},
+        metrics={
+            "offer.balance": D("2000.00"),
+            "offer.wac": D("0.09"),
+            "pool.wac": D("0.09"),
+            "pool.balance": D("5000.00"),
+        },
+    )
+    result = run_waterfall(deal, state)
+    # offered 2,000.00 × 0.983 = 1,966.00 due; 1,000.00 / 0.983 = 1,017.293.. → 1,017.29 costs
+    # 1,017.29 × 0.983 = 999.99607 → 1,000.00 (half-up); 1,017.30 would cost 1,000.0059 → 1,000.01
+    (line,) = result.lines("buy")
+    assert (line.due, line.paid, line.failed_tests) == (D("1966.00"), D("1000.00"), ())
+    assert line.destination == "payable:party:originator"
+    (bought,) = result.purchases
+    assert (bought.offered, bought.balance, bought.price) == (
+        D("2000.00"),
+        D("1017.29"),
+        D("1000.00"),
+    )
+    assert result.closing_accounts["cash"] == D("0.00")
+    assert result.closing_accounts["pdl"] == D("1017.29")  # the balance bought, not the price
+    assert trial_balance(apply_entries({}, result.entries)) == 0
+
+
+def test_purchase_blocked_when_a_pool_criterion_fails_after_it() -> None:
+    deal = load_deal_text(PURCHASE)
+    state = toy_state(
+        deal,
+        accounts={"cash": D("1000.00")},
+        metrics={"offer.balance": D("300.00"), "offer.wac": D("0.08"), "pool.balance": D("1")},
+    )
+    result = run_waterfall(deal, state)
+    # 300.00 × 0.983 = 294.90; WAC after (0 × 1 + 0.08 × 300.00) / 301.00 = 0.0797.. < 8%: fails
+    (line,) = result.lines("buy")
+    assert (line.due, line.paid, line.failed_tests) == (D("294.90"), D("0.00"), ("wac",))
+    assert result.purchases[0].balance == 0
+    state = state.model_copy(update={"metrics": {**state.metrics, "pool.wac": D("0.08")}})
+    result = run_waterfall(deal, state)
+    # (0.08 × 1 + 0.08 × 300.00) / 301.00 = 0.08 exactly: passes (>=)
+    assert result.paid("buy") == D("294.90")
+    assert result.purchases[0].balance == D("300.00")
+
+
+def test_loan_eligibility_ignores_pool_criteria() -> None:
+    deal = load_deal_text(PURCHASE)
+    assert eligibility_failures(deal, {}, "revolving") == []
+
+
+def test_purchase_validation_errors_have_yaml_paths() -> None:
+    text = PURCHASE.replace("seller: originator", "seller: buyer").replace(
+        "record_balance_in: [{ledger: pdl}]", "record_balance_in: [{ledger: cash}]"
+    )
+    assert problems_of(text) == [
+        "waterfalls.normal[0].seller: unknown role 'buyer' (no party holds it, not vacant)",
+        "waterfalls.normal[0].record_balance_in[0].ledger: account 'cash' is a cash, "
+        "expected ledger",
+    ]
+    text = PURCHASE.replace("offer.wac * purchase.balance", "loan.rate * purchase.balance")
+    text = text.replace("applies_to: [revolving]", "applies_to: [boarding]")
+    assert problems_of(text) == [
+        "eligibility[0].test: unknown name 'loan.rate' at column 28",
+        "eligibility[0].applies_to: a pool-level criterion is checked after a revolving "
+        "purchase: applies_to must include revolving",
+    ]
+    text = MINIMAL + (
+        "eligibility:\n"
+        "  - {id: x, text: t, test: purchase.balance > 0, applies_to: [revolving], clause: c}\n"
+    )
+    assert problems_of(text) == ["eligibility[0].test: unknown name 'purchase.balance' at column 1"]
