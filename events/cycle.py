@@ -239,6 +239,19 @@ class StepLine(_Part):
     shortfall: Money
     carried_forward: Money
     skipped: bool = False
+    failed_tests: tuple[str, ...] = ()
+    """Purchase steps: the pool-level criteria that failed, so nothing was bought."""
+
+
+class PurchaseLine(_Part):
+    """Receivables a revolving ``purchase`` step bought (seed 001 L11099-11105, L17709-17723):
+    the balance to board and the price paid to the seller."""
+
+    step_id: str
+    seller: str
+    offered: Money
+    balance: Money
+    price: Money
 
 
 class NoteLine(_Part):
@@ -265,6 +278,7 @@ class WaterfallExecuted(CycleEvent):
     postings: tuple[JournalEntry, ...]
     notes: tuple[NoteLine, ...]
     fees_unpaid: dict[str, Money]
+    purchases: tuple[PurchaseLine, ...] = ()
     available: Money
     paid_out: Money
     retained: Money
@@ -360,6 +374,7 @@ __all__ = [
     "NoteLine",
     "NotesIssued",
     "Payment",
+    "PurchaseLine",
     "StepLine",
     "TriggerEvaluated",
     "WaterfallExecuted",

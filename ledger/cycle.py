@@ -51,6 +51,7 @@ from events.cycle import (
     NoteLine,
     NotesIssued,
     Payment,
+    PurchaseLine,
     StepLine,
     TriggerEvaluated,
     WaterfallExecuted,
@@ -70,7 +71,13 @@ from ledger.deal.schema import DealDefinition
 from ledger.journal import apply_entries
 from ledger.money import ZERO, allocate, round_fen
 from ledger.servicing import deal_in_force
-from ledger.waterfall import WaterfallResult, WaterfallState, run_waterfall, select_mode
+from ledger.waterfall import (
+    StepResult,
+    WaterfallResult,
+    WaterfallState,
+    run_waterfall,
+    select_mode,
+)
 from ledger.waterfall.engine import _Run, accrual, posting_account
 from ledger.waterfall.triggers import clean_up_call_available, evaluate_triggers
 
@@ -147,6 +154,22 @@ def _cash_total(deal: DealDefinition, balances: Mapping[str, Decimal]) -> Decima
     return sum(
         (v for aid, v in balances.items() if deal.accounts[aid].kind != "ledger"),
         ZERO,
+    )
+
+
+def _line(s: StepResult) -> StepLine:
+    return StepLine(
+        step_id=s.step_id,
+        clause=s.clause,
+        kind=s.kind,
+        source=s.source,
+        destination=s.destination,
+        due=s.due,
+        paid=s.paid,
+        shortfall=s.shortfall,
+        carried_forward=s.carried_forward,
+        skipped=s.skipped,
+        failed_tests=tuple(getattr(s, "failed_tests", ())),
     )
 
 
@@ -261,7 +284,14 @@ def plan_cycle(
     # 2. the clean-up call, if it is available and elected
     declared = set(state.declared)
     elected = state.clean_up_elected or _elected_by_parameter(deal)
-    if elected and deal.clean_up_call is not None and clean_up_call_available(deal, ws):
+    if state.clean_up_exercised and "clean_up_exercised" in deal.triggers:
+        declared.add("clean_up_exercised")
+    if (
+        elected
+        and not state.clean_up_exercised
+        and deal.clean_up_call is not None
+        and clean_up_call_available(deal, ws)
+    ):
         price = round_fen(
             _Run(deal, ws, select_mode(deal, ws))
             .env()
@@ -325,7 +355,7 @@ def plan_cycle(
             mode=result.mode,
             interest_period_start=ws.interest_period_start,
             interest_period_end=ws.interest_period_end,
-            steps=tuple(StepLine(**s.model_dump()) for s in result.steps),
+            steps=tuple(_line(s) for s in result.steps),
             postings=result.entries,
             notes=tuple(
                 NoteLine(
@@ -338,6 +368,10 @@ def plan_cycle(
                 for nid, note in deal.notes.items()
             ),
             fees_unpaid={k: v for k, v in sorted(result.fees_unpaid.items()) if v},
+            purchases=tuple(
+                PurchaseLine.model_validate(p, from_attributes=True)
+                for p in getattr(result, "purchases", ())
+            ),
             available=opening_cash,
             paid_out=result.paid_out,
             retained=retained,
@@ -403,6 +437,23 @@ def _as_recorded(new: NewEvent, seq: int) -> RecordedEvent:
     )  # fmt: skip
 
 
+_LOOKBACK = 3
+
+
+def _nothing_due(store: EventStore, deal: DealDefinition, until: dt.date) -> bool:
+    """Whether every payment date up to ``until`` is posted (read from the cycle events only)."""
+    closing = deal.calendar.closing_date
+    posted: set[dt.date] = set()
+    for e in store.read(deal.deal_id, types=["NotesIssued", "CollectionPeriodClosed"]):
+        if e.type == "NotesIssued":
+            closing = dt.date.fromisoformat(e.data["closing_date"])
+        else:
+            posted.add(dt.date.fromisoformat(e.data["payment_date"]))
+    if closing is None:
+        return False  # the walk reports the missing closing date
+    return all(p.payment_date in posted for p in deal_schedule(deal, closing, until))
+
+
 class _Walk:
     """Folds a deal's events in effective order, period by period."""
 
@@ -446,9 +497,14 @@ class _Walk:
 
     def periods(self) -> Iterator[tuple[SchedulePeriod, DeterminationState | None]]:
         """Each period with its determination state (None when its cycle is already posted)."""
+        first_due = min(
+            (p.index for p in self.schedule if p.payment_date not in self.posted),
+            default=len(self.schedule) + 1,
+        )
         for period in self.schedule:
             self._feed_until(period.collection_period_end)
-            self.folder.mark_period_end(period)
+            # metrics look back at most three period ends (seed 004 L2636: 3-period average)
+            self.folder.mark_period_end(period, light=period.index < first_due - _LOOKBACK)
             self._feed_until(determination_date(period))
             if period.payment_date in self.posted:
                 yield period, None
@@ -515,6 +571,8 @@ def run_due(
     ``dry_run`` nothing is stored and each result holds exactly the events that would be posted
     (later dates planned on top of the earlier planned ones).
     """
+    if _nothing_due(store, deal_in_force(store, deal_id), until):
+        return []
     walk = _Walk(store, deal_id, until)
     out: list[CycleResult] = []
     for period, state in walk.periods():

@@ -34,6 +34,7 @@ Metrics are computed for the names the deal file declares (others are zero / fal
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
@@ -44,6 +45,7 @@ from typing import Any
 from events.envelope import RecordedEvent
 from events.model import upcast
 from ledger import accounts
+from ledger.amortisation import Amortization, ScheduleRow, add_months, due_date, schedule
 from ledger.calendar import (
     BusinessCalendar,
     BusinessDayConvention,
@@ -55,10 +57,10 @@ from ledger.calendar import (
     prc_calendar,
 )
 from ledger.deal.schema import DealDefinition
-from ledger.money import ZERO
+from ledger.money import ZERO, round_fen
 from ledger.waterfall import NoteState, WaterfallState, posting_account
 from projections.base import State
-from projections.loans import LoanProjection, discounted_balance_of
+from projections.loans import LoanProjection
 from projections.notes import NotesProjection
 
 _RATIO = Decimal("0.0000000001")
@@ -134,6 +136,87 @@ def determination_date(period: SchedulePeriod) -> dt.date:
     return period.determination_date or period.payment_date
 
 
+# ---------------------------------------------------------------------------------- DRB
+
+_ONE, _TWELVE = Decimal(1), Decimal(12)
+
+
+@dataclass(frozen=True)
+class _PV:
+    """A loan's boarding schedule as suffix sums: ``pv[k]`` = Σ_{j≥k} instalment_j ×
+    base^-month_j, ``months[k]`` the due month index, ``opening[k]`` the scheduled balance."""
+
+    key: tuple[Any, ...]
+    months: tuple[int, ...]
+    dues: tuple[dt.date, ...]
+    pv: tuple[Decimal, ...]
+    opening: tuple[Decimal, ...]
+
+
+_PV_CACHE: dict[tuple[str, Decimal], _PV] = {}
+
+
+def _boarding_schedule(row: Mapping[str, Any]) -> tuple[ScheduleRow, ...]:
+    """The loan's contractual schedule from its boarding terms (as ``projections.loans``)."""
+    n = int(row.get("remaining_term") or 0)
+    if "rate" not in row or n < 1:
+        return ()
+    maturity = dt.date.fromisoformat(row["maturity"])
+    y, m = add_months(maturity.year, maturity.month, -(n - 1))
+    day = int(row["payment_day"])
+    return schedule(_d(row["boarded"]), _d(row["rate"]), n, Amortization(row["amortization"]),
+                    due_date(y, m, day), day)  # fmt: skip
+
+
+def _pv_of(loan_id: str, row: Mapping[str, Any], rate: Decimal) -> _PV | None:
+    terms = tuple(row.get(k) for k in ("boarded", "rate", "remaining_term", "maturity",
+                                       "amortization", "payment_day"))  # fmt: skip
+    cached = _PV_CACHE.get((loan_id, rate))
+    if cached is not None and cached.key == terms:
+        return cached
+    rows = _boarding_schedule(row)
+    if not rows:
+        return None
+    base = _ONE + rate / _TWELVE
+    months = tuple(r.due_date.year * 12 + r.due_date.month for r in rows)
+    acc = Decimal(0)
+    suffix: list[Decimal] = []
+    for r, m in zip(reversed(rows), reversed(months), strict=True):
+        acc += r.instalment * base**-m
+        suffix.append(acc)
+    pv = _PV(terms, months, tuple(r.due_date for r in rows), tuple(reversed(suffix)),
+             tuple(r.opening_balance for r in rows))  # fmt: skip
+    _PV_CACHE[(loan_id, rate)] = pv
+    return pv
+
+
+def discounted_balance(
+    loan_id: str, row: Mapping[str, Any], valuation_date: dt.date, rate: Decimal
+) -> Decimal:
+    """Seed 001's Discounted Receivables Balance of a loan (L18755-18771): the PV at ``rate``
+    (monthly compounding by whole months) of the instalments due after ``valuation_date``.
+
+    Fast form of :func:`projections.loans.discounted_balance_of`: the boarding schedule's
+    remaining instalments are discounted from cached suffix sums and scaled to the performing
+    balance (both re-amortisations, level principal and annuity, are proportional to the balance,
+    so the two agree up to the fen rounding of the re-amortised instalments).
+    """
+    if row["status"] not in ("performing", "delinquent"):
+        return ZERO
+    balance = _d(row["balance"])
+    if balance <= 0:
+        return ZERO
+    pv = _pv_of(loan_id, row, rate)
+    if pv is None:
+        return ZERO
+    k = bisect.bisect_right(pv.dues, valuation_date)
+    if k >= len(pv.dues) or pv.opening[k] <= 0:
+        return balance
+    base = _ONE + rate / _TWELVE
+    scheduled = pv.pv[k] * base ** (valuation_date.year * 12 + valuation_date.month)
+    return round_fen(scheduled * balance / pv.opening[k])
+
+
 # ---------------------------------------------------------------------------------- the state
 
 
@@ -155,6 +238,8 @@ class DeterminationState:
     pool_performing: Decimal
     pool_defaulted: Decimal
     clean_up_elected: bool = False
+    clean_up_exercised: bool = False
+    """The call was exercised on an earlier date (it is exercised once)."""
 
 
 def _d(value: Any) -> Decimal:
@@ -186,6 +271,7 @@ class CycleFolder:
     note_originals: dict[str, Decimal] = field(default_factory=dict)
     period_ends: list[_PeriodEnd] = field(default_factory=list)
     clean_up_elected_from: dt.date | None = None
+    clean_up_exercised: bool = False
     collected_until_end: dict[str, Decimal] = field(default_factory=dict)
     """Items collected up to the latest closed period end (set by :meth:`mark_period_end`)."""
     seq: int = 0
@@ -218,6 +304,7 @@ class CycleFolder:
             for item, amount in ev.data["items"].items():
                 self.split[item] = self.split.get(item, ZERO) + _d(amount)
         elif kind == "CleanUpCallExercised":
+            self.clean_up_exercised = True
             self.split["cleanup_principal"] = self.split.get("cleanup_principal", ZERO) + _d(
                 ev.data["price"]
             )
@@ -253,21 +340,25 @@ class CycleFolder:
 
     # --- period ends -----------------------------------------------------------------------
 
-    def close_period(self, period: SchedulePeriod) -> None:
+    def close_period(self, period: SchedulePeriod, light: bool = False) -> None:
         """Snapshot the pool at ``period``'s collection period end (call once all events up to
-        that date are fed and none after)."""
+        that date are fed and none after); ``light`` skips the loan-level figures (for periods
+        no cycle to be planned looks back to)."""
         pool = self.balances.get(accounts.POOL_PRINCIPAL, ZERO)
         severe = ZERO
-        for v in self.loans.values():
+        for v in () if light else self.loans.values():
             row = v.row
             if row["status"] == "delinquent" and int(row["dpd"]) > 60:
                 severe += _d(row["balance"])
         ratio = (severe / pool).quantize(_RATIO) if pool > 0 else ZERO
         adrb: Decimal | None = None
-        if "pool.adrb" in self.deal.metrics:
+        if "pool.adrb" in self.deal.metrics and not light:
             rate = self.deal.parameters["discount_rate"].value
             end = period.collection_period_end
-            adrb = sum((discounted_balance_of(v.row, end, rate) for v in self.loans.values()), ZERO)
+            adrb = sum(
+                (discounted_balance(key, v.row, end, rate) for key, v in self.loans.items()),
+                ZERO,
+            )
         self.period_ends.append(_PeriodEnd(period.collection_period_end, pool, self.cum_defaults,
                                            ratio, adrb))  # fmt: skip
 
@@ -378,11 +469,12 @@ class CycleFolder:
             pool_performing=self.balances.get(accounts.POOL_PRINCIPAL, ZERO),
             pool_defaulted=self.balances.get(accounts.POOL_DEFAULTED, ZERO),
             clean_up_elected=elected,
+            clean_up_exercised=self.clean_up_exercised,
         )
 
-    def mark_period_end(self, period: SchedulePeriod) -> None:
+    def mark_period_end(self, period: SchedulePeriod, light: bool = False) -> None:
         """Close ``period``: snapshot the pool and the collections by item."""
-        self.close_period(period)
+        self.close_period(period, light)
         self.collected_until_end = dict(self.collected)
 
 

@@ -27,17 +27,20 @@ from ledger.amortisation import add_months
 from ledger.cycle import (
     CycleResult,
     approve_cycle,
+    declare_event,
+    elect_clean_up_call,
     issue_notes,
     run_cycle,
     run_due,
 )
-from ledger.cycle_state import deal_schedule
+from ledger.cycle_state import deal_schedule, discounted_balance
 from ledger.deal import DealDefinition
 from ledger.journal import apply_entries
 from ledger.money import round_fen
 from ledger.servicing import deal_in_force, load_deal
 from ledger.waterfall import posting_account
 from projections.base import fold_all
+from projections.loans import apply_loan_change, discounted_balance_of
 from projections.notes import NotesProjection
 
 D = Decimal
@@ -436,3 +439,76 @@ def test_driver_dry_run_equals_posted(
     posted = run_due(store, deal.deal_id, until)
     assert len(posted) == 7
     assert planned_signature(planned) == planned_signature(posted)
+
+
+def test_driver_clean_up_call_when_elected_repays_every_note(
+    store: EventStore, tmp_path: Path
+) -> None:
+    # clean-up threshold raised so the call is available on the first amortising date
+    high = {"value": "0.95", "source": "test: clean-up available early"}
+    path = scaled_deal(
+        "001_driver_china_13.yaml", tmp_path,
+        ("initial_cash_collateral", "cca_cap"), "cut_off_adrb", {"clean_up_pct": high},
+    )  # fmt: skip
+    load_deal(store, path)
+    deal = deal_in_force(store, "driver_china_13")
+    issue_notes(store, deal.deal_id)
+    store.append(servicing_events(deal.deal_id, deal.calendar.cut_off_date, 8, {}))
+    # not elected: the condition holds but nothing is exercised
+    planned = run_due(store, deal.deal_id, dt.date(2022, 3, 31), dry_run=True)
+    assert not any(e.type == "CleanUpCallExercised" for r in planned for e in r.events)
+    elect_clean_up_call(store, deal.deal_id, dt.date(2021, 12, 1))
+    results = run_due(store, deal.deal_id, dt.date(2022, 4, 30))
+    calls = [(r.payment_date, e) for r in results for e in r.events
+             if e.type == "CleanUpCallExercised"]  # fmt: skip
+    # revolving dates cannot be called (condition "not defs.revolving", L18472-18490)
+    assert len(calls) == 1 and calls[0][0] == results[3].payment_date
+    after = balances_until(store, deal.deal_id, calls[0][0])
+    assert after.get("pool:principal", D(0)) == 0
+    ws = waterfalls(store, deal.deal_id)
+    for w in ws:
+        check_payment_date(store, deal, w)
+    closing = {n.note_id: n.closing for n in ws[3].notes}
+    # the call lifts the 5% Sub floor (L3731-3737): every note is repaid
+    assert closing == {"class_a": D("0.00"), "sub": D("0.00")}
+    evaluated = [e.data for e in store.read(deal.deal_id, types=["TriggerEvaluated"])
+                 if e.data["trigger_id"] == "clean_up_exercised"]  # fmt: skip
+    assert [x["in_effect"] for x in evaluated] == [False, False, False, True, True]
+    assert run_due(store, deal.deal_id, dt.date(2022, 4, 30)) == []
+
+
+def test_byd_event_of_default_declared_switches_to_post_default(
+    store: EventStore, byd_setup: Callable[..., DealDefinition]
+) -> None:
+    deal = byd_setup()
+    run_due(store, deal.deal_id, dt.date(2021, 12, 31))
+    declare_event(store, deal.deal_id, "event_of_default", dt.date(2022, 1, 5),
+                  "holders_resolution", "resolution 2022-01")  # fmt: skip
+    results = run_due(store, deal.deal_id, dt.date(2022, 3, 31))
+    assert [r.mode for r in results] == ["post_default"] * 3
+    for w in waterfalls(store, deal.deal_id):
+        check_payment_date(store, deal, w)
+    ws = waterfalls(store, deal.deal_id)[3:]
+    # pooled order (TC 9.3, L1007-1018): everything through the collection account
+    assert all(not any(s.paid for s in w.steps if s.step_id.startswith("income.")) for w in ws)
+
+
+@pytest.mark.parametrize("method", ["level_principal", "annuity"])
+def test_fast_discounted_balance_agrees_with_the_loan_projection(method: str) -> None:
+    boarded = LoanBoarded(
+        loan_id="X1", borrower_id="B1", origination_date=dt.date(2020, 6, 15),
+        maturity_date=dt.date(2024, 6, 15), original_principal=D("150000.00"),
+        outstanding_principal=D("123456.78"), interest_rate=D("0.0399"), amortization=method,
+        payment_day=15, remaining_term_months=36, days_past_due=0,
+        cut_off_date=dt.date(2021, 6, 30),
+    )  # fmt: skip
+    row = apply_loan_change(None, (1, "LoanBoarded", boarded.payload()))
+    rate = D("0.051371")
+    for month in range(1, 30, 4):
+        y, m = add_months(2021, 6, month)
+        valuation = dt.date(*add_months(y, m, 0), 28)
+        exact = discounted_balance_of(row, valuation, rate)
+        fast = discounted_balance("X1", row, valuation, rate)
+        assert abs(fast - exact) <= D("0.10"), (valuation, fast, exact)
+        paid = CollectionReceived(loan_id="X1", value_date=valuation, principal=D("3100.00"))
+        row = apply_loan_change(row, (1, "CollectionReceived", paid.payload()))
