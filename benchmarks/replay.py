@@ -1,6 +1,6 @@
 """Full replay of a deal into every projection (SPEC §8: >= 150,000 events/s; peak RSS reported).
 
-    python -m benchmarks.replay [--loans 100000] [--months 30] [--batch 50000]
+    python -m benchmarks.replay [--loans 110000] [--months 36] [--batch 50000]
 
 ``main`` simulates a pool and its servicing history (:mod:`ledger.simulate`), turns every servicer
 row into its loan-level events (:func:`history_events`), appends them to a fresh PostgreSQL schema
@@ -343,8 +343,8 @@ def load_history(url: str, deal_id: str, batches: Iterable[list[NewEvent]], batc
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--loans", type=int, default=100_000)
-    parser.add_argument("--months", type=int, default=30)
+    parser.add_argument("--loans", type=int, default=110_000)
+    parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--batch", type=int, default=50_000)
     parser.add_argument("--profile", default=next(iter(PROFILES)))
     parser.add_argument("--replay-only", nargs=2, metavar=("URL", "DEAL"))
