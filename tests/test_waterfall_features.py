@@ -16,7 +16,8 @@ import pytest
 from ledger.deal import DealDefinition, DealValidationError, load_deal_text
 from ledger.deal.pool_rules import eligibility_failures
 from ledger.journal import apply_entries, trial_balance
-from ledger.waterfall import NoteState, WaterfallState, run_waterfall
+from ledger.waterfall import CapUsage, NoteState, WaterfallState, run_waterfall
+from ledger.waterfall.engine import cap_period_start
 from tests.test_deal_schema import MINIMAL
 
 D = Decimal
@@ -140,3 +141,88 @@ def test_purchase_validation_errors_have_yaml_paths() -> None:
         "  - {id: x, text: t, test: purchase.balance > 0, applies_to: [revolving], clause: c}\n"
     )
     assert problems_of(text) == ["eligibility[0].test: unknown name 'purchase.balance' at column 1"]
+
+
+# --- cap periods -----------------------------------------------------------------------------
+
+CAPPED = MINIMAL.replace(
+    "fees:\n",
+    "caps:\n"
+    '  c: {amount: "1000.00", period: year, period_start: 2021-03-15, clause: c}\n'
+    "fees:\n"
+    "  exp: {payee: trustee, kind: expense, cap: c, clause: c}\n",
+).replace(
+    "    - {id: s1, kind: pay_fees",
+    "    - {id: within, kind: pay_fees, from: cash, fees: [exp], portion: within_cap, clause: c}\n"
+    "    - {id: above, kind: pay_fees, from: cash, fees: [exp], portion: above_cap, clause: c}\n"
+    "    - {id: s1, kind: pay_fees",
+)
+
+
+def capped_run(text: str, day: dt.date, usage: dict[str, Any]) -> Any:
+    deal = load_deal_text(text)
+    state = toy_state(
+        deal,
+        payment_date=day,
+        interest_period_start=day,
+        interest_period_end=day,
+        accounts={"cash": D("10000.00")},
+        fees_incurred={"exp": D("500.00")},
+        cap_usage=usage,
+    )
+    return run_waterfall(deal, state)
+
+
+def test_yearly_cap_counts_what_the_year_used() -> None:
+    used = {"c": CapUsage(period_start=dt.date(2021, 3, 15), used=D("700.00"))}
+    # trust year 2021-03-15 .. 2022-03-14: 1,000.00 − 700.00 = 300.00 left of the 500.00 due
+    result = capped_run(CAPPED, dt.date(2021, 10, 26), used)
+    assert (result.paid("within"), result.paid("above")) == (D("300.00"), D("200.00"))
+    assert result.cap_usage == {"c": CapUsage(period_start=dt.date(2021, 3, 15), used=D("1000.00"))}
+    # still the same trust year on 2022-03-14: the 1,000.00 used leaves nothing
+    result = capped_run(CAPPED, dt.date(2022, 3, 14), result.cap_usage)
+    assert (result.paid("within"), result.paid("above")) == (D("0.00"), D("500.00"))
+    # 2022-03-28 falls in the next trust year (from 2022-03-15): the cap is fresh
+    result = capped_run(CAPPED, dt.date(2022, 3, 28), used)
+    assert (result.paid("within"), result.paid("above")) == (D("500.00"), D("0.00"))
+    assert result.cap_usage["c"] == CapUsage(period_start=dt.date(2022, 3, 15), used=D("500.00"))
+
+
+def test_per_payment_date_and_life_caps() -> None:
+    per_date = CAPPED.replace("period: year, period_start: 2021-03-15", "period: payment_date")
+    stale = {"c": CapUsage(period_start=dt.date(2021, 9, 26), used=D("900.00"))}
+    result = capped_run(per_date, dt.date(2021, 10, 26), stale)
+    # a per-date cap starts afresh on every payment date: 500.00 ≤ 1,000.00
+    assert (result.paid("within"), result.paid("above")) == (D("500.00"), D("0.00"))
+    assert result.cap_usage["c"] == CapUsage(period_start=dt.date(2021, 10, 26), used=D("500.00"))
+    life = CAPPED.replace("period: year, period_start: 2021-03-15", "period: life")
+    used = {"c": CapUsage(period_start=None, used=D("900.00"))}
+    # over the life of the deal 1,000.00 − 900.00 = 100.00 is left
+    result = capped_run(life, dt.date(2031, 10, 27), used)
+    assert (result.paid("within"), result.paid("above")) == (D("100.00"), D("400.00"))
+    assert result.cap_usage["c"] == CapUsage(period_start=None, used=D("1000.00"))
+
+
+def test_cap_year_from_29_february_and_the_closing_date() -> None:
+    deal = load_deal_text(CAPPED.replace("period_start: 2021-03-15", "period_start: 2024-02-29"))
+    assert cap_period_start(deal, "c", dt.date(2025, 2, 27)) == dt.date(2024, 2, 29)
+    assert cap_period_start(deal, "c", dt.date(2025, 2, 28)) == dt.date(2025, 2, 28)
+    assert cap_period_start(deal, "c", dt.date(2028, 3, 1)) == dt.date(2028, 2, 29)
+    closing = CAPPED.replace(", period_start: 2021-03-15", "").replace(
+        "  cut_off_date: 2021-06-18\n", "  cut_off_date: 2021-06-18\n  closing_date: 2021-08-20\n"
+    )
+    deal = load_deal_text(closing)
+    assert cap_period_start(deal, "c", dt.date(2022, 8, 19)) == dt.date(2021, 8, 20)
+    assert cap_period_start(deal, "c", dt.date(2022, 8, 20)) == dt.date(2022, 8, 20)
+
+
+def test_cap_period_validation_errors() -> None:
+    assert problems_of(CAPPED.replace(", period_start: 2021-03-15", "")) == [
+        "caps.c.period_start: a yearly cap needs period_start (the calendar has no closing_date)"
+    ]
+    assert problems_of(CAPPED.replace("period: year", "period: life")) == [
+        "caps.c: period_start is for a yearly cap (period: year)"
+    ]
+    assert problems_of(CAPPED.replace("period: year", "period: month")) == [
+        "caps.c.period: Input should be 'payment_date', 'year' or 'life'"
+    ]

@@ -24,6 +24,7 @@ import pytest
 from ledger.deal import DealDefinition, validate_deal_file
 from ledger.journal import apply_entries, trial_balance
 from ledger.waterfall import (
+    CapUsage,
     NoteState,
     WaterfallResult,
     WaterfallState,
@@ -57,7 +58,6 @@ def state(deal: DealDefinition, **kw: Any) -> WaterfallState:
     metrics: dict[str, Decimal | bool] = {
         name: (False if decl.kind == "bool" else D(0)) for name, decl in deal.metrics.items()
     }
-    metrics["expenses.cap_remaining_this_year"] = D("1000000.00")
     metrics.update(kw.pop("metrics", {}))
     fields: dict[str, Any] = {
         "payment_date": dt.date(2024, 8, 26),
@@ -165,7 +165,11 @@ def test_principal_covers_through_class_c_interest_not_the_sub_return(
         metrics={
             "collections.income": D("4000000.00"),
             "pool.cumulative_defaults": D("1500000.00"),
-            "expenses.cap_remaining_this_year": D("20000.00"),
+        },
+        # 980,000.00 of the 1,000,000.00 annual cap already used in the trust year from
+        # 2024-03-29 (L769): 20,000.00 left
+        cap_usage={
+            "annual_expense_cap": CapUsage(period_start=dt.date(2024, 3, 29), used=D("980000.00"))
         },
     )
     result = run_waterfall(wenhui, s)
@@ -407,3 +411,34 @@ def test_clean_up_date_repays_every_class_and_pays_the_residual(wenhui: DealDefi
     assert result.paid("principal.7") == D("7091661.79")
     assert all(balance == 0 for balance in result.note_balances.values())
     cash_conserved(result, wenhui)
+
+
+def test_annual_expense_cap_resets_each_trust_year(wenhui: DealDefinition) -> None:
+    # L769 每年优先支出费用上限: 1,000,000.00 (assumed) per trust year from the effective date
+    # 2024-03-29. With the whole first year's cap used, PD 2025-03-26 (still year 1) pays the
+    # 50,000.00 of expenses above the cap (step 8); PD 2025-04-28 (year 2 from 2025-03-29) pays it
+    # within the cap (step 3)
+    full = {"annual_expense_cap": CapUsage(period_start=dt.date(2024, 3, 29), used=D("1000000.00"))}
+
+    def run(day: dt.date) -> WaterfallResult:
+        s = state(
+            wenhui,
+            payment_date=day,
+            accounts={"income": D("10000000.00")},
+            fees_incurred={"custodian_expenses": D("50000.00")},
+            cap_usage=full,
+        )
+        return run_waterfall(wenhui, s)
+
+    year1 = run(dt.date(2025, 3, 26))
+    (line,) = [x for x in year1.lines("income.3") if x.destination.endswith("custodian_expenses")]
+    assert line.paid == 0
+    assert year1.paid("income.8") == D("50000.00")
+    assert year1.cap_usage["annual_expense_cap"].used == D("1000000.00")
+    year2 = run(dt.date(2025, 4, 28))
+    (line,) = [x for x in year2.lines("income.3") if x.destination.endswith("custodian_expenses")]
+    assert line.paid == D("50000.00")
+    assert year2.paid("income.8") == 0
+    assert year2.cap_usage["annual_expense_cap"] == CapUsage(
+        period_start=dt.date(2025, 3, 29), used=D("50000.00")
+    )

@@ -136,6 +136,12 @@ class _Checker:
             self.formula(f"notes.{nid}.coupon.rate", note.coupon.rate, "number")
         for cid, cap in d.caps.items():
             self.formula(f"caps.{cid}.amount", cap.amount, "number")
+            no_start = cap.period_start is None and d.calendar.closing_date is None
+            if cap.period == "year" and no_start:
+                self.add(
+                    f"caps.{cid}.period_start",
+                    "a yearly cap needs period_start (the calendar has no closing_date)",
+                )
         for fid, fee in d.fees.items():
             self.role(f"fees.{fid}.payee", fee.payee)
             if fee.cap is not None and fee.cap not in d.caps:

@@ -138,10 +138,24 @@ class Account(_Model):
 
 
 class Cap(_Model):
-    """A per-payment-date cap shared by the fees that name it (e.g. 优先支出上限)."""
+    """A cap shared by the fees that name it (e.g. 优先支出上限), per ``period``.
+
+    ``payment_date``: ``amount`` on each payment date; ``year``: ``amount`` per year counted from
+    ``period_start`` (default: the calendar's closing date), the used part tracked in
+    ``WaterfallState.cap_usage`` (seed 003 L769 "每年优先支出费用上限"); ``life``: ``amount`` over
+    the life of the deal.
+    """
 
     amount: Formula
+    period: Literal["payment_date", "year", "life"] = "payment_date"
+    period_start: dt.date | None = None
     clause: str
+
+    @model_validator(mode="after")
+    def _start_only_for_years(self) -> Cap:
+        if self.period_start is not None and self.period != "year":
+            raise ValueError("period_start is for a yearly cap (period: year)")
+        return self
 
 
 class Fee(_Model):

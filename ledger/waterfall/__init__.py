@@ -2,6 +2,7 @@
 
 from ledger.waterfall.engine import WaterfallError, posting_account, run_waterfall, select_mode
 from ledger.waterfall.state import (
+    CapUsage,
     NoteState,
     Purchase,
     StepResult,
@@ -16,6 +17,7 @@ from ledger.waterfall.triggers import (
 )
 
 __all__ = [
+    "CapUsage",
     "NoteState",
     "Purchase",
     "StepResult",

@@ -38,7 +38,13 @@ from ledger.expr import ExprError, evaluate_bool
 from ledger.journal import JournalEntry, Posting, transfer
 from ledger.money import FEN, ZERO, allocate, round_fen
 from ledger.waterfall.env import DealEnv
-from ledger.waterfall.state import Purchase, StepResult, WaterfallResult, WaterfallState
+from ledger.waterfall.state import (
+    CapUsage,
+    Purchase,
+    StepResult,
+    WaterfallResult,
+    WaterfallState,
+)
 
 _GROUP = {"cash": "trust", "reserve": "reserve", "ledger": "ledger"}
 
@@ -73,6 +79,31 @@ def run_waterfall(
     if chosen not in deal.waterfalls:
         raise WaterfallError(f"deal {deal.deal_id} has no waterfall mode {chosen!r}")
     return _Run(deal, state, chosen).run()
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a common year
+        return day.replace(year=day.year + years, day=28)
+
+
+def cap_period_start(deal: DealDefinition, cap_id: str, payment_date: date) -> date | None:
+    """First day of the period of cap ``cap_id`` that ``payment_date`` falls in: the payment
+    date itself, the start of its cap year (anniversaries of ``period_start``, default the
+    closing date), or ``None`` for a life-of-deal cap."""
+    cap = deal.caps[cap_id]
+    if cap.period == "payment_date":
+        return payment_date
+    if cap.period == "life":
+        return None
+    anchor = cap.period_start or deal.calendar.closing_date
+    if anchor is None:  # pragma: no cover - refused by the deal checks
+        raise WaterfallError(f"caps.{cap_id}: a yearly cap needs period_start")
+    years = max(0, payment_date.year - anchor.year)
+    while years > 0 and _add_years(anchor, years) > payment_date:
+        years -= 1
+    return _add_years(anchor, years)
 
 
 def accrual(amount: Decimal, rate: Decimal, start: date, end: date, convention: str) -> Decimal:
@@ -167,12 +198,19 @@ class _Run:
             carried = s.fees_unpaid.get(fid, ZERO) if fee.carry_forward else ZERO
             due[fid] = max(ZERO, current) + carried
         within = dict(due)
+        self.cap_start: dict[str, date | None] = {}
+        self.cap_used_before: dict[str, Decimal] = {}
         for cid, cap in self.deal.caps.items():
+            start = cap_period_start(self.deal, cid, s.payment_date)
+            usage = s.cap_usage.get(cid)
+            used = usage.used if usage is not None and usage.period_start == start else ZERO
+            self.cap_start[cid], self.cap_used_before[cid] = start, used
             members = [fid for fid, fee in self.deal.fees.items() if fee.cap == cid]
             total = sum((due[f] for f in members), ZERO)
             if not members or total == 0:
                 continue
             cap_amount = max(ZERO, round_fen(env.number(cap.amount, f"caps.{cid}.amount")))
+            cap_amount = max(ZERO, cap_amount - used)
             for fid, share in zip(
                 members, allocate(min(total, cap_amount), [due[f] for f in members]), strict=True
             ):
@@ -272,7 +310,16 @@ class _Run:
             fees_unpaid=unpaid,
             paid_out=self.paid_out,
             purchases=tuple(self.purchases),
+            cap_usage=self._cap_usage(),
         )
+
+    def _cap_usage(self) -> dict[str, CapUsage]:
+        out = {}
+        for cid in self.deal.caps:
+            members = [fid for fid, fee in self.deal.fees.items() if fee.cap == cid]
+            used = self.cap_used_before[cid] + sum((self.paid_within[f] for f in members), ZERO)
+            out[cid] = CapUsage(period_start=self.cap_start[cid], used=used)
+        return out
 
     def _applies(self, step: Step, env: DealEnv) -> bool:
         return step.when is None or evaluate_bool(step.when, env)

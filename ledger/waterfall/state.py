@@ -31,6 +31,15 @@ class NoteState(_Model):
     """Coupon fixing for this period (floating notes); default: the deal's coupon formula."""
 
 
+class CapUsage(_Model):
+    """How much of a cap the within-cap fees used in one cap period (``caps.<id>.period``)."""
+
+    period_start: dt.date | None = None
+    """First day of the cap period (a payment date, the start of a cap year); ``None`` for a
+    life-of-deal cap."""
+    used: Money = ZERO
+
+
 class WaterfallState(_Model):
     """The trust on a determination date, as the projections see it."""
 
@@ -52,6 +61,9 @@ class WaterfallState(_Model):
     """Role → party id now (after a servicer replacement); default: the deal's parties."""
     ratings: dict[str, dict[str, str]] | None = None
     """Party → agency → grade now; default: the ratings in the deal file."""
+    cap_usage: dict[str, CapUsage] = Field(default_factory=dict)
+    """Cap id → what was used before this date in its period (the previous result's
+    ``cap_usage``); a usage of an earlier period, or none, counts as nothing used."""
 
     @model_validator(mode="after")
     def _period_order(self) -> WaterfallState:
@@ -105,6 +117,8 @@ class WaterfallResult(_Model):
     """Cash that left the trust accounts (to holders, fee payees, the originator)."""
     purchases: tuple[Purchase, ...] = ()
     """Revolving purchases made by ``purchase`` steps (the loans to board)."""
+    cap_usage: dict[str, CapUsage] = Field(default_factory=dict)
+    """Cap id → its period and the amount used including this date (next state's input)."""
 
     def lines(self, step_id: str) -> tuple[StepResult, ...]:
         """The result lines of one step."""
