@@ -65,11 +65,18 @@ class ProjectionRunner:
     @classmethod
     def default(cls) -> ProjectionRunner:
         from projections.loans import LoanProjection
+        from projections.notes import NotesProjection
         from projections.pool import PoolProjection
         from projections.remittance import RemittanceProjection
 
         return cls(
-            [BalancesProjection(), LoanProjection(), PoolProjection(), RemittanceProjection()]
+            [
+                BalancesProjection(),
+                LoanProjection(),
+                PoolProjection(),
+                RemittanceProjection(),
+                NotesProjection(),
+            ]
         )
 
     # ------------------------------------------------------------------ live
