@@ -201,10 +201,10 @@ class _Run:
         self.cap_start: dict[str, date | None] = {}
         self.cap_used_before: dict[str, Decimal] = {}
         for cid, cap in self.deal.caps.items():
-            start = cap_period_start(self.deal, cid, s.payment_date)
+            period = cap_period_start(self.deal, cid, s.payment_date)
             usage = s.cap_usage.get(cid)
-            used = usage.used if usage is not None and usage.period_start == start else ZERO
-            self.cap_start[cid], self.cap_used_before[cid] = start, used
+            used = usage.used if usage is not None and usage.period_start == period else ZERO
+            self.cap_start[cid], self.cap_used_before[cid] = period, used
             members = [fid for fid, fee in self.deal.fees.items() if fee.cap == cid]
             total = sum((due[f] for f in members), ZERO)
             if not members or total == 0:
