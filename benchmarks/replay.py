@@ -227,9 +227,7 @@ def row_events(deal_id: str, row: ServicerRow) -> Iterator[NewEvent]:
         )
 
 
-def month_events(
-    deal_id: str, month: SimulatedMonth, remit_after_days: int = 6
-) -> list[NewEvent]:
+def month_events(deal_id: str, month: SimulatedMonth, remit_after_days: int = 6) -> list[NewEvent]:
     """A simulated month's events, then the servicer remitting everything it collected in the month
     (``CollectionsRemitted``) ``remit_after_days`` after the period end."""
     out: list[NewEvent] = []
