@@ -83,9 +83,14 @@ def test_repurchase_prices(byd: DealDefinition, driver: DealDefinition) -> None:
     )
 
 
-def state(pool: dict[str, Value], notes: dict[str, NoteState], index: int = 20) -> WaterfallState:
+def state(
+    pool: dict[str, Value],
+    notes: dict[str, NoteState],
+    index: int = 20,
+    day: dt.date = dt.date(2023, 6, 26),
+) -> WaterfallState:
     return WaterfallState(
-        payment_date=dt.date(2023, 6, 26),
+        payment_date=day,
         period_index=index,
         interest_period_start=dt.date(2023, 5, 26),
         interest_period_end=dt.date(2023, 6, 26),
@@ -109,5 +114,5 @@ def test_driver_clean_up_call_condition(driver: DealDefinition) -> None:
     low: dict[str, Value] = {"pool.adrb": D("800008211.03")}  # < 10% × 8,000,082,110.39
     assert clean_up_call_available(driver, state(low, notes))
     assert not clean_up_call_available(driver, state({"pool.adrb": D("800008211.04")}, notes))
-    # not during the Revolving Period (L18472-18490)
-    assert not clean_up_call_available(driver, state(low, notes, index=2))
+    # not during the Revolving Period (L18472-18490), which runs to the PD of 28 Feb 2022
+    assert not clean_up_call_available(driver, state(low, notes, index=2, day=dt.date(2022, 1, 26)))

@@ -56,14 +56,40 @@ def env_value(deal: DealDefinition, state: WaterfallState, name: str) -> Decimal
 
 def test_class_a_targeted_oc_switches_20_23_100(driver: DealDefinition) -> None:
     # L18424-18442: 20% in the Revolving Period, 23% after it, 100% with a CE Increase Condition
-    revolving = driver_state(driver, period_index=2)
+    # the Revolving Period runs to the PD in February 2022 (Mon 28 Feb, L19916-19922)
+    pd2 = {"period_index": 2, "payment_date": dt.date(2022, 1, 26)}
+    revolving = driver_state(driver, **pd2)
     assert env_value(driver, revolving, "defs.class_a_targeted_oc_pct") == D("0.20")
     assert env_value(driver, driver_state(driver), "defs.class_a_targeted_oc_pct") == D("0.23")
-    ceic = driver_state(driver, period_index=2, triggers={"eae_f_ce_increase": True})
+    ceic = driver_state(driver, **pd2, triggers={"eae_f_ce_increase": True})
     assert env_value(driver, ceic, "defs.class_a_targeted_oc_pct") == D("1")
     # an Early Amortisation Event ends the Revolving Period early (PD 2 → 23%)
-    eae = driver_state(driver, period_index=2, triggers={"eae_de_originator": True})
+    eae = driver_state(driver, **pd2, triggers={"eae_de_originator": True})
     assert env_value(driver, eae, "defs.class_a_targeted_oc_pct") == D("0.23")
+
+
+def test_revolving_period_ends_on_the_february_2022_payment_date(driver: DealDefinition) -> None:
+    # L19916-19922: to (and including) the PD in February 2022 = 28 Feb 2022 (26 Feb a Saturday)
+    def revolving(day: dt.date, **kw: Any) -> bool:
+        value = DealEnv(driver, driver_state(driver, payment_date=day, **kw))["period.revolving"]
+        assert isinstance(value, bool)
+        return value
+
+    assert revolving(dt.date(2021, 12, 27)) and revolving(dt.date(2022, 2, 28))
+    assert not revolving(dt.date(2022, 3, 28))
+    # any Early Amortisation Event (a trigger with an end_revolving consequence) ends it early
+    assert not revolving(dt.date(2022, 1, 26), triggers={"eae_b_accumulation": True})
+    assert not revolving(dt.date(2022, 1, 26), triggers={"foreclosure_event": True})
+    # the Clean-Up Call has no end_revolving consequence
+    assert revolving(dt.date(2022, 1, 26), triggers={"clean_up_exercised": True})
+    assert driver.revolving_end_triggers() == (
+        "eae_a_servicer_replacement",
+        "eae_b_accumulation",
+        "eae_c_oc_floor",
+        "eae_de_originator",
+        "eae_f_ce_increase",
+        "foreclosure_event",
+    )
 
 
 def test_cash_collateral_target(driver: DealDefinition) -> None:
@@ -71,6 +97,7 @@ def test_cash_collateral_target(driver: DealDefinition) -> None:
         s = driver_state(
             driver,
             period_index=index,
+            payment_date=dt.date(2021, 12, 27) if index == 1 else dt.date(2022, 3, 28),
             metrics={"pool.adrb": D(adrb)},
             notes={"class_a": NoteState(balance=D(class_a)), "sub": NoteState(balance=D("1.00"))},
         )

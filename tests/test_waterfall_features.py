@@ -226,3 +226,53 @@ def test_cap_period_validation_errors() -> None:
     assert problems_of(CAPPED.replace("period: year", "period: month")) == [
         "caps.c.period: Input should be 'payment_date', 'year' or 'life'"
     ]
+
+
+# --- revolving period ------------------------------------------------------------------------
+
+REVOLVING = (
+    MINIMAL.replace(
+        "default_mode: normal\n",
+        "triggers:\n"
+        "  stop: {description: s, declared: true, clause: c,\n"
+        "         consequences: [{kind: end_revolving, description: d}]}\n"
+        "  other: {description: o, declared: true, clause: c}\n"
+        "modes:\n"
+        "  - {mode: revolving, when: period.revolving, clause: c}\n"
+        "default_mode: normal\n",
+    ).replace(
+        "waterfalls:\n",
+        "waterfalls:\n  revolving:\n    - {id: r1, kind: pay, from: cash, payee: originator,"
+        " clause: c}\n",
+    )
+    + "revolving_period: {last_payment_date: 2021-12-27, clause: c}\n"
+)
+
+
+def test_revolving_period_to_its_last_payment_date_or_an_ending_trigger() -> None:
+    deal = load_deal_text(REVOLVING)
+    assert deal.revolving_end_triggers() == ("stop",)
+
+    def mode(day: dt.date, **triggers: bool) -> str:
+        result = run_waterfall(deal, toy_state(deal, payment_date=day, triggers=triggers))
+        return result.mode
+
+    assert mode(dt.date(2021, 12, 27)) == "revolving"  # the last payment date is included
+    assert mode(dt.date(2022, 1, 26)) == "normal"
+    assert mode(dt.date(2021, 11, 26), stop=True) == "normal"  # ended early
+    assert mode(dt.date(2021, 11, 26), other=True) == "revolving"
+    listed = load_deal_text(
+        REVOLVING.replace("27, clause: c}", "27, ended_by: [other], clause: c}")
+    )
+    assert listed.revolving_end_triggers() == ("other",)
+    state = toy_state(listed, payment_date=dt.date(2021, 11, 26), triggers={"other": True})
+    assert run_waterfall(listed, state).mode == "normal"
+
+
+def test_revolving_period_validation_errors() -> None:
+    text = REVOLVING.replace("27, clause: c}", "27, ended_by: [stop, nope], clause: c}")
+    assert problems_of(text) == ["revolving_period.ended_by[1]: unknown trigger 'nope'"]
+    no_period = REVOLVING.replace(
+        "revolving_period: {last_payment_date: 2021-12-27, clause: c}\n", ""
+    )
+    assert problems_of(no_period) == ["modes[0].when: unknown name 'period.revolving' at column 1"]

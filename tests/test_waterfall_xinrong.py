@@ -165,6 +165,7 @@ def test_severe_delinquency_acceleration_is_reversible_and_cdr_is_not(
         s = state(
             xinrong,
             period_index=5,
+            payment_date=dt.date(2024, 10, 28),
             metrics={"pool.severe_delinquency_ratio_avg3": D(value)},
             triggers={"acc_f_severe_delinquency": was},
         )
@@ -178,7 +179,12 @@ def test_severe_delinquency_acceleration_is_reversible_and_cdr_is_not(
     assert avg3("0.0150", was=True) is True
     assert avg3("0.0149", was=True) is False
     # the cured acceleration no longer drives the mode (period 5 is in amortisation anyway)
-    cured = state(xinrong, period_index=5, triggers={"acc_f_severe_delinquency": False})
+    cured = state(
+        xinrong,
+        period_index=5,
+        payment_date=dt.date(2024, 10, 28),  # 26 Oct a Saturday
+        triggers={"acc_f_severe_delinquency": False},
+    )
     assert select_mode(xinrong, cured) == "amortising"
     # the CDR acceleration (e) latches (sticky): a lower ratio later does not lift it
     s = state(
@@ -422,3 +428,16 @@ def test_revolving_purchase_is_capped_by_the_principal_account(xinrong: DealDefi
     (bought,) = result.purchases
     assert (bought.seller, bought.balance) == ("seller", D("503000000.00"))
     cash_conserved(result, xinrong)
+
+
+def test_revolving_period_ends_with_the_first_payment_date(xinrong: DealDefinition) -> None:
+    # L135: 持续购买期 to 2024-06-26 (excluded) at the latest; the 2024-06-26 distribution is made
+    # on 2024-06-18, inside it; the next payment date 2024-07-26 is in the amortisation period
+    assert select_mode(xinrong, first_date(xinrong)) == "revolving"
+    later = first_date(xinrong, payment_date=dt.date(2024, 7, 26), period_index=2)
+    assert select_mode(xinrong, later) == "amortising"
+    # an event of default or a servicer termination event ends it directly (L135 (3), (4))
+    for tid in ("acc_b_servicer_termination", "acc_e_cumulative_defaults", "revolving_ended"):
+        assert select_mode(xinrong, first_date(xinrong, triggers={tid: True})) == "amortising"
+    assert "revolving_ended" in xinrong.revolving_end_triggers()
+    assert "servicer_downgrade_reserves" not in xinrong.revolving_end_triggers()

@@ -170,6 +170,10 @@ class _Checker:
                     )
                 if cons.account is not None:
                     self.account(f"{p}.consequences[{i}].account", cons.account)
+        if d.revolving_period is not None:
+            for i, tid in enumerate(d.revolving_period.ended_by or ()):
+                if tid not in d.triggers:
+                    self.add(f"revolving_period.ended_by[{i}]", f"unknown trigger {tid!r}")
         self.mode("default_mode", d.default_mode)
         for i, rule in enumerate(d.modes):
             self.mode(f"modes[{i}].mode", rule.mode)

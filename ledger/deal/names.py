@@ -20,6 +20,7 @@ name                                    kind    meaning
 ``roles.<role>``                        number  ordinal of the party holding the role
 ``period.days``                         number  actual days in the interest period
 ``period.index``                        number  payment date number (1 = first)
+``period.revolving``                    bool    in the revolving period (deals with one)
 declared metrics (``pool.balance``)     either  supplied by projections each period
 ``loan.<field>`` (loan formulas only)   either  a loan's field, for eligibility/repurchase
 ``purchase.balance`` / ``.price``       number  pool-level criteria only: what a purchase buys
@@ -87,6 +88,8 @@ def deal_names(
         names[f"roles.{role}"] = "number"
     for field in PERIOD_FIELDS:
         names[f"period.{field}"] = "number"
+    if deal.revolving_period is not None:
+        names["period.revolving"] = "bool"
     for metric, decl in deal.metrics.items():
         names[metric] = decl.kind
     return names

@@ -483,6 +483,20 @@ class CalendarRules(_Model):
     clause: str
 
 
+class RevolvingPeriod(_Model):
+    """The revolving period (持续购买期), read as the formula name ``period.revolving``.
+
+    A payment date is in it when it falls on or before ``last_payment_date`` and no trigger that
+    ends it is in effect: those in ``ended_by``, by default every trigger with an
+    ``end_revolving`` consequence. The period does not restart, so a trigger that ends it early
+    should be sticky (or latched by a sticky one).
+    """
+
+    last_payment_date: dt.date
+    ended_by: tuple[str, ...] | None = None
+    clause: str
+
+
 class Criterion(_Model):
     """An eligibility criterion; ``test`` when it is machine-checkable.
 
@@ -554,9 +568,23 @@ class DealDefinition(_Model):
     default_mode: str
     waterfalls: dict[Identifier, tuple[Step, ...]]
     calendar: CalendarRules
+    revolving_period: RevolvingPeriod | None = None
     eligibility: tuple[Criterion, ...] = ()
     repurchase_price: PriceFormula | None = None
     clean_up_call: CleanUpCall | None = None
+
+    def revolving_end_triggers(self) -> tuple[str, ...]:
+        """The triggers that end the revolving period early (none without one)."""
+        rp = self.revolving_period
+        if rp is None:
+            return ()
+        if rp.ended_by is not None:
+            return rp.ended_by
+        return tuple(
+            tid
+            for tid, trig in self.triggers.items()
+            if any(c.kind == "end_revolving" for c in trig.consequences)
+        )
 
     def roles(self) -> dict[str, str | None]:
         """Role → holding party id at closing (``None`` for vacant roles)."""

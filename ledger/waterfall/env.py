@@ -76,6 +76,11 @@ class DealEnv(Mapping[str, Value]):
                 v[f"ratings.{role}.{agency}"] = rating_rank(grade)
         v["period.days"] = Decimal((state.interest_period_end - state.interest_period_start).days)
         v["period.index"] = Decimal(state.period_index)
+        if deal.revolving_period is not None:
+            v["period.revolving"] = (
+                state.payment_date <= deal.revolving_period.last_payment_date
+                and not any(state.triggers.get(tid, False) for tid in deal.revolving_end_triggers())
+            )
         for name, value in state.metrics.items():
             v[name] = value
 
