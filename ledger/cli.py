@@ -21,12 +21,17 @@ from events.jsonl import ImportRejected, read_jsonl, write_export
 from events.model import json_schemas
 from events.store import AppendResult, EventStore, StoreError
 from ledger import db
+from ledger.cli_cycle import cycle_app, run_due_command
 from ledger.cli_servicing import deal_store_commands, post, tape_app
 from ledger.deal.cli import deal_app
 from ledger.logs import configure
 from ledger.verify import verify as verify_store
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Event-sourced servicing and trust-accounting ledger for securitisation trusts.",
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 events_app = typer.Typer(no_args_is_help=True, help="Import, export and describe events.")
 app.add_typer(db_app, name="db")
@@ -34,6 +39,8 @@ app.add_typer(events_app, name="events")
 app.add_typer(deal_store_commands(deal_app), name="deal")
 app.add_typer(tape_app, name="tape")
 app.command("post")(post)
+app.add_typer(cycle_app, name="cycle")
+app.command("run-due")(run_due_command)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -218,7 +225,7 @@ def demo(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
         console=err, disable=not err.is_terminal,
     ) as progress:  # fmt: skip
-        task = progress.add_task("starting", total=months + 3)
+        task = progress.add_task("starting", total=months + 4)
 
         def step(what: str) -> None:
             progress.update(task, description=what, advance=1)
@@ -238,6 +245,19 @@ def demo(
             f"{m.cumulative_default_ratio:.4%}",
         )  # fmt: skip
     out.print(table)
+    modes: dict[str, int] = {}
+    breached: dict[str, str] = {}
+    for c in result.cycles:
+        modes[c["mode"]] = modes.get(c["mode"], 0) + 1
+        for name, t in c["triggers"].items():
+            if t.get("in_effect"):
+                breached.setdefault(name, c["payment_date"])
+    out.print(
+        f"{len(result.cycles)} payment dates run ("
+        + ", ".join(f"{m}: {n}" for m, n in modes.items())
+        + "); triggers breached: "
+        + (", ".join(f"{k} from {d}" for k, d in breached.items()) or "none")
+    )
     status = "OK" if result.verified else "FAILED: " + "; ".join(result.problems)
     out.print(f"{result.events} events; verify {status}; files in {result.out_dir}/")
     if not result.verified:

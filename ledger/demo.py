@@ -1,10 +1,16 @@
 """``trust-ledger demo``: the main job end to end on a simulated pool shaped like a seed deal.
 
-Imperative shell only: it drives the same functions an operator's commands do — load the deal
-file, board a simulated boarding tape, import a simulated servicer tape each month, remit the
-month's collections to the trust account — and then verifies the whole history (hash chain and
-replay-equals-live). Every tape it imports is written to ``out/tapes/`` first, so what the ledger
-holds can be traced to files; the monthly figures go to ``out/demo-summary.{json,csv}``.
+Imperative shell only: it drives the same functions an operator's and a trustee's commands do —
+record the deal, board a simulated boarding tape, issue the notes, import a simulated servicer
+tape each month, remit the month's collections, run every payment date that has fallen due
+(close the period, evaluate triggers, run the waterfall, distribute) — and then verifies the whole
+history (hash chain and replay-equals-live).
+
+The simulated pool is a few thousand loans, not the seed's tens of thousands, so the deal in
+force is the seed's deal file with its note amounts and RMB parameters scaled to the pool
+(:func:`scaled_deal_text`), written to ``out/`` and recorded like any deal definition. Every tape
+imported is written to ``out/tapes/`` first, so what the ledger holds can be traced to files;
+the monthly figures go to ``out/demo-summary.{json,csv}``.
 """
 
 from __future__ import annotations
@@ -17,13 +23,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 from itertools import islice
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from events.envelope import NewEvent
 from events.servicing import CollectionsRemitted
 from events.store import EventStore
 from ledger import accounts
+from ledger.cycle import CycleResult, issue_notes, run_due
 from ledger.deal.loader import validate_deal_file
-from ledger.money import ZERO
+from ledger.money import ZERO, round_fen
 from ledger.pool_profiles import profile
 from ledger.servicing import (
     board_pool,
@@ -35,6 +45,7 @@ from ledger.servicing import (
 from ledger.simulate import SimulationParams, simulate_months, simulate_pool
 from ledger.tapes import write_boarding_csv, write_servicer_csv
 from ledger.verify import verify
+from projections.base import State
 
 DEALS_DIR = Path(__file__).resolve().parent / "deals"
 
@@ -46,6 +57,38 @@ def deal_file(seed: str) -> Path:
             return path
     known = ", ".join(p.stem for p in sorted(DEALS_DIR.glob("*.yaml")))
     raise ValueError(f"no seed deal {seed!r}; shipped deals: {known}")
+
+
+POOL_PARAMETERS = ("cut_off_adrb", "initial_pool_balance")
+"""The parameter holding the pool balance at cut-off, by the names the deal files use."""
+
+
+def scaled_deal_text(text: str, pool_balance: Decimal) -> tuple[str, Decimal, list[str]]:
+    """The deal file scaled to a pool of ``pool_balance``: note amounts and RMB parameters times
+    ``pool_balance / <the deal's cut-off pool parameter>``. RMB parameters are those written with
+    two decimals and at least 1,000 (rates and ratios never are). Returns the new text, the factor
+    and the scaled parameter names."""
+    data = yaml.safe_load(text)
+    params = data["parameters"]
+    pool_param = next((p for p in POOL_PARAMETERS if p in params), None)
+    if pool_param is None:
+        raise ValueError(f"the deal file names none of {POOL_PARAMETERS} as its pool balance")
+    factor = pool_balance / Decimal(str(params[pool_param]["value"]))
+
+    def scale(value: object) -> str:
+        return str(round_fen(Decimal(str(value)) * factor))
+
+    for note in data["notes"].values():
+        note["amount"] = scale(note["amount"])
+    scaled = []
+    for name, p in params.items():
+        v = Decimal(str(p["value"]))
+        if v.as_tuple().exponent == -2 and v >= 1000:
+            p["value"] = scale(v)
+            p["comment"] = f"demo: scaled by {factor:.10f} to the simulated pool"
+            scaled.append(name)
+    header = f"# {data['name']}: seed deal scaled to a simulated pool of {pool_balance:,.2f}\n"
+    return header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), factor, scaled
 
 
 @dataclass(frozen=True)
@@ -70,6 +113,8 @@ class DemoResult:
     verified: bool
     problems: list[str]
     out_dir: Path
+    scale_factor: Decimal
+    cycles: list[dict[str, Any]]
 
 
 Progress = Callable[[str], None]
@@ -93,21 +138,28 @@ def run_demo(
 ) -> DemoResult:
     """Board, service ``months`` months, remit, verify. ``step`` is told of each stage."""
     path = deal_file(seed)
-    deal = validate_deal_file(path)
-    deal_id = deal.deal_id
+    seed_deal = validate_deal_file(path)
+    deal_id = seed_deal.deal_id
     tapes = out_dir / "tapes"
     tapes.mkdir(parents=True, exist_ok=True)
 
-    step(f"deal {deal_id}: recording {path.name}")
-    load_deal(store, path, effective_date=deal.calendar.cut_off_date)
+    step(f"drawing {loans} loans shaped like seed {seed_deal.seed}'s pool")
+    cut_off = seed_deal.calendar.cut_off_date
+    pool = eligible_rows(
+        seed_deal, simulate_pool(profile(seed_deal.seed), loans, cut_off, random_seed)
+    )
+    initial = sum((r.outstanding_principal for r in pool), ZERO)
+    text, factor, _ = scaled_deal_text(path.read_text(encoding="utf-8"), initial)
+    scaled = out_dir / f"deal-{deal_id}.yaml"
+    scaled.write_text(text, encoding="utf-8")
+    load_deal(store, scaled, effective_date=cut_off)
+    deal = validate_deal_file(scaled)
 
-    step(f"boarding {loans} simulated loans shaped like seed {deal.seed}")
-    drawn = simulate_pool(profile(deal.seed), loans, deal.calendar.cut_off_date, random_seed)
-    pool = eligible_rows(deal, drawn)
+    step(f"boarding {len(pool)} loans, issuing the notes")
     boarding = tapes / "boarding.csv"
     write_boarding_csv(pool, boarding)
     board_pool(store, deal_id, boarding)
-    initial = sum((r.outstanding_principal for r in pool), ZERO)
+    issue_notes(store, deal_id)
 
     # the simulator works in calendar months from the day after cut-off; each month's tape is
     # imported into the deal's collection period that contains it (seed 001's first period runs
@@ -158,6 +210,15 @@ def run_demo(
             )
         )
 
+    # every payment date that has fallen due, in date order, each one atomic batch; each folds
+    # the state as of its determination date, so one run after the servicing gives the same
+    # cycles as a run each month (and reads the history once, not once a month)
+    last_end = figures[-1].period_end if figures else cut_off
+    step(f"running every payment date up to {last_end}")
+    posted = [r for r in run_due(store, deal_id, last_end) if r.status == "posted"]
+    notes = notes_after_each(store, deal_id, posted)
+    cycles = [cycle_summary(r, notes[r.payment_date]) for r in posted]
+
     step("verifying the hash chain and replay = live")
     report = verify(store, deal_id)[0]
     result = DemoResult(
@@ -170,9 +231,47 @@ def run_demo(
         verified=report.ok,
         problems=[p for p in [report.first_problem()] if p],
         out_dir=out_dir,
+        scale_factor=factor,
+        cycles=cycles,
     )
     write_summary(result)
     return result
+
+
+def notes_after_each(
+    store: EventStore, deal_id: str, cycles: list[CycleResult]
+) -> dict[date, dict[str, Any]]:
+    """The note rows of the (pure) notes projection as they stood after each cycle: one fold
+    over the history, read off at each cycle's last event."""
+    projection = next(p for p in store.runner.projections if p.name == "notes")
+    marks = {r.recorded[-1].deal_seq: r.payment_date for r in cycles if r.recorded}
+    state: State = {}
+    out: dict[date, dict[str, Any]] = {}
+    for event in store.read(deal_id, until_seq=max(marks, default=0)):
+        projection.fold(state, event)
+        if event.deal_seq in marks:
+            out[marks[event.deal_seq]] = {
+                k: dict(v.row) for k, v in state.items() if k.startswith("note:")
+            }
+    return out
+
+
+def cycle_summary(result: CycleResult, notes: dict[str, Any]) -> dict[str, Any]:
+    """What a payment date did, from the events it posted: mode, triggers, each waterfall step
+    (due, paid, shortfall) and the note balances after it."""
+    out: dict[str, Any] = {
+        "payment_date": result.payment_date.isoformat(),
+        "mode": result.mode,
+        "triggers": {},
+        "steps": [],
+        "notes": notes,
+    }
+    for e in result.recorded:
+        if e.type == "TriggerEvaluated":
+            out["triggers"][e.data.get("trigger_id", e.data.get("trigger", "?"))] = e.data
+        elif e.type == "WaterfallExecuted":
+            out["steps"] = e.data.get("steps", [])
+    return out
 
 
 def write_summary(result: DemoResult) -> None:
@@ -186,7 +285,9 @@ def write_summary(result: DemoResult) -> None:
         "events": result.events,
         "verified": result.verified,
         "problems": result.problems,
+        "scale_factor": str(result.scale_factor),
         "months": rows,
+        "payment_dates": result.cycles,
     }
     (result.out_dir / "demo-summary.json").write_text(
         json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

@@ -1,0 +1,54 @@
+"""The demo end to end on a small pool, on both backends: it boards, services, runs payment dates
+(with a trigger breach and a mode switch), verifies and writes its files."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from events.store import EventStore
+from ledger.demo import run_demo, scaled_deal_text
+
+
+def test_demo_runs_payment_dates_through_a_breach_and_verifies(
+    store: EventStore, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = run_demo(store, "001", loans=300, months=12, stress_month=6, out_dir=out)
+    assert result.verified, result.problems
+    assert len(result.months) == 12
+    modes = [c["mode"] for c in result.cycles]
+    assert modes[0] == "revolving" and "amortising" in modes  # the mode switched
+    fired = {k for c in result.cycles for k, v in c["triggers"].items() if v["in_effect"]}
+    assert fired, "a trigger must be breached"
+    summary = json.loads((out / "demo-summary.json").read_text(encoding="utf-8"))
+    assert summary["verified"] and len(summary["payment_dates"]) == len(result.cycles)
+    assert (out / "tapes" / "boarding.csv").is_file()
+    assert (out / "deal-driver_china_13.yaml").is_file()
+    # note balances never rise and never go negative from one payment date to the next
+    balances = [Decimal(c["notes"]["note:class_a"]["balance"]) for c in result.cycles]
+    assert all(b >= 0 for b in balances) and balances == sorted(balances, reverse=True)
+
+
+def test_scaling_touches_money_not_rates() -> None:
+    text = """
+name: x
+parameters:
+  initial_pool_balance: {value: "1000000.00"}
+  expense_cap: {value: "150000.00"}
+  price_pct: {value: "1.00"}
+  fee_rate: {value: "0.01"}
+notes:
+  a: {amount: "900000.00"}
+"""
+    scaled, factor, names = scaled_deal_text(text, Decimal("500000.00"))
+    data = yaml.safe_load(scaled)
+    assert factor == Decimal("0.5")
+    assert sorted(names) == ["expense_cap", "initial_pool_balance"]
+    assert data["notes"]["a"]["amount"] == "450000.00"
+    assert data["parameters"]["expense_cap"]["value"] == "75000.00"
+    assert data["parameters"]["price_pct"]["value"] == "1.00"  # a ratio, not RMB
+    assert data["parameters"]["fee_rate"]["value"] == "0.01"
