@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from events.store import EventStore
-from ledger.demo import run_demo, scaled_deal_text
+from ledger.demo import run_demo, scaled_deal_text, write_reports
 
 
 def test_demo_runs_payment_dates_through_a_breach_and_verifies(
@@ -28,6 +28,13 @@ def test_demo_runs_payment_dates_through_a_breach_and_verifies(
     assert summary["verified"] and len(summary["payment_dates"]) == len(result.cycles)
     assert (out / "tapes" / "boarding.csv").is_file()
     assert (out / "deal-driver_china_13.yaml").is_file()
+    reports = sorted((out / "reports").iterdir())
+    assert len(reports) == 3 * len(result.cycles)
+    first = {p.name: p.read_bytes() for p in reports}
+    write_reports(result)  # rendering is deterministic: the same figures, the same bytes
+    assert {p.name: p.read_bytes() for p in sorted((out / "reports").iterdir())} == first
+    html = (out / "reports" / f"{result.cycles[-1]['payment_date']}.html").read_text("utf-8")
+    assert html.count("<svg") == 3 and "Cumulative default ratio vs trigger" in html
     # note balances never rise and never go negative from one payment date to the next
     balances = [Decimal(c["notes"]["note:class_a"]["balance"]) for c in result.cycles]
     assert all(b >= 0 for b in balances) and balances == sorted(balances, reverse=True)
