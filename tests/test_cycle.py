@@ -512,3 +512,42 @@ def test_fast_discounted_balance_agrees_with_the_loan_projection(method: str) ->
         assert abs(fast - exact) <= D("0.10"), (valuation, fast, exact)
         paid = CollectionReceived(loan_id="X1", value_date=valuation, principal=D("3100.00"))
         row = apply_loan_change(row, (1, "CollectionReceived", paid.payload()))
+
+
+@pytest.mark.parametrize(
+    ("src", "closing"),
+    [
+        # 000's issue date is 'expected in end of Sep 2023' (L99): 2023-09-27 assumed
+        ("000_weshare_lease_abn.yaml", dt.date(2023, 9, 27)),
+        ("002_xinrong_2024_1.yaml", None),
+        ("003_wenhui_2024_1.yaml", None),
+    ],
+)
+def test_other_seed_deals_run_thirteen_payment_dates(
+    store: EventStore, tmp_path: Path, src: str, closing: dt.date | None
+) -> None:
+    """Seeds 000, 002 and 003 through 13 payment dates with the invariants of every date (their
+    RMB parameters — every parameter of 10,000 or more — scaled to the test pool)."""
+    data = yaml.safe_load((DEALS / src).read_text(encoding="utf-8"))
+    factor = POOL / D(data["parameters"]["initial_pool_balance"]["value"])
+    for note in data["notes"].values():
+        note["amount"] = str(round_fen(D(note["amount"]) * factor))
+    for param in data["parameters"].values():
+        if D(str(param["value"])) >= 10000:
+            param["value"] = str(round_fen(D(str(param["value"])) * factor))
+    path = tmp_path / src
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    load_deal(store, path)
+    deal = deal_in_force(store, data["deal_id"])
+    issue_notes(store, deal.deal_id, closing)
+    store.append(servicing_events(deal.deal_id, deal.calendar.cut_off_date, 16, {8: 3}))
+    first = deal.calendar.first_payment_date
+    until = dt.date(*add_months(first.year, first.month, 12), 28)
+    results = run_due(store, deal.deal_id, until)
+    assert len(results) == 13 and all(r.status == "posted" for r in results)
+    ws = waterfalls(store, deal.deal_id)
+    for w in ws:
+        check_payment_date(store, deal, w)
+    assert all(n.closing <= n.original for n in ws[-1].notes)
+    assert run_due(store, deal.deal_id, until) == []
+    assert store.runner.compare(store, deal.deal_id) == []
