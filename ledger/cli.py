@@ -262,3 +262,30 @@ def demo(
     out.print(f"{result.events} events; verify {status}; files in {result.out_dir}/")
     if not result.verified:
         raise typer.Exit(1)
+
+
+@app.command()
+def scheduler(
+    deal: Annotated[
+        list[str] | None, typer.Option("--deal", help="Deal id (repeatable; default every deal)")
+    ] = None,
+    at: Annotated[str, typer.Option("--at", help="Daily run time, Beijing time (HH:MM)")] = "06:00",
+    db_url: DbOption = None,
+) -> None:
+    """Run the payment-date service: catch up now, then post each deal's due dates daily."""
+    from ledger.scheduler import serve
+
+    try:
+        hour, minute = (int(p) for p in at.split(":"))
+    except ValueError:
+        raise fail(f"--at {at!r}: use HH:MM", 2) from None
+    url = db.resolve_url(db_url or State.url)
+    with open_store(url) as store:
+        deals = deal or store.deals()
+    if not deals:
+        raise fail("no deals in the store: load a deal first (trust-ledger deal load FILE)")
+    out.print(f"scheduler: {', '.join(deals)} daily at {at} Asia/Shanghai; Ctrl-C stops")
+    try:
+        serve(url, deals, hour=hour, minute=minute)
+    except (KeyboardInterrupt, SystemExit):
+        out.print("scheduler stopped")
