@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -17,6 +18,7 @@ from ledger.expr import (
     check,
     evaluate,
     evaluate_bool,
+    evaluate_date,
     evaluate_number,
     parse,
     rating_rank,
@@ -164,3 +166,91 @@ def test_arithmetic_matches_decimal(a: Decimal, b: Decimal) -> None:
     env = {"x.a": a, "x.b": b}
     assert evaluate("x.a + x.b * 2 - max(x.a, x.b)", env) == a + b * 2 - max(a, b)
     assert evaluate("x.a < x.b", env) is (a < b)
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+DATES: dict[str, Value] = {
+    "period.payment_date": dt.date(2025, 7, 18),
+    "dates.closing": dt.date(2024, 1, 31),
+    "x.n": D(12),
+}
+
+
+def test_date_literals_compare_exactly() -> None:
+    assert evaluate("period.payment_date >= date('2025-07-18')", DATES) is True
+    assert evaluate("period.payment_date > date('2025-07-18')", DATES) is False
+    assert evaluate("date('2025-07-18') == period.payment_date", DATES) is True
+    assert evaluate("max(dates.closing, date('2024-03-01'))", DATES) == dt.date(2024, 3, 1)
+
+
+def test_months_clamp_to_the_month_end_and_days_are_calendar_days() -> None:
+    # 31 Jan 2024 + 1 month = 29 Feb 2024 (leap year); + 13 months = 28 Feb 2025
+    assert evaluate("dates.closing + months(1)", DATES) == dt.date(2024, 2, 29)
+    assert evaluate("months(13) + dates.closing", DATES) == dt.date(2025, 2, 28)
+    assert evaluate("dates.closing - months(2)", DATES) == dt.date(2023, 11, 30)
+    assert evaluate("dates.closing + days(30)", DATES) == dt.date(2024, 3, 1)
+    assert evaluate("dates.closing + months(x.n)", DATES) == dt.date(2025, 1, 31)
+    # date − date is the number of days: 2024-01-31 .. 2025-07-18 = 334 + 200 = 534
+    assert evaluate("period.payment_date - dates.closing", DATES) == D(534)
+    assert (
+        evaluate("period.payment_date <= dates.closing + months(12)", DATES) is False
+    )  # 2025-07-18 is after 2025-01-31
+
+
+def test_date_kinds_are_checked_statically() -> None:
+    known: dict[str, Kind] = {"d": "date", "n": "number", "t": "bool"}
+    assert check(parse("d + months(12) >= d"), known, "bool") == []
+    assert check(parse("d - d"), known, "number") == []
+    assert check(parse("if(t, d, d + days(1))"), known, "date") == []
+    cases: list[tuple[str, Kind | None]] = [
+        ("d + 1", None),
+        ("d < 1", None),
+        ("d * 2", None),
+        ("months(1)", "number"),
+        ("d + months(t)", "date"),
+        ("max(d, n)", None),
+        ("d", "number"),
+        ("days(1) - d", None),
+    ]
+    reasons = [[p.reason for p in check(parse(text), known, want)] for text, want in cases]
+    assert reasons == [
+        ["cannot apply '+' to a date and a number"],
+        ["cannot compare a date with a number"],
+        ["cannot apply '*' to a date and a number"],
+        ["formula gives a span (months/days) on its own"],
+        ["expected a number, got a bool"],
+        ["expected a date, got a number"],
+        ["formula gives a date where a number is needed"],
+        ["cannot apply '-' to a span and a date"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("date(2025)", "date() takes a quoted ISO date such as date('2025-07-18') at column 6"),
+        ("date('2025-02-30')", "'2025-02-30' is not a date (YYYY-MM-DD) at column 6"),
+        ("date('18/07/2025')", "'18/07/2025' is not a date (YYYY-MM-DD) at column 6"),
+        ("date('2025-07-18'", "expected ')', found 'end of formula' at column 18"),
+        ("weeks(2)", "unknown function 'weeks' at column 1"),
+    ],
+)
+def test_date_syntax_errors(text: str, message: str) -> None:
+    with pytest.raises(ExprError) as info:
+        parse(text)
+    assert str(info.value) == message
+
+
+def test_date_runtime_errors() -> None:
+    with pytest.raises(ExprError, match=r"months\(\) needs a whole number, got 1.5"):
+        evaluate("dates.closing + months(1.5)", DATES)
+    with pytest.raises(ExprError, match="formula gives a span"):
+        evaluate("days(1)", {})
+    with pytest.raises(ExprError, match="formula gives a date where a number is needed"):
+        evaluate_number("dates.closing", DATES)
+    with pytest.raises(ExprError, match="cannot compare a date with a number"):
+        evaluate("dates.closing > 1", DATES)
+    with pytest.raises(ExprError, match="date out of range"):
+        evaluate("date('9999-12-31') + days(1)", {})
+    assert evaluate_date("dates.closing + days(1)", DATES) == dt.date(2024, 2, 1)

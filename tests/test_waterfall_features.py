@@ -18,6 +18,7 @@ from ledger.deal.pool_rules import eligibility_failures
 from ledger.journal import apply_entries, trial_balance
 from ledger.waterfall import CapUsage, NoteState, WaterfallState, run_waterfall
 from ledger.waterfall.engine import cap_period_start
+from ledger.waterfall.triggers import evaluate_trigger
 from tests.test_deal_schema import MINIMAL
 
 D = Decimal
@@ -276,3 +277,55 @@ def test_revolving_period_validation_errors() -> None:
         "revolving_period: {last_payment_date: 2021-12-27, clause: c}\n", ""
     )
     assert problems_of(no_period) == ["modes[0].when: unknown name 'period.revolving' at column 1"]
+
+
+# --- dates in formulas -----------------------------------------------------------------------
+
+DATED = MINIMAL.replace(
+    "    - {id: s5, kind: pay, from: cash, payee: originator, clause: c}",
+    '    - {id: s5, kind: pay, from: cash, payee: originator, amount: "5.00",\n'
+    '       when: "period.payment_date >= dates.first_payment + months(1)", clause: c}',
+).replace(
+    "default_mode: normal\n",
+    "triggers:\n"
+    "  late: {description: l, clause: c, sticky: false,\n"
+    '         condition: "period.as_of - dates.cut_off > 365"}\n'
+    "default_mode: normal\n",
+)
+
+
+def test_dates_in_step_conditions_and_triggers() -> None:
+    deal = load_deal_text(DATED)
+
+    def paid(day: dt.date) -> Decimal:
+        state = toy_state(deal, payment_date=day, accounts={"cash": D("200.00")})
+        return run_waterfall(deal, state).paid("s5")
+
+    # 200.00 less the fee 1.00 and note A 100.00 leaves 99.00; s5 pays 5.00 from the first
+    # payment date 2021-10-26 + 1 month = 2021-11-26
+    assert paid(dt.date(2021, 11, 25)) == 0
+    assert paid(dt.date(2021, 11, 26)) == D("5.00")
+    # cut-off 2021-06-18: 2022-06-18 is 365 days later, 2022-06-19 is 366
+    state = toy_state(deal)
+    assert not evaluate_trigger(deal, "late", state, as_of=dt.date(2022, 6, 18)).in_effect
+    assert evaluate_trigger(deal, "late", state, as_of=dt.date(2022, 6, 19)).in_effect
+
+
+def test_date_names_and_kinds_are_validated() -> None:
+    assert problems_of(DATED.replace("dates.first_payment", "dates.closing")) == [
+        "waterfalls.normal[4].when: unknown name 'dates.closing' at column 24"
+    ]
+    assert problems_of(DATED.replace('amount: "5.00"', "amount: period.payment_date")) == [
+        "waterfalls.normal[4].amount: formula gives a date where a number is needed at column 1"
+    ]
+    assert problems_of(
+        MINIMAL.replace(
+            "pool.balance: {description: pool}", "pool.balance: {kind: date, description: p}"
+        )
+    ) == ["metrics.pool.balance.kind: Input should be 'number' or 'bool'"]
+    assert problems_of(
+        MINIMAL.replace(
+            "pool.balance: {description: pool}\n",
+            "pool.balance: {description: pool}\n  dates.x: {description: x}\n",
+        )
+    ) == ["metrics.dates.x: metric name is reserved or malformed"]

@@ -156,6 +156,12 @@ def test_cdr_denominator_grows_with_the_revolving_purchase(xinrong: DealDefiniti
     assert cdr("480000000.00", dt.date(2024, 12, 31)) == (D("0.027655"), False)
     # after the first year (from 2025-05-17) the level is 6%
     assert cdr("0.00", dt.date(2025, 6, 30)) == (D("0.033156"), False)
+    # the first year is dates.closing + months(12) = 2024-05-16 + 12 months = 2025-05-16 inclusive
+    assert cdr("0.00", dt.date(2025, 5, 16)) == (D("0.033156"), True)
+    assert cdr("0.00", dt.date(2025, 5, 17)) == (D("0.033156"), False)
+    s = state(xinrong, metrics={"pool.cumulative_defaults": D("80000000.00")})
+    late = evaluate_trigger(xinrong, "acc_e_cumulative_defaults", s, as_of=dt.date(2025, 5, 17))
+    assert late.threshold == D("0.06")
 
 
 def test_severe_delinquency_acceleration_is_reversible_and_cdr_is_not(

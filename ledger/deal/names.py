@@ -21,6 +21,10 @@ name                                    kind    meaning
 ``period.days``                         number  actual days in the interest period
 ``period.index``                        number  payment date number (1 = first)
 ``period.revolving``                    bool    in the revolving period (deals with one)
+``period.payment_date`` / ``.start``    date    payment date; interest period start / end
+``period.end`` / ``period.as_of``       date    (excl.); evaluation date (a trigger's as_of)
+``dates.cut_off`` / ``.first_payment``  date    calendar dates of the deal file; also
+``dates.closing`` / ``.revolving_end``  date    when the file has them
 declared metrics (``pool.balance``)     either  supplied by projections each period
 ``loan.<field>`` (loan formulas only)   either  a loan's field, for eligibility/repurchase
 ``purchase.balance`` / ``.price``       number  pool-level criteria only: what a purchase buys
@@ -28,6 +32,8 @@ declared metrics (``pool.balance``)     either  supplied by projections each per
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from ledger.deal.schema import DealDefinition
 from ledger.expr import Kind
@@ -44,6 +50,7 @@ RESERVED_PREFIXES = (
     "period.",
     "loan.",
     "purchase.",
+    "dates.",
 )
 
 PURCHASE_NAMES: dict[str, Kind] = {"purchase.balance": "number", "purchase.price": "number"}
@@ -51,6 +58,7 @@ PURCHASE_NAMES: dict[str, Kind] = {"purchase.balance": "number", "purchase.price
 
 NOTE_FIELDS = ("balance", "opening", "original", "interest_shortfall")
 PERIOD_FIELDS = ("days", "index")
+PERIOD_DATES = ("payment_date", "start", "end", "as_of")
 
 
 def deal_names(
@@ -88,11 +96,26 @@ def deal_names(
         names[f"roles.{role}"] = "number"
     for field in PERIOD_FIELDS:
         names[f"period.{field}"] = "number"
+    for field in PERIOD_DATES:
+        names[f"period.{field}"] = "date"
+    for name in deal_dates(deal):
+        names[name] = "date"
     if deal.revolving_period is not None:
         names["period.revolving"] = "bool"
     for metric, decl in deal.metrics.items():
         names[metric] = decl.kind
     return names
+
+
+def deal_dates(deal: DealDefinition) -> dict[str, dt.date]:
+    """The deal's fixed dates as formula names (``dates.closing`` only when the file has it)."""
+    c = deal.calendar
+    out = {"dates.cut_off": c.cut_off_date, "dates.first_payment": c.first_payment_date}
+    if c.closing_date is not None:
+        out["dates.closing"] = c.closing_date
+    if deal.revolving_period is not None:
+        out["dates.revolving_end"] = deal.revolving_period.last_payment_date
+    return out
 
 
 def loan_names(deal: DealDefinition) -> dict[str, Kind]:

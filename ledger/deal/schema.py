@@ -529,7 +529,7 @@ class CleanUpCall(_Model):
 class NameDecl(_Model):
     """A metric the projections supply (``pool.balance``) or a loan field (``loan.x``)."""
 
-    kind: Kind = "number"
+    kind: Literal["number", "bool"] = "number"
     description: str
 
 

@@ -7,9 +7,11 @@ supplied. Balances are read live from the running waterfall.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 
+from ledger.deal.names import deal_dates
 from ledger.deal.schema import DealDefinition
 from ledger.expr import ExprError, Value, evaluate, evaluate_number, rating_rank
 from ledger.waterfall.state import WaterfallState
@@ -24,9 +26,12 @@ class DealEnv(Mapping[str, Value]):
         state: WaterfallState,
         balances: Mapping[str, Decimal] | None = None,
         note_balances: Mapping[str, Decimal] | None = None,
+        *,
+        as_of: dt.date | None = None,
     ) -> None:
         self.deal = deal
         self.state = state
+        self.as_of = as_of or state.payment_date
         self._values: dict[str, Value] = {}
         self._lazy: dict[str, str] = {}
         self._cache: dict[str, Value] = {}
@@ -76,6 +81,11 @@ class DealEnv(Mapping[str, Value]):
                 v[f"ratings.{role}.{agency}"] = rating_rank(grade)
         v["period.days"] = Decimal((state.interest_period_end - state.interest_period_start).days)
         v["period.index"] = Decimal(state.period_index)
+        v["period.payment_date"] = state.payment_date
+        v["period.start"] = state.interest_period_start
+        v["period.end"] = state.interest_period_end
+        v["period.as_of"] = self.as_of
+        v.update(deal_dates(deal))
         if deal.revolving_period is not None:
             v["period.revolving"] = (
                 state.payment_date <= deal.revolving_period.last_payment_date

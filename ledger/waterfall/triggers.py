@@ -71,7 +71,7 @@ def evaluate_trigger(
     trigger = deal.triggers[trigger_id]
     day = as_of or state.payment_date
     was = state.triggers.get(trigger_id, False)
-    env = DealEnv(deal, state)
+    env = DealEnv(deal, state, as_of=day)
     value: Decimal | None = None
     threshold: Decimal | None = None
     try:
