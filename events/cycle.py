@@ -109,6 +109,24 @@ class CleanUpCallElected(Event):
         return "deal"
 
 
+@event_type("AdditionalReceivablesOffered")
+class AdditionalReceivablesOffered(Event):
+    """The originator's offer of additional receivables for a payment date in the revolving
+    period (seed 001 L17709-17723: Replenished Additional DRB; seed 002 L196-200: OPB of the
+    loans offered). The cycle's ``purchase`` step buys what the available cash pays for; the
+    servicer then boards the loans bought (``LoanBoarded``)."""
+
+    payment_date: date
+    balance: Money
+    """Balance offered: DRB (seed 001) or outstanding principal (seed 002)."""
+    weighted_average_rate: Rate | None = None
+    loan_count: int = Field(default=0, ge=0)
+    reference: str | None = None
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
 @event_type("CycleApproved")
 class CycleApproved(Event):
     """The trustee approves the cycle of one payment date (deals that require approval)."""
@@ -361,6 +379,7 @@ class CleanUpCallExercised(CycleEvent):
 
 __all__ = [
     "CYCLE_STREAM",
+    "AdditionalReceivablesOffered",
     "CleanUpCallElected",
     "CleanUpCallExercised",
     "CollectionPeriodClosed",

@@ -39,6 +39,7 @@ from typing import Literal
 
 from events.cycle import (
     CYCLE_STREAM,
+    AdditionalReceivablesOffered,
     CleanUpCallElected,
     CleanUpCallExercised,
     CollectionPeriodClosed,
@@ -90,6 +91,7 @@ __all__ = [
     "declare_event",
     "elect_clean_up_call",
     "issue_notes",
+    "offer_additional_receivables",
     "plan_cycle",
     "run_cycle",
     "run_due",
@@ -687,6 +689,29 @@ def elect_clean_up_call(
     ev = CleanUpCallElected(from_payment_date=from_payment_date, reference=reference)
     key = f"clean-up-elected:{from_payment_date.isoformat()}"
     return _append_one(store, deal_id, ev, from_payment_date, key, "originator", "originator")
+
+
+def offer_additional_receivables(
+    store: EventStore,
+    deal_id: str,
+    payment_date: dt.date,
+    balance: Decimal,
+    offered_on: dt.date,
+    weighted_average_rate: Decimal | None = None,
+    loan_count: int = 0,
+    reference: str | None = None,
+) -> RecordedEvent:
+    """The originator's offer of additional receivables for a revolving payment date; it must
+    be effective (``offered_on``) by that date's determination date to be bought."""
+    ev = AdditionalReceivablesOffered(
+        payment_date=payment_date,
+        balance=balance,
+        weighted_average_rate=weighted_average_rate,
+        loan_count=loan_count,
+        reference=reference,
+    )
+    key = f"receivables-offered:{payment_date.isoformat()}"
+    return _append_one(store, deal_id, ev, offered_on, key, "originator", "originator")
 
 
 def approve_cycle(

@@ -27,9 +27,12 @@ Metrics are computed for the names the deal file declares (others are zero / fal
   L18755-18771), ``pool.adrb_start``, ``pool.class_a_actual_oc`` (L18101-18115, after the
   preceding payment date), ``pool.cumulative_gross_loss_ratio`` (principal at default / principal
   boarded — the seed uses DRBs, L18684-18696), ``pool.clean_up_settlement_amount`` (= ADRB,
-  L18507-18531). ``pool.additional_purchase_price`` is zero: additional purchases need new loans
-  boarded by the servicer (no such event yet), so the accumulation account keeps the cash until
-  the revolving period ends (L11105-11111).
+  L18507-18531);
+* revolving purchases: ``pool.additional_receivables_drb`` (seed 001, L17709-17723) and
+  ``revolving.purchase_opb`` / ``revolving.purchase_wac`` (seed 002, L196-200) are the balance
+  and rate of an :class:`~events.cycle.AdditionalReceivablesOffered` for the payment date
+  (effective by its determination date), zero without one; ``pool.wac`` is the performing pool's
+  balance-weighted loan rate at the period end.
 """
 
 from __future__ import annotations
@@ -253,6 +256,7 @@ class _PeriodEnd:
     cum_defaults: Decimal
     severe_ratio: Decimal
     adrb: Decimal | None
+    wac: Decimal = ZERO
 
 
 @dataclass
@@ -274,6 +278,8 @@ class CycleFolder:
     clean_up_exercised: bool = False
     collected_until_end: dict[str, Decimal] = field(default_factory=dict)
     """Items collected up to the latest closed period end (set by :meth:`mark_period_end`)."""
+    offers: dict[dt.date, tuple[Decimal, Decimal | None]] = field(default_factory=dict)
+    """Additional receivables offered per payment date: (balance, weighted average rate)."""
     seq: int = 0
 
     def __post_init__(self) -> None:
@@ -312,6 +318,12 @@ class CycleFolder:
             self.closing_date = dt.date.fromisoformat(ev.data["closing_date"])
             for n in ev.data["notes"]:
                 self.note_originals[n["note_id"]] = _d(n["amount"])
+        elif kind == "AdditionalReceivablesOffered":
+            wac = ev.data.get("weighted_average_rate")
+            self.offers[dt.date.fromisoformat(ev.data["payment_date"])] = (
+                _d(ev.data["balance"]),
+                None if wac is None else _d(wac),
+            )
         elif kind == "CleanUpCallElected":
             self.clean_up_elected_from = dt.date.fromisoformat(ev.data["from_payment_date"])
 
@@ -346,10 +358,13 @@ class CycleFolder:
         no cycle to be planned looks back to)."""
         pool = self.balances.get(accounts.POOL_PRINCIPAL, ZERO)
         severe = ZERO
+        weighted = ZERO
         for v in () if light else self.loans.values():
             row = v.row
             if row["status"] == "delinquent" and int(row["dpd"]) > 60:
                 severe += _d(row["balance"])
+            if row["status"] in ("performing", "delinquent") and "rate" in row:
+                weighted += _d(row["balance"]) * _d(row["rate"])
         ratio = (severe / pool).quantize(_RATIO) if pool > 0 else ZERO
         adrb: Decimal | None = None
         if "pool.adrb" in self.deal.metrics and not light:
@@ -359,8 +374,10 @@ class CycleFolder:
                 (discounted_balance(key, v.row, end, rate) for key, v in self.loans.items()),
                 ZERO,
             )
-        self.period_ends.append(_PeriodEnd(period.collection_period_end, pool, self.cum_defaults,
-                                           ratio, adrb))  # fmt: skip
+        wac = (weighted / pool).quantize(_RATIO) if pool > 0 else ZERO
+        self.period_ends.append(
+            _PeriodEnd(period.collection_period_end, pool, self.cum_defaults, ratio, adrb, wac)
+        )
 
     # --- the state -------------------------------------------------------------------------
 
@@ -383,7 +400,14 @@ class CycleFolder:
             "pool.severe_delinquency_ratio_avg3": (sum(last3, ZERO) / len(last3)).quantize(_RATIO),
             "pool.clean_up_price": now.pool_balance + defaulted,
             "pool.cumulative_gross_loss_ratio": self._ratio(now.cum_defaults, self.boarded),
+            "pool.wac": now.wac,
         }
+        offer = self.offers.get(period.payment_date)
+        if offer is not None:
+            known["pool.additional_receivables_drb"] = offer[0]
+            known["revolving.purchase_opb"] = offer[0]
+            if offer[1] is not None:
+                known["revolving.purchase_wac"] = offer[1]
         if now.adrb is not None:
             start = before.adrb if before and before.adrb is not None else self.boarded
             accumulation = (
