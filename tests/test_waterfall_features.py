@@ -16,7 +16,13 @@ import pytest
 from ledger.deal import DealDefinition, DealValidationError, load_deal_text
 from ledger.deal.pool_rules import eligibility_failures
 from ledger.journal import apply_entries, trial_balance
-from ledger.waterfall import CapUsage, NoteState, WaterfallState, run_waterfall
+from ledger.waterfall import (
+    CapUsage,
+    NoteState,
+    TriggerWatch,
+    WaterfallState,
+    run_waterfall,
+)
 from ledger.waterfall.engine import cap_period_start
 from ledger.waterfall.triggers import evaluate_trigger
 from tests.test_deal_schema import MINIMAL
@@ -329,3 +335,82 @@ def test_date_names_and_kinds_are_validated() -> None:
             "pool.balance: {description: pool}\n  dates.x: {description: x}\n",
         )
     ) == ["metrics.dates.x: metric name is reserved or malformed"]
+
+
+# --- breach and cure windows -----------------------------------------------------------------
+
+WINDOWED = MINIMAL.replace(
+    "default_mode: normal\n",
+    "triggers:\n"
+    "  slow: {description: s, clause: c, condition: pool.balance > 100, sticky: false,\n"
+    "         breach_days: 30, cure_evaluations: 2}\n"
+    "  count: {description: n, clause: c, declared: true, breach_evaluations: 3}\n"
+    "default_mode: normal\n",
+)
+
+
+def evaluations(
+    deal: DealDefinition, tid: str, steps: list[tuple[dt.date, bool | str]]
+) -> list[tuple[bool, TriggerWatch | None]]:
+    """Evaluate ``tid`` on each (date, declared or pool balance), feeding state and watch on."""
+    out = []
+    was, watch = False, None
+    for day, value in steps:
+        metrics = {"pool.balance": D(value)} if isinstance(value, str) else {}
+        state = toy_state(
+            deal,
+            payment_date=day,
+            metrics=metrics,
+            triggers={tid: was},
+            trigger_watch={tid: watch} if watch else {},
+        )
+        outcome = evaluate_trigger(deal, tid, state, declared=value is True)
+        was, watch = outcome.in_effect, outcome.watch
+        out.append((was, watch))
+    return out
+
+
+def test_breach_days_and_cure_evaluations() -> None:
+    deal = load_deal_text(WINDOWED)
+    first = dt.date(2022, 1, 10)
+    got = evaluations(
+        deal,
+        "slow",
+        [
+            (first, "101"),  # fails: the 30 days start (0 days)
+            (dt.date(2022, 2, 8), "101"),  # 29 days: not yet
+            (dt.date(2022, 2, 9), "101"),  # 30 days: fires
+            (dt.date(2022, 3, 9), "100"),  # cured once: still in effect (2 evaluations needed)
+            (dt.date(2022, 4, 9), "101"),  # fails again: the cure count restarts
+            (dt.date(2022, 5, 9), "100"),
+            (dt.date(2022, 6, 9), "100"),  # cured on 2 consecutive evaluations: lifted
+        ],
+    )
+    assert got == [
+        (False, TriggerWatch(since=first, evaluations=1)),
+        (False, TriggerWatch(since=first, evaluations=2)),
+        (True, None),
+        (True, TriggerWatch(since=dt.date(2022, 3, 9), evaluations=1)),
+        (True, None),
+        (True, TriggerWatch(since=dt.date(2022, 5, 9), evaluations=1)),
+        (False, None),
+    ]
+
+
+def test_breach_evaluations_restart_when_the_test_passes() -> None:
+    deal = load_deal_text(WINDOWED)
+    days = [dt.date(2022, m, 26) for m in range(1, 8)]
+    got = evaluations(
+        deal, "count", list(zip(days, [True, True, False, True, True, True, False], strict=True))
+    )
+    assert [in_effect for in_effect, _ in got] == [False, False, False, False, False, True, True]
+    assert got[4][1] == TriggerWatch(since=days[3], evaluations=2)
+
+
+def test_window_validation_errors() -> None:
+    assert problems_of(WINDOWED.replace("sticky: false,", "sticky: true,")) == [
+        "triggers.slow: a sticky trigger cannot have a cure window"
+    ]
+    assert problems_of(WINDOWED.replace("breach_days: 30", "breach_days: 0")) == [
+        "triggers.slow.breach_days: Input should be greater than or equal to 1"
+    ]

@@ -442,3 +442,20 @@ def test_annual_expense_cap_resets_each_trust_year(wenhui: DealDefinition) -> No
     assert year2.cap_usage["annual_expense_cap"] == CapUsage(
         period_start=dt.date(2025, 3, 29), used=D("50000.00")
     )
+
+
+def test_replacement_failure_accelerates_after_90_days(wenhui: DealDefinition) -> None:
+    # L926 (d)(i): a replacement is required (declared, seen first on 2024-05-20) and no successor
+    # is found within 90 days: 2024-08-17 is 89 days later, 2024-08-18 is 90 (11 + 30 + 31 + 18)
+    def outcome(day: dt.date, watch: Any) -> Any:
+        s = state(wenhui, trigger_watch={"acc_d_replacement_failure": watch} if watch else {})
+        return evaluate_trigger(wenhui, "acc_d_replacement_failure", s, declared=True, as_of=day)
+
+    first = outcome(dt.date(2024, 5, 20), None)
+    assert not first.in_effect and first.watch is not None
+    assert not outcome(dt.date(2024, 8, 17), first.watch).in_effect
+    fired = outcome(dt.date(2024, 8, 18), first.watch)
+    assert fired.in_effect and fired.watch is None
+    # (d)(ii) the backup servicer stopping with no successor accelerates at once
+    s = state(wenhui, triggers={"acc_d_backup_servicer_gap": True})
+    assert select_mode(wenhui, s) == "accelerated"

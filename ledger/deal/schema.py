@@ -267,6 +267,16 @@ class Trigger(_Model):
     sticky: bool = True
     cure: Formula | None = None
     """When a curable (non-sticky) trigger stops being in effect; default: the test fails."""
+    breach_days: int | None = Field(default=None, ge=1)
+    """The test must have failed on every evaluation for at least this many calendar days (from
+    the first failing evaluation) before the trigger fires (e.g. 90 days, seed 003 L926)."""
+    breach_evaluations: int | None = Field(default=None, ge=1)
+    """... or on this many consecutive evaluations."""
+    cure_days: int | None = Field(default=None, ge=1)
+    """A curable trigger stops being in effect only once it has been cured on every evaluation
+    for at least this many calendar days."""
+    cure_evaluations: int | None = Field(default=None, ge=1)
+    """... or on this many consecutive evaluations."""
     consequences: tuple[Consequence, ...] = ()
     clause: str
 
@@ -285,6 +295,8 @@ class Trigger(_Model):
             raise ValueError("threshold without a metric")
         if self.sticky and self.cure is not None:
             raise ValueError("a sticky trigger cannot have a cure condition")
+        if self.sticky and (self.cure_days or self.cure_evaluations):
+            raise ValueError("a sticky trigger cannot have a cure window")
         return self
 
 

@@ -6,6 +6,7 @@ from ledger.waterfall.state import (
     NoteState,
     Purchase,
     StepResult,
+    TriggerWatch,
     WaterfallResult,
     WaterfallState,
 )
@@ -14,6 +15,7 @@ from ledger.waterfall.triggers import (
     evaluate_trigger,
     evaluate_triggers,
     trigger_states,
+    trigger_watches,
 )
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "Purchase",
     "StepResult",
     "TriggerOutcome",
+    "TriggerWatch",
     "WaterfallError",
     "WaterfallResult",
     "WaterfallState",
@@ -31,4 +34,5 @@ __all__ = [
     "run_waterfall",
     "select_mode",
     "trigger_states",
+    "trigger_watches",
 ]

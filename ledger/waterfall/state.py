@@ -40,6 +40,15 @@ class CapUsage(_Model):
     used: Money = ZERO
 
 
+class TriggerWatch(_Model):
+    """A change of a trigger's state waiting out its window (``breach_days`` / ``cure_days``
+    and the ``_evaluations`` counts): since when, and on how many consecutive evaluations, the
+    trigger has failed (not yet in effect) or been cured (still in effect)."""
+
+    since: dt.date
+    evaluations: int = Field(default=1, ge=1)
+
+
 class WaterfallState(_Model):
     """The trust on a determination date, as the projections see it."""
 
@@ -64,6 +73,9 @@ class WaterfallState(_Model):
     cap_usage: dict[str, CapUsage] = Field(default_factory=dict)
     """Cap id → what was used before this date in its period (the previous result's
     ``cap_usage``); a usage of an earlier period, or none, counts as nothing used."""
+    trigger_watch: dict[str, TriggerWatch] = Field(default_factory=dict)
+    """Trigger id → the pending change from the previous evaluation (its outcome's ``watch``);
+    only triggers with a breach or cure window have one."""
 
     @model_validator(mode="after")
     def _period_order(self) -> WaterfallState:

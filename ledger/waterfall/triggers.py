@@ -18,7 +18,7 @@ from ledger.expr import ExprError, evaluate_bool
 from ledger.money import Rate
 from ledger.waterfall.engine import WaterfallError
 from ledger.waterfall.env import DealEnv
-from ledger.waterfall.state import WaterfallState
+from ledger.waterfall.state import TriggerWatch, WaterfallState
 
 
 class TriggerOutcome(BaseModel):
@@ -34,6 +34,9 @@ class TriggerOutcome(BaseModel):
     breached: bool
     in_effect: bool
     was_in_effect: bool
+    watch: TriggerWatch | None = None
+    """A change waiting out the trigger's breach or cure window: the next state's
+    ``trigger_watch[trigger_id]`` (``None``: nothing pending)."""
 
 
 def threshold_on(trigger: Trigger, as_of: dt.date) -> str:
@@ -83,14 +86,32 @@ def evaluate_trigger(
             breached = evaluate_bool(trigger.condition, env)
         else:
             breached = declared
-        if trigger.sticky:
-            in_effect = was or breached
-        elif was and trigger.cure is not None:
-            in_effect = breached or not evaluate_bool(trigger.cure, env)
+        if not was:
+            change = breached
+            days, count = trigger.breach_days, trigger.breach_evaluations
+        elif trigger.sticky:
+            change, days, count = False, None, None
         else:
-            in_effect = breached
+            cured = not breached
+            if cured and trigger.cure is not None:
+                cured = evaluate_bool(trigger.cure, env)
+            change, days, count = cured, trigger.cure_days, trigger.cure_evaluations
     except ExprError as exc:
         raise WaterfallError(f"triggers.{trigger_id}: {exc}") from None
+    watch: TriggerWatch | None = None
+    if change:
+        before = state.trigger_watch.get(trigger_id)
+        if before is not None and before.since <= day:
+            watch = TriggerWatch(since=before.since, evaluations=before.evaluations + 1)
+        else:
+            watch = TriggerWatch(since=day)
+        if (days is None or (day - watch.since).days >= days) and (
+            count is None or watch.evaluations >= count
+        ):
+            watch = None  # the window has passed: the change takes effect
+        else:
+            change = False
+    in_effect = was != change
     return TriggerOutcome(
         trigger_id=trigger_id,
         clause=trigger.clause,
@@ -100,6 +121,7 @@ def evaluate_trigger(
         breached=breached,
         in_effect=in_effect,
         was_in_effect=was,
+        watch=watch,
     )
 
 
@@ -119,6 +141,11 @@ def evaluate_triggers(
 def trigger_states(outcomes: Mapping[str, TriggerOutcome]) -> dict[str, bool]:
     """The ``triggers`` mapping for the next :class:`WaterfallState`."""
     return {tid: o.in_effect for tid, o in outcomes.items()}
+
+
+def trigger_watches(outcomes: Mapping[str, TriggerOutcome]) -> dict[str, TriggerWatch]:
+    """The ``trigger_watch`` mapping for the next :class:`WaterfallState`."""
+    return {tid: o.watch for tid, o in outcomes.items() if o.watch is not None}
 
 
 def clean_up_call_available(deal: DealDefinition, state: WaterfallState) -> bool:
