@@ -484,6 +484,9 @@ class _Walk:
         self.pending: list[RecordedEvent] = events
         self.i = 0
         self.fake_seq = 10**12
+        # optimistic concurrency (SPEC §2.6): a concurrent writer of another cycle of the deal
+        # makes this append fail instead of posting a cycle planned on a stale state
+        self.cycle_version = store.stream_version(deal_id, CYCLE_STREAM)
 
     def _feed_until(self, day: dt.date) -> None:
         pending = self.pending
@@ -556,7 +559,13 @@ def _run_one(
                 role="trustee",
             ),
         )
-    appended = walk.store.append(batch)
+    appended = walk.store.append(batch, {CYCLE_STREAM: walk.cycle_version})
+    walk.cycle_version = max(
+        [
+            walk.cycle_version,
+            *(e.stream_version for e in appended.events if e.stream_id == CYCLE_STREAM),
+        ]
+    )
     recorded = tuple(appended.events)
     walk.add(recorded)
     walk.posted.add(pd)

@@ -576,3 +576,26 @@ def test_driver_revolving_purchase_of_offered_receivables(
         p for p in paid["payments"] if p["payee_account"] == "payable:party:originator"
     ]
     assert to_originator and D(to_originator[0]["amount"]) >= D("196600.00")
+
+
+def test_concurrent_runs_post_each_cycle_once(
+    store: EventStore, byd_setup: Callable[..., DealDefinition]
+) -> None:
+    """A run that planned its cycles before another run posted them finds them already posted
+    (same keys, same content) and posts nothing twice."""
+    from ledger import cycle
+
+    deal = byd_setup()
+    until = dt.date(2021, 12, 31)
+    stale = cycle._Walk(store, deal.deal_id, until)
+    periods = stale.periods()
+    period, state = next(periods)
+    assert state is not None
+    other = run_due(store, deal.deal_id, until)
+    assert [r.status for r in other] == ["posted"] * 3
+    head = store.head(deal.deal_id)
+    first = cycle._run_one(stale, period, state, False, None)
+    assert first.status == "already_posted"
+    rest = [cycle._run_one(stale, p, s, False, None) for p, s in periods if s is not None]
+    assert [r.status for r in rest] == ["already_posted"] * 2
+    assert store.head(deal.deal_id) == head
