@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ledger.deal.names import PURCHASE_NAMES, RESERVED_PREFIXES, deal_names, loan_names
+from ledger.deal.remittance import calendar_rule
 from ledger.deal.schema import (
     BookLedgerStep,
     CoverShortfallStep,
@@ -251,6 +252,10 @@ class _Checker:
         d = self.deal
         for i, rule in enumerate(d.calendar.remittance):
             self.formula(f"calendar.remittance[{i}].when", rule.when, "bool")
+            try:
+                calendar_rule(rule)
+            except ValueError as exc:
+                self.add(f"calendar.remittance[{i}].offset", str(exc).splitlines()[0])
         loan = loan_names(d)
         pool = {**self.names, **PURCHASE_NAMES}
         for i, crit in enumerate(d.eligibility):

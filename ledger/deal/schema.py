@@ -464,13 +464,23 @@ class Offset(_Model):
         "payment_date", "calculation_date", "collection_period_end", "receipt", "closing_date"
     ]
     not_later_than: Literal["determination_date"] | None = None
+    not_earlier_than: Literal["calculation_date"] | None = None
+    """Floor at the calculation date (seed 002 L218 "但不早于计算日")."""
 
 
 class RemittanceRule(_Model):
-    """Servicer remittance timing; the first rule whose ``when`` holds applies."""
+    """Servicer remittance timing; the first rule whose ``when`` holds applies.
+
+    ``business_days`` after the calculation date or before the payment date is the once-a-period
+    remittance; after a ``receipt`` it is "within n business days of each receipt".
+    :mod:`ledger.deal.remittance` maps each rule to :mod:`ledger.calendar_rules`.
+    """
 
     when: Formula | None = None
     offset: Offset
+    takes_effect: Literal["immediately", "end_of_remittance_period"] = "immediately"
+    """When a switch to this rule applies: at once, or from the end of the current remittance
+    period (seed 003 L202)."""
     clause: str
 
 
