@@ -211,6 +211,10 @@ class TriggerEvaluated(CycleEvent):
     in_effect: bool
     was_in_effect: bool
     sticky: bool
+    watch_since: date | None = None
+    """A change waiting out the trigger's window (breach/cure days or evaluations): since when."""
+    watch_evaluations: int | None = Field(default=None, ge=1)
+    """... and on how many consecutive evaluations."""
 
 
 class AccrualBase(CycleEvent):

@@ -80,7 +80,12 @@ from ledger.waterfall import (
     select_mode,
 )
 from ledger.waterfall.engine import _Run, accrual, posting_account
-from ledger.waterfall.triggers import clean_up_call_available, evaluate_triggers
+from ledger.waterfall.triggers import (
+    clean_up_call_available,
+    evaluate_triggers,
+    trigger_states,
+    trigger_watches,
+)
 
 __all__ = [
     "CycleError",
@@ -341,9 +346,13 @@ def plan_cycle(
                 in_effect=o.in_effect,
                 was_in_effect=o.was_in_effect,
                 sticky=t.sticky,
+                watch_since=o.watch.since if o.watch else None,
+                watch_evaluations=o.watch.evaluations if o.watch else None,
             )
         )
-    ws = ws.model_copy(update={"triggers": {tid: o.in_effect for tid, o in outcomes.items()}})
+    ws = ws.model_copy(
+        update={"triggers": trigger_states(outcomes), "trigger_watch": trigger_watches(outcomes)}
+    )
 
     # 4-5. accruals and the waterfall in the selected mode
     mode = select_mode(deal, ws)

@@ -61,7 +61,7 @@ from ledger.calendar import (
 )
 from ledger.deal.schema import DealDefinition
 from ledger.money import ZERO, round_fen
-from ledger.waterfall import NoteState, WaterfallState, posting_account
+from ledger.waterfall import NoteState, TriggerWatch, WaterfallState, posting_account
 from projections.base import State
 from projections.loans import LoanProjection
 from projections.notes import NotesProjection
@@ -459,6 +459,16 @@ class CycleFolder:
             for key, v in self.notes.items()
             if key.startswith("trigger:") and (tid := key[8:]) in deal.triggers
         }
+        watch = {
+            tid: TriggerWatch(
+                since=dt.date.fromisoformat(v.row["watch_since"]),
+                evaluations=int(v.row.get("watch_evaluations") or 1),
+            )
+            for key, v in self.notes.items()
+            if key.startswith("trigger:")
+            and (tid := key[8:]) in deal.triggers
+            and v.row.get("watch_since")
+        }
         declared = frozenset(
             key[9:]
             for key, v in self.notes.items()
@@ -474,6 +484,7 @@ class CycleFolder:
             fees_unpaid=fees_unpaid,
             metrics=self._metrics(period, notes),
             triggers=triggers,
+            trigger_watch=watch,
         )
         unsplit = {
             item: amount - self.split.get(item, ZERO)

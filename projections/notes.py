@@ -94,7 +94,10 @@ class NotesProjection(Projection[Change]):
                     out.append((f"note:{p['note_id']}", ("paid", p)))
         elif kind == "TriggerEvaluated":
             keep = ("in_effect", "breached", "sticky", "as_of", "value", "threshold")
-            out.append((f"trigger:{data['trigger_id']}", ("trigger", {k: data[k] for k in keep})))
+            row = {k: data[k] for k in keep}
+            row["watch_since"] = data.get("watch_since")
+            row["watch_evaluations"] = data.get("watch_evaluations")
+            out.append((f"trigger:{data['trigger_id']}", ("trigger", row)))
         elif kind == "EventDeclared":
             row = {
                 "declared": not data.get("revoked", False),

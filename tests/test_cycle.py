@@ -599,3 +599,31 @@ def test_concurrent_runs_post_each_cycle_once(
     rest = [cycle._run_one(stale, p, s, False, None) for p, s in periods if s is not None]
     assert [r.status for r in rest] == ["already_posted"] * 2
     assert store.head(deal.deal_id) == head
+
+
+def test_trigger_window_is_carried_from_one_payment_date_to_the_next(
+    store: EventStore, tmp_path: Path
+) -> None:
+    """A breach that must hold on two consecutive evaluations takes effect one date later; the
+    pending change is recorded in TriggerEvaluated and carried by the notes projection."""
+    path = scaled_deal(
+        "004_byd_2021_2.yaml", tmp_path, ("senior_expense_cap",), "initial_pool_balance"
+    )
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["triggers"]["acc_e_cumulative_defaults"]["breach_evaluations"] = 2
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    load_deal(store, path)
+    deal = deal_in_force(store, "byd_2021_2")
+    issue_notes(store, deal.deal_id, dt.date(2021, 9, 15))
+    store.append(servicing_events(deal.deal_id, deal.calendar.cut_off_date, 10, {7: 3}))
+    results = run_due(store, deal.deal_id, dt.date(2022, 4, 30))
+    assert [r.mode for r in results] == ["normal"] * 5 + ["accelerated"] * 2
+    evaluated = [
+        e.data for e in store.read(deal.deal_id, types=["TriggerEvaluated"])
+        if e.data["trigger_id"] == "acc_e_cumulative_defaults"
+    ]  # fmt: skip
+    assert [(x["breached"], x["in_effect"]) for x in evaluated[3:]] == [
+        (False, False), (True, False), (True, True), (True, True),
+    ]  # fmt: skip
+    assert evaluated[4]["watch_evaluations"] == 1 and evaluated[4]["watch_since"] is not None
+    assert evaluated[5]["watch_since"] is None
