@@ -32,6 +32,7 @@ from events.model import Event, event_type
 from ledger import accounts
 from ledger.journal import JournalEntry, entry_of
 from ledger.money import ZERO, Money, Rate
+from ledger.waterfall.state import CapUsage
 
 CYCLE_STREAM = "cycle"
 
@@ -301,6 +302,8 @@ class WaterfallExecuted(CycleEvent):
     notes: tuple[NoteLine, ...]
     fees_unpaid: dict[str, Money]
     purchases: tuple[PurchaseLine, ...] = ()
+    cap_usage: dict[str, CapUsage] = Field(default_factory=dict)
+    """Cap id → its period and the amount used including this date: the next date's input."""
     available: Money
     paid_out: Money
     retained: Money

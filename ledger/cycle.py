@@ -383,6 +383,7 @@ def plan_cycle(
                 PurchaseLine.model_validate(p, from_attributes=True)
                 for p in getattr(result, "purchases", ())
             ),
+            cap_usage=result.cap_usage,
             available=opening_cash,
             paid_out=result.paid_out,
             retained=retained,

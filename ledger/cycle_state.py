@@ -62,6 +62,7 @@ from ledger.calendar import (
 from ledger.deal.schema import DealDefinition
 from ledger.money import ZERO, round_fen
 from ledger.waterfall import NoteState, TriggerWatch, WaterfallState, posting_account
+from ledger.waterfall.state import CapUsage
 from projections.base import State
 from projections.loans import LoanProjection
 from projections.notes import NotesProjection
@@ -469,6 +470,11 @@ class CycleFolder:
             and (tid := key[8:]) in deal.triggers
             and v.row.get("watch_since")
         }
+        cap_usage = {  # what each cap's period has used so far (caps.<id>.period: year, life)
+            key[4:]: CapUsage.model_validate(v.row)
+            for key, v in self.notes.items()
+            if key.startswith("cap:")
+        }
         declared = frozenset(
             key[9:]
             for key, v in self.notes.items()
@@ -485,6 +491,7 @@ class CycleFolder:
             metrics=self._metrics(period, notes),
             triggers=triggers,
             trigger_watch=watch,
+            cap_usage=cap_usage,
         )
         unsplit = {
             item: amount - self.split.get(item, ZERO)

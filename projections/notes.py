@@ -86,6 +86,8 @@ class NotesProjection(Projection[Change]):
                 out.append((f"note:{n['note_id']}", ("waterfall", {**n, "payment_date": pd})))
             for fid, unpaid in sorted(data["fees_unpaid"].items()):
                 out.append((f"fee:{fid}", ("fee", {"unpaid": unpaid, "payment_date": pd})))
+            for cid, usage in sorted(data.get("cap_usage", {}).items()):
+                out.append((f"cap:{cid}", ("cap", usage)))
             cycle = {"last_payment_date": pd, "period_index": data["period_index"]}
             out.append(("cycle", ("cycle", {**cycle, "mode": data["mode"]})))
         elif kind == "DistributionPaid":
@@ -109,7 +111,7 @@ class NotesProjection(Projection[Change]):
 
     def apply(self, row: Row | None, change: Change) -> Row | None:
         what, data = change
-        if what in ("trigger", "declared", "cycle"):
+        if what in ("trigger", "declared", "cycle", "cap"):
             return dict(data)
         if what == "fee":
             return {"unpaid": data["unpaid"], "last_payment_date": data["payment_date"]}
