@@ -5,6 +5,8 @@ on a small boarded pool: the deal files are scaled to the pool (note amounts and
 RMB), collections are posted per loan each month and remitted after the month end, and a burst of
 defaults breaches a trigger (004: cumulative default ratio → accelerated; 001: the credit
 enhancement increase condition → targeted OC 100%, after the revolving → amortising switch).
+Seeds 000, 002 and 003 run 13 dates; 003's cumulative default ratio crosses 10% → accelerated,
+and 000 (no metric trigger in its rule sheet) switches to post-default on a declared EoD.
 """
 
 from __future__ import annotations
@@ -165,6 +167,27 @@ def driver_setup(store: EventStore, tmp_path: Path) -> Callable[[], DealDefiniti
         return deal
 
     return setup
+
+
+def seed_deal(
+    store: EventStore, tmp: Path, src: str, closing: dt.date | None, defaults: dict[int, int]
+) -> DealDefinition:
+    """A seed deal with its RMB parameters (every parameter of 10,000 or more) and notes scaled
+    to the test pool, notes issued at ``closing`` and 16 months of servicing with ``defaults``."""
+    data = yaml.safe_load((DEALS / src).read_text(encoding="utf-8"))
+    factor = POOL / D(data["parameters"]["initial_pool_balance"]["value"])
+    for note in data["notes"].values():
+        note["amount"] = str(round_fen(D(note["amount"]) * factor))
+    for param in data["parameters"].values():
+        if D(str(param["value"])) >= 10000:
+            param["value"] = str(round_fen(D(str(param["value"])) * factor))
+    path = tmp / src
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    load_deal(store, path)
+    deal = deal_in_force(store, data["deal_id"])
+    issue_notes(store, deal.deal_id, closing)
+    store.append(servicing_events(deal.deal_id, deal.calendar.cut_off_date, 16, defaults))
+    return deal
 
 
 # ------------------------------------------------------------------------------ checks
@@ -529,19 +552,7 @@ def test_other_seed_deals_run_thirteen_payment_dates(
 ) -> None:
     """Seeds 000, 002 and 003 through 13 payment dates with the invariants of every date (their
     RMB parameters — every parameter of 10,000 or more — scaled to the test pool)."""
-    data = yaml.safe_load((DEALS / src).read_text(encoding="utf-8"))
-    factor = POOL / D(data["parameters"]["initial_pool_balance"]["value"])
-    for note in data["notes"].values():
-        note["amount"] = str(round_fen(D(note["amount"]) * factor))
-    for param in data["parameters"].values():
-        if D(str(param["value"])) >= 10000:
-            param["value"] = str(round_fen(D(str(param["value"])) * factor))
-    path = tmp_path / src
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    load_deal(store, path)
-    deal = deal_in_force(store, data["deal_id"])
-    issue_notes(store, deal.deal_id, closing)
-    store.append(servicing_events(deal.deal_id, deal.calendar.cut_off_date, 16, {8: 3}))
+    deal = seed_deal(store, tmp_path, src, closing, {8: 3})
     first = deal.calendar.first_payment_date
     until = dt.date(*add_months(first.year, first.month, 12), 28)
     results = run_due(store, deal.deal_id, until)
@@ -627,3 +638,108 @@ def test_trigger_window_is_carried_from_one_payment_date_to_the_next(
     ]  # fmt: skip
     assert evaluated[4]["watch_evaluations"] == 1 and evaluated[4]["watch_since"] is not None
     assert evaluated[5]["watch_since"] is None
+
+
+def trigger_records(store: EventStore, deal_id: str, trigger_id: str) -> list[dict[str, Any]]:
+    return [
+        e.data for e in store.read(deal_id, types=["TriggerEvaluated"])
+        if e.data["trigger_id"] == trigger_id
+    ]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ 温惠 (003)
+
+
+def test_wenhui_thirteen_payment_dates_cumulative_default_ratio_accelerates(
+    store: EventStore, tmp_path: Path
+) -> None:
+    """Seed 003 through 13 payment dates: six loans defaulting in September 2024 (collection
+    period 7, 2024-09-01..30) take the cumulative default ratio above 10% at that period end
+    (acceleration (e), L927; ratio = cumulative defaults / initial pool balance) → the
+    accelerated order of clause 11.5 (L228) from the 2024-10-28 支付日 on, sticky."""
+    deal = seed_deal(store, tmp_path, "003_wenhui_2024_1.yaml", None, {8: 6})
+    until = dt.date(2025, 4, 30)
+    results = run_due(store, deal.deal_id, until)
+    assert len(results) == 13 and all(r.status == "posted" for r in results)
+    dates = [r.payment_date for r in results]
+    assert dates[0] == dt.date(2024, 4, 26) and dates[-1] == dt.date(2025, 4, 27)
+    modes = [r.mode for r in results]
+    # 2024-10-26 is a Saturday: the 7th 支付日 rolls to Monday 2024-10-28 (following)
+    assert dates[6] == dt.date(2024, 10, 28)
+    assert modes[:6] == ["normal"] * 6
+    assert modes[6:] == ["accelerated"] * 7
+    ws = waterfalls(store, deal.deal_id)
+    assert [w.payment_date for w in ws] == dates
+    for w in ws:
+        check_payment_date(store, deal, w)
+    evaluated = trigger_records(store, deal.deal_id, "acc_e_cumulative_defaults")
+    assert [x["payment_date"] for x in evaluated] == [d.isoformat() for d in dates]
+    assert [x["in_effect"] for x in evaluated] == [False] * 6 + [True] * 7
+    assert not any(x["breached"] for x in evaluated[:6])
+    assert all(x["value"] == "0E-10" for x in evaluated[:6])
+    hit = evaluated[6]
+    # six loans default after 8 instalments: 6 × 77,777.76 / 4,000,000 = 11.666664% > 10%
+    ratio = (6 * (LOAN - 8 * MONTHLY_PRINCIPAL) / POOL).quantize(D("0.0000000001"))
+    assert ratio == D("0.1166666400")
+    assert hit["as_of"] == "2024-10-18"  # determination date, 6 business days before
+    assert (hit["metric"], hit["comparison"], D(hit["threshold"])) == (
+        "pool.cumulative_default_ratio", ">", D("0.10"),
+    )  # fmt: skip
+    assert D(hit["value"]) == ratio
+    assert hit["inputs"] == {"pool.cumulative_default_ratio": str(ratio)}
+    assert hit["breached"] and hit["in_effect"] and not hit["was_in_effect"] and hit["sticky"]
+    assert all(x["in_effect"] and x["was_in_effect"] for x in evaluated[7:])
+    rows = fold_all(NotesProjection(), store.read(deal.deal_id))
+    assert rows["trigger:acc_e_cumulative_defaults"].row["in_effect"] is True
+    assert all(n.closing <= n.original for n in ws[-1].notes)
+    assert run_due(store, deal.deal_id, until) == []
+    assert store.runner.compare(store, deal.deal_id) == []
+
+
+# ------------------------------------------------------------------------------ WeShare (000)
+
+
+def test_weshare_thirteen_payment_dates_event_of_default_declared(
+    store: EventStore, tmp_path: Path
+) -> None:
+    """Seed 000 has no metric trigger (rule sheet §8: no cumulative-default or delinquency
+    trigger; EoD-1/2 need a senior interest or legal-maturity principal failure, which a pool
+    with these defaults does not produce): the holders declare the event of default (EoD-3,
+    L182-183) after the sixth payment date; the post-EoD order applies from the seventh."""
+    closing = dt.date(2023, 9, 27)
+    deal = seed_deal(store, tmp_path, "000_weshare_lease_abn.yaml", closing, {8: 3})
+    before = run_due(store, deal.deal_id, dt.date(2024, 3, 31))
+    assert [r.mode for r in before] == ["normal"] * 6
+    declare_event(store, deal.deal_id, "event_of_default", dt.date(2024, 4, 8),
+                  "holders_resolution", "resolution 2024-04")  # fmt: skip
+    until = dt.date(2024, 10, 31)
+    after = run_due(store, deal.deal_id, until)
+    results = before + after
+    assert len(results) == 13 and all(r.status == "posted" for r in results)
+    dates = [r.payment_date for r in results]
+    assert dates[0] == dt.date(2023, 10, 27) and dates[-1] == dt.date(2024, 10, 28)
+    assert dates[5:7] == [dt.date(2024, 3, 27), dt.date(2024, 4, 28)]
+    assert [r.mode for r in after] == ["post_default"] * 7
+    ws = waterfalls(store, deal.deal_id)
+    assert [w.payment_date for w in ws] == dates
+    for w in ws:
+        check_payment_date(store, deal, w)
+    evaluated = trigger_records(store, deal.deal_id, "event_of_default")
+    assert [x["payment_date"] for x in evaluated] == [d.isoformat() for d in dates]
+    assert [x["in_effect"] for x in evaluated] == [False] * 6 + [True] * 7
+    hit = evaluated[6]
+    assert hit["declared"] and hit["breached"] and not hit["was_in_effect"] and hit["sticky"]
+    # a declared trigger has no metric, threshold or inputs: the declaration is the result
+    assert hit["as_of"] == "2024-04-22"  # determination date, 5 business days before
+    assert (hit["metric"], hit["value"], hit["threshold"], hit["inputs"]) == (None, None, None, {})
+    assert all(x["in_effect"] and x["was_in_effect"] for x in evaluated[7:])
+    assert next(n for n in ws[6].notes if n.note_id == "A").closing > 0
+    # post-EoD (L183): Class B principal waits until Class A is repaid
+    for w in ws[6:]:
+        a, b = (next(n for n in w.notes if n.note_id == k) for k in ("A", "B"))
+        if a.closing > 0:
+            assert b.closing == b.opening, w.payment_date
+    rows = fold_all(NotesProjection(), store.read(deal.deal_id))
+    assert rows["trigger:event_of_default"].row["in_effect"] is True
+    assert run_due(store, deal.deal_id, until) == []
+    assert store.runner.compare(store, deal.deal_id) == []
