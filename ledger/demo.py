@@ -115,6 +115,8 @@ class DemoResult:
     problems: list[str]
     out_dir: Path
     scale_factor: Decimal
+    closing_date: date
+    closing_date_assumed: bool
     cycles: list[dict[str, Any]]
 
 
@@ -160,14 +162,22 @@ def run_demo(
     boarding = tapes / "boarding.csv"
     write_boarding_csv(pool, boarding)
     board_pool(store, deal_id, boarding)
-    issue_notes(store, deal_id)
+    # seeds 000 and 004 leave the closing (trust effective) date blank: the demo assumes the
+    # day after cut-off, and says so in its summary
+    closing = deal.calendar.closing_date or cut_off + timedelta(days=1)
+    issue_notes(store, deal_id, closing)
 
     # the simulator works in calendar months from the day after cut-off; each month's tape is
     # imported into the deal's collection period that contains it (seed 001's first period runs
     # from cut-off to the first calculation date, five months)
     deal_periods = list(islice(collection_periods(deal), months + 12))
     first_day = deal.calendar.cut_off_date + timedelta(days=1)
-    params = SimulationParams(stress_month=stress_month, first_period=first_day)
+    # the stress month defaults 12% of the performing loans at once, breaching the cumulative
+    # default/loss triggers of 001, 002 and 004 (seed 003's short bullet loans have mostly
+    # repaid by then, and seed 000 has only declared events)
+    params = SimulationParams(
+        stress_month=stress_month, stress_default_rate=Decimal("0.12"), first_period=first_day
+    )
     figures: list[MonthFigures] = []
     for month in simulate_months(pool, months, params, random_seed):
         start, end = month.period_start, month.period_end
@@ -233,6 +243,8 @@ def run_demo(
         problems=[p for p in [report.first_problem()] if p],
         out_dir=out_dir,
         scale_factor=factor,
+        closing_date=closing,
+        closing_date_assumed=deal.calendar.closing_date is None,
         cycles=cycles,
     )
     write_summary(result)
@@ -288,6 +300,8 @@ def write_summary(result: DemoResult) -> None:
         "verified": result.verified,
         "problems": result.problems,
         "scale_factor": str(result.scale_factor),
+        "closing_date": result.closing_date.isoformat(),
+        "closing_date_assumed": result.closing_date_assumed,
         "months": rows,
         "payment_dates": result.cycles,
     }
