@@ -14,6 +14,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from events.envelope import RecordedEvent
 from events.hashing import canonical_json
@@ -167,9 +168,19 @@ class ProjectionRunner:
     def _load(self, conn: sa.Connection, deal_id: str, name: str, keys: list[str]) -> State:
         out: State = {}
         t = projection_rows
-        for i in range(0, len(keys), _CHUNK):
+        postgres = conn.dialect.name == "postgresql"
+        step = 20 * _CHUNK if postgres else _CHUNK
+        for i in range(0, len(keys), step):
+            chunk = keys[i : i + step]
+            # PostgreSQL: one array parameter (an IN list of thousands of literals is planned as a
+            # scan of the whole table, which grows with every batch)
+            member = (
+                t.c.key == sa.any_(sa.bindparam("keys", chunk, type_=ARRAY(sa.String)))
+                if postgres
+                else t.c.key.in_(chunk)
+            )
             q = sa.select(t.c.key, t.c.value, t.c.last_seq).where(
-                t.c.deal_id == deal_id, t.c.projection == name, t.c.key.in_(keys[i : i + _CHUNK])
+                t.c.deal_id == deal_id, t.c.projection == name, member
             )
             for key, value, last_seq in conn.execute(q):
                 out[key] = Versioned(value, int(last_seq))
@@ -188,6 +199,10 @@ class ProjectionRunner:
                     t.c.key.in_(gone[i : i + _CHUNK]),
                 )
             )
+        changed = [(k, v) for k, v in after.items() if before.get(k) != v]
+        if conn.dialect.name == "postgresql" and len(changed) > _CHUNK:
+            _copy_upsert(conn, deal_id, name, changed)
+            return
         rows = [
             {
                 "deal_id": deal_id,
@@ -196,8 +211,7 @@ class ProjectionRunner:
                 "value": dict(v.row),
                 "last_seq": v.last_seq,
             }
-            for k, v in after.items()
-            if before.get(k) != v
+            for k, v in changed
         ]
         if rows:
             # one statement, executed for many parameter sets: compiled once and cached
@@ -251,6 +265,37 @@ class ProjectionRunner:
                 ):
                     diffs.append(RowDiff(p.name, key, a, b))
         return sorted(diffs, key=lambda d: (d.first_seq, d.projection, d.key))
+
+
+def _copy_upsert(
+    conn: sa.Connection, deal_id: str, name: str, changed: list[tuple[str, Versioned]]
+) -> None:
+    """Many live rows at once on PostgreSQL: COPY them into a temporary table, then one upsert
+    (an executemany of tens of thousands of upserts costs several times more)."""
+    from events.hashing import canonical_bytes
+    from events.store import CanonicalJson, copy_cursor
+
+    cursor = copy_cursor(conn.connection.driver_connection)  # type: ignore[arg-type]
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS projection_rows_stage "
+        "(LIKE projection_rows INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    with cursor.copy(
+        "COPY projection_rows_stage (deal_id, projection, key, value, last_seq) "
+        "FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["text", "text", "text", "jsonb", "bigint"])
+        for key, v in changed:
+            copy.write_row(
+                (deal_id, name, key, CanonicalJson(canonical_bytes(dict(v.row))), v.last_seq)
+            )
+    cursor.execute(
+        "INSERT INTO projection_rows (deal_id, projection, key, value, last_seq) "
+        "SELECT deal_id, projection, key, value, last_seq FROM projection_rows_stage "
+        "ON CONFLICT (deal_id, projection, key) DO UPDATE "
+        "SET value = EXCLUDED.value, last_seq = EXCLUDED.last_seq"
+    )
+    cursor.execute("DELETE FROM projection_rows_stage")
 
 
 class LiveBatch:

@@ -80,3 +80,13 @@ def test_reversal_nets_out_and_stays_in_history(store: EventStore) -> None:
         "EventReversed",
     ]
     assert store.runner.compare(store, DEAL) == []
+
+
+def test_large_batches_keep_live_equal_to_rebuild(store: EventStore) -> None:
+    """Batches changing more rows than one statement takes (PostgreSQL stages them through COPY
+    and one upsert): inserts, then updates of the same rows."""
+    store.append([adjustment("10.00")])
+    store.append([collection(n, loan=f"B{n:05d}") for n in range(6000)])
+    store.append([collection(n, loan=f"B{n:05d}", key=f"second-{n}") for n in range(6000)])
+    assert store.runner.compare(store, DEAL) == []
+    assert _balances(store)["pool:principal"] == "-1200000.00"
