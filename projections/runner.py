@@ -333,13 +333,6 @@ class LiveBatch:
             self.runner._write_changes(self.conn, self.deal_id, projection, changes, self.last_seq)
 
 
-_READ_TYPES = [
-    "bigint", "text", "text", "bigint", "text", "integer", "text", "integer", "date",
-    "timestamptz", "text", "text", "text", "text", "text", "jsonb", "text", "text",
-]  # fmt: skip
-"""The events table's column types in table order, for a binary ``COPY ... TO STDOUT``."""
-
-
 def _copy_events(
     store: EventStore, deal_id: str, bounds: dict[str, Any]
 ) -> Iterable[RecordedEvent]:
@@ -349,11 +342,8 @@ def _copy_events(
     import orjson
     from psycopg.types.json import set_json_loads
 
-    from events.store import events_query
-    from events.tables import events
+    from events.store import COPY_TYPES, events_query
 
-    if len(events.columns) != len(_READ_TYPES):
-        raise RuntimeError("the events table and the replay's COPY types are out of step")
     q = events_query(deal_id, **{k: v for k, v in bounds.items() if k != "batch"})
     sql = q.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True})
     make = RecordedEvent._make
@@ -361,7 +351,7 @@ def _copy_events(
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         set_json_loads(orjson.loads, cursor)
         with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:
-            copy.set_types(_READ_TYPES)
+            copy.set_types(COPY_TYPES)
             for row in copy.rows():
                 yield make((*row[:9], row[9].astimezone(UTC), *row[10:], []))
 
