@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from ledger.deal import DealDefinition, validate_deal_file
-from ledger.journal import apply_entries, trial_balance
 from ledger.money import round_fen
-from ledger.waterfall import NoteState, WaterfallResult, WaterfallState, run_waterfall, select_mode
+from ledger.waterfall import NoteState, WaterfallState, run_waterfall, select_mode
 from ledger.waterfall.env import DealEnv
+from tests.waterfall_checks import cash_conserved
 
 D = Decimal
 FILE = Path(__file__).resolve().parents[1] / "ledger" / "deals" / "000_weshare_lease_abn.yaml"
@@ -58,15 +58,6 @@ def state(deal: DealDefinition, **kw: Any) -> WaterfallState:
     }
     fields.update(kw)
     return WaterfallState(**fields)
-
-
-def cash_conserved(result: WaterfallResult, deal: DealDefinition) -> None:
-    cash = [a for a, acc in deal.accounts.items() if acc.kind != "ledger"]
-    opening = sum((result.opening_accounts[a] for a in cash), D(0))
-    closing = sum((result.closing_accounts[a] for a in cash), D(0))
-    assert opening == result.paid_out + closing
-    assert all(result.closing_accounts[a] >= 0 for a in cash)
-    assert trial_balance(apply_entries({}, result.entries)) == 0
 
 
 def test_reserve_target_is_2_40_pct_of_the_original_notes(weshare: DealDefinition) -> None:

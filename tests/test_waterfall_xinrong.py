@@ -22,16 +22,15 @@ from typing import Any
 import pytest
 
 from ledger.deal import DealDefinition, validate_deal_file
-from ledger.journal import apply_entries, trial_balance
 from ledger.waterfall import (
     NoteState,
-    WaterfallResult,
     WaterfallState,
     evaluate_trigger,
     run_waterfall,
     select_mode,
 )
 from ledger.waterfall.triggers import clean_up_call_available
+from tests.waterfall_checks import cash_conserved
 
 D = Decimal
 FILE = Path(__file__).resolve().parents[1] / "ledger" / "deals" / "002_xinrong_2024_1.yaml"
@@ -60,15 +59,6 @@ def state(deal: DealDefinition, senior: str = "1763000000.00", **kw: Any) -> Wat
     }
     fields.update(kw)
     return WaterfallState(**fields)
-
-
-def cash_conserved(result: WaterfallResult, deal: DealDefinition) -> None:
-    cash = [a for a, acc in deal.accounts.items() if acc.kind != "ledger"]
-    opening = sum((result.opening_accounts[a] for a in cash), D(0))
-    closing = sum((result.closing_accounts[a] for a in cash), D(0))
-    assert opening == result.paid_out + closing
-    assert all(result.closing_accounts[a] >= 0 for a in cash)
-    assert trial_balance(apply_entries({}, result.entries)) == 0
 
 
 def first_date(deal: DealDefinition, **kw: Any) -> WaterfallState:
