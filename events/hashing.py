@@ -23,7 +23,7 @@ GENESIS = "0" * 64
 def check_no_floats(value: Any, path: str = "data") -> None:
     """Refuse floats anywhere in a payload that did not come from an event model."""
     if isinstance(value, float):
-        raise TypeError(f"{path}: float {value!r} in event payload; use a decimal string")
+        raise TypeError(f"{path}: a float ({value!r}) in an event payload; use a decimal string")
     if isinstance(value, dict):
         for k, v in value.items():
             check_no_floats(v, f"{path}.{k}")

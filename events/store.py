@@ -103,28 +103,10 @@ def _utc(ts: datetime) -> datetime:
 
 
 def _row_to_event(row: Any) -> RecordedEvent:
-    m = row._mapping
-    return RecordedEvent(
-        position=m["position"],
-        event_id=m["event_id"],
-        deal_id=m["deal_id"],
-        deal_seq=m["deal_seq"],
-        stream_id=m["stream_id"],
-        stream_version=m["stream_version"],
-        type=m["type"],
-        schema_version=m["schema_version"],
-        effective_date=m["effective_date"],
-        recorded_at=_utc(m["recorded_at"]),
-        actor=m["actor"],
-        role=m["role"],
-        idempotency_key=m["idempotency_key"],
-        correlation_id=m["correlation_id"],
-        causation_id=m["causation_id"],
-        data=m["data"],
-        prev_hash=m["prev_hash"],
-        hash=m["hash"],
-        model_cache=[],
-    )
+    """A row of ``select(events)``: its columns come in table order, which is the order of
+    :class:`RecordedEvent`'s fields (checked at import). SQLite gives back naive timestamps."""
+    values = tuple(row)
+    return RecordedEvent._make((*values[:9], _utc(values[9]), *values[10:], []))
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:

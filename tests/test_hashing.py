@@ -67,5 +67,5 @@ def test_known_answer_hash() -> None:
 
 
 def test_raw_payload_floats_are_refused_with_their_path() -> None:
-    with pytest.raises(TypeError, match=r"data\.legs\[1\]\.amount: float"):
+    with pytest.raises(TypeError, match=r"data\.legs\[1\]\.amount: a float"):
         check_no_floats({"legs": [{"amount": "1.00"}, {"amount": 1.0}]})
