@@ -38,6 +38,7 @@ from ledger.cycle import (
 )
 from ledger.cycle_state import deal_schedule, discounted_balance
 from ledger.deal import DealDefinition
+from ledger.demo import scaled_deal_text
 from ledger.journal import apply_entries
 from ledger.money import round_fen
 from ledger.servicing import deal_in_force, load_deal
@@ -58,19 +59,11 @@ MONTHLY_PRINCIPAL = D("2777.78")
 # ------------------------------------------------------------------------------ scenario
 
 
-def scaled_deal(src: str, tmp: Path, money_params: tuple[str, ...], pool_param: str,
-                extra: dict[str, Any] | None = None) -> Path:  # fmt: skip
-    """The seed deal file with notes and RMB parameters scaled to the test pool."""
-    data = yaml.safe_load((DEALS / src).read_text(encoding="utf-8"))
-    factor = POOL / D(data["parameters"][pool_param]["value"])
-
-    def scale(text: str) -> str:
-        return str(round_fen(D(text) * factor))
-
-    for note in data["notes"].values():
-        note["amount"] = scale(note["amount"])
-    for name in (*money_params, pool_param):
-        data["parameters"][name]["value"] = scale(data["parameters"][name]["value"])
+def scaled_deal(src: str, tmp: Path, extra: dict[str, Any] | None = None) -> Path:
+    """The seed deal file with notes and RMB parameters scaled to the test pool (the demo's
+    rule, :func:`ledger.demo.scaled_deal_text`), plus any ``extra`` parameters."""
+    text, _, _ = scaled_deal_text((DEALS / src).read_text(encoding="utf-8"), POOL)
+    data = yaml.safe_load(text)
     for name, value in (extra or {}).items():
         data["parameters"][name] = value
     path = tmp / src
@@ -137,10 +130,7 @@ def servicing_events(
 @pytest.fixture
 def byd_setup(store: EventStore, tmp_path: Path) -> Callable[..., DealDefinition]:
     def setup(extra: dict[str, Any] | None = None) -> DealDefinition:
-        path = scaled_deal(
-            "004_byd_2021_2.yaml", tmp_path,
-            ("senior_expense_cap",), "initial_pool_balance", extra,
-        )  # fmt: skip
+        path = scaled_deal("004_byd_2021_2.yaml", tmp_path, extra)
         load_deal(store, path)
         deal = deal_in_force(store, "byd_2021_2")
         # the trust effective date is not in the prospectus; 2021-09-15 assumed (extract §6.5)
@@ -155,10 +145,7 @@ def byd_setup(store: EventStore, tmp_path: Path) -> Callable[..., DealDefinition
 @pytest.fixture
 def driver_setup(store: EventStore, tmp_path: Path) -> Callable[[], DealDefinition]:
     def setup() -> DealDefinition:
-        path = scaled_deal(
-            "001_driver_china_13.yaml", tmp_path,
-            ("initial_cash_collateral", "cca_cap"), "cut_off_adrb",
-        )  # fmt: skip
+        path = scaled_deal("001_driver_china_13.yaml", tmp_path)
         load_deal(store, path)
         deal = deal_in_force(store, "driver_china_13")
         issue_notes(store, deal.deal_id)
@@ -172,19 +159,10 @@ def driver_setup(store: EventStore, tmp_path: Path) -> Callable[[], DealDefiniti
 def seed_deal(
     store: EventStore, tmp: Path, src: str, closing: dt.date | None, defaults: dict[int, int]
 ) -> DealDefinition:
-    """A seed deal with its RMB parameters (every parameter of 10,000 or more) and notes scaled
-    to the test pool, notes issued at ``closing`` and 16 months of servicing with ``defaults``."""
-    data = yaml.safe_load((DEALS / src).read_text(encoding="utf-8"))
-    factor = POOL / D(data["parameters"]["initial_pool_balance"]["value"])
-    for note in data["notes"].values():
-        note["amount"] = str(round_fen(D(note["amount"]) * factor))
-    for param in data["parameters"].values():
-        if D(str(param["value"])) >= 10000:
-            param["value"] = str(round_fen(D(str(param["value"])) * factor))
-    path = tmp / src
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    load_deal(store, path)
-    deal = deal_in_force(store, data["deal_id"])
+    """A seed deal with its notes and RMB parameters scaled to the test pool, notes issued at
+    ``closing`` and 16 months of servicing with ``defaults``."""
+    recorded = load_deal(store, scaled_deal(src, tmp))
+    deal = deal_in_force(store, recorded.deal_id)
     issue_notes(store, deal.deal_id, closing)
     store.append(servicing_events(deal.deal_id, deal.calendar.cut_off_date, 16, defaults))
     return deal
@@ -470,10 +448,7 @@ def test_driver_clean_up_call_when_elected_repays_every_note(
 ) -> None:
     # clean-up threshold raised so the call is available on the first amortising date
     high = {"value": "0.95", "source": "test: clean-up available early"}
-    path = scaled_deal(
-        "001_driver_china_13.yaml", tmp_path,
-        ("initial_cash_collateral", "cca_cap"), "cut_off_adrb", {"clean_up_pct": high},
-    )  # fmt: skip
+    path = scaled_deal("001_driver_china_13.yaml", tmp_path, {"clean_up_pct": high})
     load_deal(store, path)
     deal = deal_in_force(store, "driver_china_13")
     issue_notes(store, deal.deal_id)
@@ -617,9 +592,7 @@ def test_trigger_window_is_carried_from_one_payment_date_to_the_next(
 ) -> None:
     """A breach that must hold on two consecutive evaluations takes effect one date later; the
     pending change is recorded in TriggerEvaluated and carried by the notes projection."""
-    path = scaled_deal(
-        "004_byd_2021_2.yaml", tmp_path, ("senior_expense_cap",), "initial_pool_balance"
-    )
+    path = scaled_deal("004_byd_2021_2.yaml", tmp_path)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["triggers"]["acc_e_cumulative_defaults"]["breach_evaluations"] = 2
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")

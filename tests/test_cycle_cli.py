@@ -32,8 +32,7 @@ runner = CliRunner()
 def _setup(url: str, tmp_path: Path) -> None:
     engine = db.make_engine(url)
     store = EventStore(engine)
-    path = scaled_deal("004_byd_2021_2.yaml", tmp_path, ("senior_expense_cap",),
-                       "initial_pool_balance")  # fmt: skip
+    path = scaled_deal("004_byd_2021_2.yaml", tmp_path)
     load_deal(store, path)
     store.append(servicing_events("byd_2021_2", dt.date(2021, 6, 18), 6, {}))
     engine.dispose()

@@ -22,8 +22,7 @@ def _cycle_dates(store: EventStore, deal_id: str) -> list[str]:
 def test_restarts_catch_up_each_missed_date_exactly_once(
     db_url: str, store: EventStore, tmp_path: Path
 ) -> None:
-    path = scaled_deal("004_byd_2021_2.yaml", tmp_path, ("senior_expense_cap",),
-                       "initial_pool_balance")  # fmt: skip
+    path = scaled_deal("004_byd_2021_2.yaml", tmp_path)
     load_deal(store, path)
     deal = deal_in_force(store, "byd_2021_2")
     issue_notes(store, deal.deal_id, dt.date(2021, 9, 15))
