@@ -110,3 +110,7 @@ from events import servicing as _servicing  # noqa: E402,F401
 # isort: split
 # the payment-date cycle catalogue registers itself on import
 from events import cycle as _cycle  # noqa: E402,F401
+
+# isort: split
+# bank statements and reconciliation register themselves on import
+from events import bank as _bank  # noqa: E402,F401
