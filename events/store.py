@@ -150,7 +150,7 @@ def events_query(
     if types is not None:
         q = q.where(events.c.type.in_(list(types)))
     if recorded_until is not None:
-        q = q.where(events.c.recorded_at <= recorded_until)
+        q = q.where(events.c.recorded_at <= _utc(recorded_until))
     return q.order_by(events.c.deal_seq)
 
 

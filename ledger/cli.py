@@ -6,7 +6,6 @@ import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +20,7 @@ from events.jsonl import ImportRejected, read_jsonl, write_export
 from events.model import json_schemas
 from events.store import AppendResult, EventStore, StoreError
 from ledger import db
+from ledger.cli_audit import add_audit_commands
 from ledger.cli_cycle import cycle_app, run_due_command
 from ledger.cli_servicing import deal_store_commands, post, tape_app
 from ledger.deal.cli import deal_app
@@ -41,6 +41,7 @@ app.add_typer(tape_app, name="tape")
 app.command("post")(post)
 app.add_typer(cycle_app, name="cycle")
 app.command("run-due")(run_due_command)
+add_audit_commands(app)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -175,37 +176,6 @@ def verify(
             err.print(f"  replay: {d.describe()}", highlight=False)
     if bad:
         raise typer.Exit(1)
-
-
-@app.command()
-def balances(
-    deal: Annotated[str, typer.Option("--deal", help="Deal id")],
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
-    db_url: DbOption = None,
-) -> None:
-    """Every account's balance from the live projection."""
-    with open_store(db_url) as store:
-        rows = store.runner.live(store, deal, "balances")
-    result = {k: Decimal(v.row["balance"]) for k, v in sorted(rows.items())}
-    if fmt == "json":
-        sys.stdout.write(
-            json.dumps(
-                {"deal_id": deal, "balances": {k: str(v) for k, v in result.items()}},
-                indent=2,
-                ensure_ascii=False,
-            )
-            + "\n"
-        )
-        return
-    if fmt != "table":
-        raise fail(f"--format: unknown format {fmt!r} (table, json)", 2)
-    table = Table(title=f"Balances — {deal}")
-    table.add_column("account")
-    table.add_column("balance", justify="right")
-    for k, v in result.items():
-        table.add_row(k, f"{v:,.2f}")
-    table.add_row("[b]trial balance[/b]", f"{sum(result.values(), Decimal('0.00')):,.2f}")
-    out.print(table)
 
 
 @app.command()
