@@ -79,7 +79,7 @@ from ledger.waterfall import (
     run_waterfall,
     select_mode,
 )
-from ledger.waterfall.engine import _Run, accrual, posting_account
+from ledger.waterfall.engine import accrual, opening_dues, posting_account
 from ledger.waterfall.triggers import (
     clean_up_call_available,
     evaluate_triggers,
@@ -200,12 +200,10 @@ def _payments(result: WaterfallResult) -> tuple[Payment, ...]:
     return tuple(out)
 
 
-def _accruals(
-    deal: DealDefinition, ws: WaterfallState, mode: str, period: SchedulePeriod
-) -> list[Event]:
+def _accruals(deal: DealDefinition, ws: WaterfallState, period: SchedulePeriod) -> list[Event]:
     """Interest of each class (seed 004 L1811-1818; seed 001 L11489-11497) and each fee due,
     with the same amounts the waterfall engine pays against (its own due computation)."""
-    run = _Run(deal, ws, mode)
+    dues = opening_dues(deal, ws)
     common = {
         "payment_date": period.payment_date,
         "period_index": period.index,
@@ -217,7 +215,7 @@ def _accruals(
         if note.coupon.kind == "none":
             continue
         state = ws.notes[nid]
-        rate = run.env().number(f"notes.{nid}.rate", f"notes.{nid}.coupon.rate")
+        rate = dues.env.number(f"notes.{nid}.rate", f"notes.{nid}.coupon.rate")
         accrued = round_fen(
             accrual(
                 state.balance,
@@ -237,11 +235,11 @@ def _accruals(
                 day_count=note.day_count,
                 accrued=accrued,
                 carried_in=carried,
-                due=run.interest_due[nid],
+                due=dues.interest[nid],
             )
         )
     for fid, fee in deal.fees.items():
-        due = run.fee_due[fid]
+        due = dues.fees[fid]
         if not due:
             continue
         carried = ws.fees_unpaid.get(fid, ZERO) if fee.carry_forward else ZERO
@@ -300,9 +298,7 @@ def plan_cycle(
         and clean_up_call_available(deal, ws)
     ):
         price = round_fen(
-            _Run(deal, ws, select_mode(deal, ws))
-            .env()
-            .number(deal.clean_up_call.price, "clean_up_call.price")
+            opening_dues(deal, ws).env.number(deal.clean_up_call.price, "clean_up_call.price")
         )
         rules: dict[str, str] = {r.item: r.to for r in deal.collection_split}
         target = rules.get("cleanup_principal") or rules.get("principal_scheduled")
@@ -356,7 +352,7 @@ def plan_cycle(
 
     # 4-5. accruals and the waterfall in the selected mode
     mode = select_mode(deal, ws)
-    planned.extend(_accruals(deal, ws, mode, period))
+    planned.extend(_accruals(deal, ws, period))
     result = run_waterfall(deal, ws, mode)
     opening_cash = _cash_total(deal, result.opening_accounts)
     retained = _cash_total(deal, result.closing_accounts)

@@ -14,7 +14,8 @@ Posting account names follow :mod:`ledger.accounts` (``<group>:<name>``): deal c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
@@ -117,6 +118,23 @@ def _pro_rata(total: Decimal, dues: Sequence[Decimal]) -> list[Decimal]:
     if sum(dues, ZERO) == 0:
         return [ZERO for _ in dues]
     return allocate(total, dues)
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningDues:
+    """What a run pays against, fixed before any step moves cash: the expressions' opening
+    environment, each class's interest due (with carried shortfall) and each fee's total due."""
+
+    env: DealEnv
+    interest: Mapping[str, Decimal]
+    fees: Mapping[str, Decimal]
+
+
+def opening_dues(deal: DealDefinition, state: WaterfallState) -> OpeningDues:
+    """The dues of the payment date in ``state`` as the engine computes them (the cycle's
+    ``InterestAccrued``/``FeeAccrued`` record exactly these; they do not depend on the mode)."""
+    run = _Run(deal, state, deal.default_mode)
+    return OpeningDues(run.env(), dict(run.interest_due), dict(run.fee_due))
 
 
 class _Run:
