@@ -26,7 +26,8 @@ from ledger.timeaxes import TimePoint, parse_as_of, parse_known_at, state_at
 
 __all__ = ["add_audit_commands"]
 
-out = Console(soft_wrap=True)
+# piped output is not cut to 80 columns: ids and hashes are what an auditor greps for
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 DbOption = Annotated[
     str | None,
