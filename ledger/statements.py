@@ -20,9 +20,10 @@ each ``Stmt`` gives the account (``Acct/Id/IBAN`` or ``Acct/Id/Othr/Id``), the p
 ``Amt`` signed by ``CdtDbtInd`` (``CRDT`` +, ``DBIT`` −; a reversal entry is signed by its own
 indicator too), ``ValDt/Dt`` (else ``BookgDt``), and the reference the payer gave — the first of
 ``NtryDtls/TxDtls/Refs/EndToEndId`` (unless ``NOTPROVIDED``), ``RmtInf/Ustrd``, ``NtryRef``,
-``AcctSvcrRef``; every one of them is kept in ``extra``. A line's ``line_no`` is the entry's
-position in its ``Stmt``. Several ``Stmt`` of one account in a file (daily statements sent
-together) make one statement of that account. The file is parsed with the standard library's
+``AcctSvcrRef``; every one of them is kept in ``extra``. Several ``Stmt`` of one account in a
+file (daily statements sent together) make one statement of that account; a line's ``line_no``
+is its entry's position among that account's ``Ntry`` elements in file order (pending entries
+count, so the numbers are those of the file). The file is parsed with the standard library's
 ``xml.etree`` after refusing any ``<!DOCTYPE``/``<!ENTITY``: camt.053 never declares a DTD, so
 nothing is lost, and entity expansion and external entities — the XML attacks ``defusedxml`` guards
 against — cannot occur (no extra dependency for one check).
@@ -75,6 +76,8 @@ StatementFormat = Literal["csv", "camt.053"]
 
 CAMT053_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:camt.053."
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PLAIN = re.compile(r"[+-]?\d+(\.\d+)?")
+"""An amount as SPEC §6 writes it: no thousands separators, no exponent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,8 @@ def _iso_date(text: str) -> date:
 
 
 def _amount(text: str, what: str) -> Decimal:
+    if not _PLAIN.fullmatch(text):
+        raise _FieldError(f"{what} {text!r} is not a plain decimal (sign, digits, point)")
     try:
         return money(text, what)
     except MoneyError as exc:
@@ -407,6 +412,7 @@ class _Acc:
     bank_account: str
     first_row: str
     lines: list[BankLine] = field(default_factory=list)
+    entries: int = 0
     ids: list[str] = field(default_factory=list)
     periods: list[tuple[date, date, Decimal | None, Decimal | None]] = field(default_factory=list)
 
@@ -492,11 +498,12 @@ def _parse_camt(
             continue
         account = account_map.get(bank, bank)
         acc = accounts.setdefault(account, _Acc(bank, where))
-        offset = len(acc.lines)
+        offset = acc.entries
         acc.lines.extend(
             line.model_copy(update={"line_no": offset + line.line_no}) if offset else line
             for line in lines
         )
+        acc.entries += len(stmt.findall(_ns_path("Ntry")))
         acc.ids.append(sid)
         acc.periods.append((start, end, opening, closing))
     if errors:
