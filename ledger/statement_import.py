@@ -32,7 +32,9 @@ from ledger.statements import (
     StatementFile,
     StatementRejected,
     balances_of,
+    format_statement_csv,
     parse_statement,
+    statement_file_name,
 )
 from ledger.waterfall import posting_account
 
@@ -42,6 +44,7 @@ __all__ = [
     "deal_bank_accounts",
     "import_statements",
     "ledger_statements",
+    "write_and_reconcile",
 ]
 
 TRUST_BANK_GROUPS = ("trust", "reserve")
@@ -278,3 +281,36 @@ def ledger_statements(
             )
         )
     return out
+
+
+def write_and_reconcile(
+    store: EventStore, deal_id: str, folder: Path
+) -> list[dict[str, str | int | None]]:
+    """What the demo does as the custodian and the trustee: write each trust bank account's
+    statement, generated from the ledger, to ``folder/bank-statement-<account>.csv``, import and
+    reconcile them all; one summary row per account."""
+    statements = ledger_statements(store, deal_id)
+    paths = []
+    for st in statements:
+        path = folder / statement_file_name(st.account)
+        path.write_text(format_statement_csv([st]), encoding="utf-8")
+        paths.append(path)
+    rows: list[dict[str, str | int | None]] = []
+    for st, r in zip(statements, import_statements(store, deal_id, paths), strict=True):
+        c = r.result
+        rows.append(
+            {
+                "account": c.account,
+                "file": r.file,
+                "period_start": c.period_start.isoformat(),
+                "period_end": c.period_end.isoformat(),
+                "lines": len(st.lines),
+                "matched": len(c.matched),
+                "breaks": len(c.breaks),
+                "bank_closing_balance": None
+                if c.bank_closing_balance is None
+                else str(c.bank_closing_balance),
+                "ledger_closing_balance": str(c.ledger_closing_balance),
+            }
+        )
+    return rows
