@@ -110,7 +110,9 @@ def _check(
                     errors.append(
                         StatementError(
                             parsed.file,
-                            f"line {line.line_no}" if parsed.format == "csv" else st.first_row,
+                            f"line {line.line_no}"
+                            if parsed.format == "csv"
+                            else f"{st.bank_account} Ntry {line.line_no}",
                             "value_date",
                             f"{line.value_date} is outside the statement period "
                             f"{period[0]} to {period[1]}",

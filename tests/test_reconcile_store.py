@@ -207,6 +207,14 @@ def test_camt053_statement_maps_its_account_and_reports_breaks(
     path.write_text(xml, encoding="utf-8")
     with pytest.raises(StatementRejected, match="'31050161393600001234' is not a trust bank"):
         import_statements(store, byd, [path])
+    day = first.value_date
+    with pytest.raises(
+        StatementRejected, match=r"camt\.xml: 31050161393600001234 Ntry 1, field value_date"
+    ):
+        import_statements(
+            store, byd, [path], account_map={"31050161393600001234": "trust:collections"},
+            period=(day + dt.timedelta(days=1), day + dt.timedelta(days=30)),
+        )  # fmt: skip
     (r,) = import_statements(
         store, byd, [path], account_map={"31050161393600001234": "trust:collections"}
     )
