@@ -79,7 +79,9 @@ class Match(BaseModel):
     rule: str = Field(description="how they were matched, e.g. 'reference', 'date+amount'")
 
 
-BreakKind = Literal["unmatched_bank", "unmatched_ledger", "balance_difference"]
+BreakKind = Literal["unmatched_bank", "unmatched_ledger", "amount_difference", "balance_difference"]
+"""``amount_difference``: a bank line and a ledger posting with the same reference but different
+amounts, one break (``amount`` = bank minus ledger) carrying both ``bank_line`` and ``posting``."""
 
 
 class Break(BaseModel):
@@ -89,7 +91,10 @@ class Break(BaseModel):
 
     kind: BreakKind
     value_date: date
-    amount: Money = Field(description="the unmatched amount, or bank minus ledger balance")
+    amount: Money = Field(
+        description="the unmatched amount; bank minus ledger for an amount_difference; for a "
+        "balance_difference the part of bank minus ledger closing balance no other break explains"
+    )
     reference: str = ""
     bank_line: int | None = None
     posting: LedgerPosting | None = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import islice
@@ -44,6 +44,7 @@ from ledger.servicing import (
     load_deal,
 )
 from ledger.simulate import SimulationParams, simulate_months, simulate_pool
+from ledger.statement_import import write_and_reconcile
 from ledger.tapes import write_boarding_csv, write_servicer_csv
 from ledger.verify import verify
 from projections.base import State
@@ -118,6 +119,9 @@ class DemoResult:
     closing_date: date
     closing_date_assumed: bool
     cycles: list[dict[str, Any]]
+    reconciliation: list[dict[str, str | int | None]] = field(default_factory=list)
+    """Per trust bank account: the statement written to ``bank-statement-<account>.csv`` and
+    its reconciliation (matched, breaks, closing balances)."""
 
 
 Progress = Callable[[str], None]
@@ -230,6 +234,11 @@ def run_demo(
     notes = notes_after_each(store, deal_id, posted)
     cycles = [cycle_summary(r, notes[r.payment_date]) for r in posted]
 
+    # the custodian's statement of each trust bank account, as the ledger says it should read,
+    # written out and reconciled: every movement matched, no break (issue 6 item 3)
+    step("writing the custodian's statements and reconciling them")
+    reconciliation = write_and_reconcile(store, deal_id, out_dir)
+
     step("verifying the hash chain and replay = live")
     report = verify(store, deal_id)[0]
     result = DemoResult(
@@ -246,6 +255,7 @@ def run_demo(
         closing_date=closing,
         closing_date_assumed=deal.calendar.closing_date is None,
         cycles=cycles,
+        reconciliation=reconciliation,
     )
     write_summary(result)
     write_reports(result)
@@ -304,6 +314,10 @@ def write_summary(result: DemoResult) -> None:
         "closing_date_assumed": result.closing_date_assumed,
         "months": rows,
         "payment_dates": result.cycles,
+        "bank_reconciliation": {
+            "breaks": sum(int(r["breaks"] or 0) for r in result.reconciliation),
+            "accounts": result.reconciliation,
+        },
     }
     (result.out_dir / "demo-summary.json").write_text(
         json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
