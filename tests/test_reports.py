@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from events.bank import Break, ReconciliationCompleted
 from events.catalogue import CollectionReceived
 from events.cycle import DistributionPaid, InterestAccrued, TriggerEvaluated, WaterfallExecuted
+from events.envelope import NewEvent
 from events.jsonl import export_lines, parse_line
 from events.model import Event
 from events.store import EventStore
@@ -38,6 +40,7 @@ from ledger.reports import (
     trustee_report,
 )
 from ledger.servicing import reverse_event
+from ledger.timeaxes import parse_known_at
 from tests.test_cycle import seed_deal
 
 D = Decimal
@@ -293,3 +296,91 @@ def test_report_model_rejects_misfit_rows() -> None:
         (Section.fields("deal", "D", [("a", D("1.50"))]),),
     )
     assert r.as_json()["sections"]["deal"]["data"] == {"a": "1.50"}
+
+
+def test_cli_writes_the_reports_and_names_the_dates_that_exist(
+    store: EventStore, byd: DealDefinition, db_url: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from ledger.cli import app
+
+    runner = CliRunner()
+    day = payment_dates(read_events(store, byd.deal_id))[1]
+    base = ["--db", db_url, "report"]
+    deal = ["--deal", byd.deal_id]
+    r = runner.invoke(
+        app, [*base, "trustee", *deal, "--payment-date", str(day), "--format", "json"]
+    )
+    assert r.exit_code == 0, r.output
+    assert r.stdout_bytes == render(trustee_report(store, byd.deal_id, day), "json")
+    target = tmp_path / "t.xlsx"
+    args = ["--payment-date", str(day), "--format", "xlsx", "--out", str(target)]
+    r = runner.invoke(app, [*base, "trustee", *deal, *args])
+    assert r.exit_code == 0, r.output
+    assert target.read_bytes() == render(trustee_report(store, byd.deal_id, day), "xlsx")
+    end = dt.date(2021, 11, 30)
+    args = ["--period-end", str(end), "--format", "csv", "--known-at", "2999-01-01"]
+    r = runner.invoke(app, [*base, "servicer", *deal, *args])
+    assert r.exit_code == 0, r.output
+    later = parse_known_at("2999-01-01")  # the end of that day: everything recorded so far
+    assert r.stdout_bytes == render(servicer_report(store, byd.deal_id, end, known_at=later), "csv")
+    assert b"known_at,2999-01-01T23:59:59.999999+00:00" in r.stdout_bytes
+    # an unknown payment date names the dates there are; nothing is written
+    missing = tmp_path / "missing.html"
+    args = ["--payment-date", "2021-12-01", "--out", str(missing)]
+    r = runner.invoke(app, [*base, "trustee", *deal, *args])
+    assert r.exit_code == 1 and "no payment date 2021-12-01" in r.output
+    assert "2021-10-26, 2021-11-26" in r.output and not missing.exists()
+    r = runner.invoke(app, [*base, "trustee", *deal, "--payment-date", str(day), "--format", "pdf"])
+    assert r.exit_code == 2 and "unknown format 'pdf'" in r.output
+    r = runner.invoke(
+        app, [*base, "trustee", *deal, "--payment-date", str(day), "--format", "xlsx"]
+    )
+    assert r.exit_code == 2 and "needs --out" in r.output
+
+
+def _reconciled(deal_id: str, end: dt.date, breaks: tuple[Break, ...], key: str) -> NewEvent:
+    ev = ReconciliationCompleted(
+        account="trust:income",
+        statement_event_id=f"statement-{key}",
+        file_sha256="ab" * 32,
+        period_start=end.replace(day=1),
+        period_end=end,
+        matched=(),
+        breaks=breaks,
+        bank_closing_balance=D("100.00"),
+        ledger_closing_balance=D("90.00"),
+    )
+    return NewEvent.of(
+        ev, deal_id=deal_id, stream_id=ev.default_stream(), effective_date=end,
+        idempotency_key=f"recon:{key}",
+    )  # fmt: skip
+
+
+def test_reconciliation_status_is_the_latest_statement_before_the_payment_date(
+    store: EventStore, byd: DealDefinition
+) -> None:
+    days = payment_dates(read_events(store, byd.deal_id))
+    gap = Break(
+        kind="unmatched_bank", value_date=dt.date(2021, 11, 20), amount=D("10.00"),
+        reference="BANK-FEE", bank_line=7, detail="bank charge not in the ledger",
+    )  # fmt: skip
+    store.append([_reconciled(byd.deal_id, dt.date(2021, 11, 30), (gap,), "nov")])
+    store.append([_reconciled(byd.deal_id, dt.date(2022, 1, 31), (), "jan")])
+
+    def status(day: dt.date) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        report = trustee_report(store, byd.deal_id, day)
+        rows = {r["account"]: r for r in report.section("reconciliation").records()}
+        return rows["trust:income"], report.section("reconciliation_breaks").records()
+
+    before, breaks = status(days[1])  # 2021-11-26: no statement ends by then
+    assert before["status"] == "not reconciled" and breaks == []
+    dec, breaks = status(days[2])  # 2021-12-27: November's statement, one open break
+    assert dec["status"] == "1 open break(s)" and dec["difference"] == D("10.00")
+    assert [(b["kind"], b["amount"], b["bank_line"]) for b in breaks] == [
+        ("unmatched_bank", D("10.00"), 7)
+    ]
+    feb, breaks = status(days[4])  # 2022-02-28: January's statement, no break left
+    assert feb["status"] == "reconciled" and breaks == []
+    assert feb["statement_end"] == dt.date(2022, 1, 31)

@@ -10,7 +10,7 @@ exported and re-imported history is the same report.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "balances_of",
     "deal_of",
     "effective_until",
+    "known_text",
     "pool_periods_of",
     "pool_state",
     "read_events",
@@ -44,13 +45,18 @@ class ReportError(ValueError):
     exist)."""
 
 
+def known_text(known_at: datetime) -> str:
+    """A known-at time as the reports print it: ISO 8601 in UTC, whatever zone it was given in."""
+    return known_at.astimezone(UTC).isoformat()
+
+
 def read_events(
     store: EventStore, deal_id: str, known_at: datetime | None = None
 ) -> list[RecordedEvent]:
     """The deal's events in chain order, as known at ``known_at`` (all when None)."""
     events = list(store.read(deal_id, **TimePoint(known_at=known_at).bounds()))
     if not events:
-        when = "" if known_at is None else f" known at {known_at.isoformat()}"
+        when = "" if known_at is None else f" known at {known_text(known_at)}"
         raise ReportError(f"deal {deal_id!r} has no events{when}")
     return events
 

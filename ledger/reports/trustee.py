@@ -52,6 +52,7 @@ from ledger.reports.source import (
     balances_of,
     deal_of,
     effective_until,
+    known_text,
     pool_periods_of,
     pool_state,
     read_events,
@@ -155,7 +156,7 @@ def build_trustee_report(
     known at ``known_at``). Pure."""
     dates = payment_dates(events)
     if payment_date not in dates:
-        known = "" if known_at is None else f" as known at {known_at.isoformat()}"
+        known = "" if known_at is None else f" as known at {known_text(known_at)}"
         listed = ", ".join(d.isoformat() for d in dates) or "none"
         raise ReportError(
             f"deal {deal_id!r} has no payment date {payment_date.isoformat()}{known}; "
@@ -231,7 +232,7 @@ def _deal_section(
             ("interest_period_end", w.interest_period_end),
             ("waterfall_mode", w.mode),
             ("as_of", payment_date),
-            ("known_at", known_at.isoformat() if known_at else "everything recorded"),
+            ("known_at", known_text(known_at) if known_at else "everything recorded"),
             ("events_folded", len(upto)),
             ("last_event_seq", upto[-1].deal_seq if upto else 0),
         ],
