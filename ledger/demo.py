@@ -37,8 +37,10 @@ from ledger.money import ZERO, round_fen
 from ledger.pool_profiles import profile
 from ledger.reports import (
     FORMATS,
+    History,
     build_servicer_report,
     build_trustee_report,
+    collection_period_end,
     payment_dates,
     read_events,
     write_report,
@@ -327,14 +329,16 @@ def write_reports(store: EventStore, deal_id: str, out_dir: Path) -> list[Path]:
     ``reports/servicer-<collection period end>.*``. The history is read once."""
     folder = out_dir / "reports"
     folder.mkdir(parents=True, exist_ok=True)
-    events = read_events(store, deal_id)
+    history = History(read_events(store, deal_id))
     written: list[Path] = []
-    for day in payment_dates(events):
-        trustee = build_trustee_report(events, deal_id, day)
-        end = trustee.section("deal").get("collection_period_end")
-        assert isinstance(end, date)
-        servicer = build_servicer_report(events, deal_id, end)
+    for day in payment_dates(history.events):
+        # the period end before its payment date: the pool is folded forward, date after date
+        end = collection_period_end(history.events, day)
+        if end is not None:
+            servicer = build_servicer_report(history, deal_id, end)
+            for fmt in FORMATS:
+                written.append(write_report(servicer, folder / f"servicer-{end}.{fmt}", fmt))
+        trustee = build_trustee_report(history, deal_id, day)
         for fmt in FORMATS:
             written.append(write_report(trustee, folder / f"trustee-{day}.{fmt}", fmt))
-            written.append(write_report(servicer, folder / f"servicer-{end}.{fmt}", fmt))
     return written

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ import yaml
 
 from events.store import EventStore
 from ledger.demo import run_demo, scaled_deal_text, write_reports
+from ledger.reports import render, servicer_report, trustee_report
 
 
 def test_demo_runs_payment_dates_through_a_breach_and_verifies(
@@ -39,6 +41,14 @@ def test_demo_runs_payment_dates_through_a_breach_and_verifies(
     # the reports are built from the events alone: written again, the same bytes
     write_reports(store, result.deal_id, out)
     assert {p.name: p.read_bytes() for p in sorted((out / "reports").iterdir())} == first
+    # ... and the demo's shared fold gives the files a report built on its own gives
+    for day in (days[0], days[len(days) // 2], days[-1]):
+        alone = trustee_report(store, result.deal_id, dt.date.fromisoformat(day))
+        assert first[f"trustee-{day}.xlsx"] == render(alone, "xlsx")
+        end = alone.section("deal").get("collection_period_end")
+        assert isinstance(end, dt.date)
+        served = servicer_report(store, result.deal_id, end)
+        assert first[f"servicer-{end}.json"] == render(served, "json")
     html = (out / "reports" / f"trustee-{days[-1]}.html").read_text("utf-8")
     assert html.count("<svg") == 4 and "Cumulative default ratio vs trigger" in html
     last = json.loads((out / "reports" / f"trustee-{days[-1]}.json").read_text("utf-8"))

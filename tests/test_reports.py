@@ -31,8 +31,11 @@ from ledger.cycle import run_due
 from ledger.deal import DealDefinition
 from ledger.reports import (
     FORMATS,
+    History,
     Report,
     ReportError,
+    build_servicer_report,
+    build_trustee_report,
     payment_dates,
     read_events,
     render,
@@ -384,3 +387,26 @@ def test_reconciliation_status_is_the_latest_statement_before_the_payment_date(
     feb, breaks = status(days[4])  # 2022-02-28: January's statement, no break left
     assert feb["status"] == "reconciled" and breaks == []
     assert feb["statement_end"] == dt.date(2022, 1, 31)
+
+
+def test_one_history_shared_by_many_reports_gives_the_same_reports(
+    store: EventStore, byd: DealDefinition
+) -> None:
+    """The demo folds the pool once for all dates; with a late reversal in the history (recorded
+    after events effective later than it) the shared fold must still equal a fold from zero."""
+    events = read_events(store, byd.deal_id)
+    days = payment_dates(events)
+    late = next(
+        e for e in events if e.type == "CollectionReceived" and e.effective_date.month == 11
+    )
+    reverse_event(store, byd.deal_id, late.event_id, "payment bounced")
+    events = read_events(store, byd.deal_id)
+    fresh = {d: trustee_report(store, byd.deal_id, d) for d in days}
+    ends = [fresh[d].section("deal").get("collection_period_end") for d in days]
+    served = {e: servicer_report(store, byd.deal_id, e) for e in ends}  # type: ignore[arg-type]
+    for order in (days, days[::-1], [days[3], days[0], days[5], days[1]]):
+        shared = History(events)
+        for d in order:
+            assert build_trustee_report(shared, byd.deal_id, d) == fresh[d]
+            end = fresh[d].section("deal").get("collection_period_end")
+            assert build_servicer_report(shared, byd.deal_id, end) == served[end]  # type: ignore[arg-type]

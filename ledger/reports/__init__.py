@@ -15,18 +15,25 @@ from typing import Literal
 from ledger.report_files import report_csv, report_html, report_json
 from ledger.reports.model import Report, Section
 from ledger.reports.servicer import build_servicer_report, report_periods, servicer_report
-from ledger.reports.source import ReportError, read_events
-from ledger.reports.trustee import build_trustee_report, payment_dates, trustee_report
+from ledger.reports.source import History, ReportError, read_events
+from ledger.reports.trustee import (
+    build_trustee_report,
+    collection_period_end,
+    payment_dates,
+    trustee_report,
+)
 from ledger.reports.xlsx import report_xlsx
 
 __all__ = [
     "FORMATS",
     "Format",
+    "History",
     "Report",
     "ReportError",
     "Section",
     "build_servicer_report",
     "build_trustee_report",
+    "collection_period_end",
     "payment_dates",
     "read_events",
     "render",

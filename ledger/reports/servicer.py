@@ -35,14 +35,14 @@ from ledger.money import ZERO
 from ledger.reports.model import Report, Section, Value
 from ledger.reports.pool_figures import PeriodPool, month_key, period_pool, share
 from ledger.reports.source import (
+    History,
     ReportError,
+    as_history,
     deal_of,
     effective_until,
     known_text,
     pool_periods_of,
-    pool_state,
     read_events,
-    remittance_rows,
 )
 from ledger.servicing import collection_periods
 from projections.pool import BUCKETS, PoolPeriod
@@ -80,14 +80,17 @@ def servicer_report(
 
 
 def build_servicer_report(
-    events: Sequence[RecordedEvent],
+    source: History | Sequence[RecordedEvent],
     deal_id: str,
     period_end: date,
     *,
     known_at: datetime | None = None,
 ) -> Report:
-    """The servicer's report of the collection period ending ``period_end``, from ``events`` (the
-    deal's, in chain order, as known at ``known_at``). Pure."""
+    """The servicer's report of the collection period ending ``period_end``, from ``source``: the
+    deal's events in chain order, as known at ``known_at`` (or a :class:`History` of them shared
+    with other reports). Pure."""
+    history = as_history(source)
+    events = history.events
     deal = deal_of(events, deal_id)
     periods = report_periods(deal, events)
     found = next(((s, e) for s, e in periods if e == period_end), None)
@@ -99,10 +102,10 @@ def build_servicer_report(
         )
     start, end = found
     upto = effective_until(events, end)
-    rows = pool_state(upto)
+    rows = history.pool_rows(end)
     months = pool_periods_of(rows)
     pool = period_pool(months, start, end)
-    remit = remittance_rows(upto)
+    remit = history.remittance_rows(end)
     sections = [
         Section.fields(
             "deal",

@@ -20,6 +20,7 @@ from ledger.deal.schema import DealDefinition
 from ledger.money import ZERO
 from ledger.timeaxes import TimePoint
 from projections.base import Projection, State, fold_all
+from projections.loans import LOAN_EVENT_TYPES
 from projections.pool import PoolPeriod, PoolProjection, pool_report
 from projections.remittance import RemittanceProjection
 
@@ -27,15 +28,15 @@ if TYPE_CHECKING:
     from events.store import EventStore
 
 __all__ = [
+    "History",
     "ReportError",
+    "as_history",
     "balances_of",
     "deal_of",
     "effective_until",
     "known_text",
     "pool_periods_of",
-    "pool_state",
     "read_events",
-    "remittance_rows",
     "rows_of",
 ]
 
@@ -90,18 +91,71 @@ def rows_of(projection: Projection[Any], events: Iterable[RecordedEvent]) -> dic
     return {k: v.row for k, v in state.items()}
 
 
-def pool_state(events: Iterable[RecordedEvent]) -> dict[str, Any]:
-    """The pool projection's rows (periods ``YYYY-MM`` and loans ``L:<id>``)."""
-    return rows_of(PoolProjection(), events)
-
-
 def pool_periods_of(rows: Mapping[str, Any]) -> dict[str, PoolPeriod]:
     """Every calendar month's pool figures (:func:`projections.pool.pool_report`) by month."""
     return {p.period: p for p in pool_report(rows)}
 
 
-def remittance_rows(events: Iterable[RecordedEvent]) -> dict[str, Any]:
-    return rows_of(RemittanceProjection(), events)
+def as_history(source: History | Sequence[RecordedEvent]) -> History:
+    return source if isinstance(source, History) else History(source)
+
+
+class History:
+    """One deal's events (as known at one time) and the folds every report of it needs, shared
+    by the reports of several dates: the demo writes two reports for each payment date from one
+    read of the history.
+
+    :meth:`pool_rows` folds the pool projection over the events effective on or before a date.
+    Asked for a later date, it folds only the new events when, for every loan they touch, they
+    come after (in chain order) that loan's events folded so far: a loan's row depends on its
+    own events in order, and the period rows are sums of each loan event's delta (additive,
+    :mod:`projections.pool`), so that is the same fold as one from zero. Otherwise (a reversal
+    or a late event recorded after later-dated events of its loan) it folds from zero.
+    """
+
+    def __init__(self, events: Sequence[RecordedEvent]) -> None:
+        self.events = events
+        self._loan_events: list[tuple[str, RecordedEvent]] = []
+        for e in events:
+            if e.type in LOAN_EVENT_TYPES:
+                self._loan_events.append((str(e.data.get("loan_id")), e))
+            elif e.type == "EventReversed" and e.data.get("reversed_type") in LOAN_EVENT_TYPES:
+                original = e.data.get("reversed_data") or {}
+                self._loan_events.append((str(original.get("loan_id")), e))
+        self._pool = PoolProjection()
+        self._state: State = {}
+        self._day: date | None = None
+        self._last: dict[str, int] = {}
+        """Loan id → chain sequence of its last event folded."""
+        self._remittance: dict[str, Any] | None = None
+
+    def _fold(self, chosen: list[tuple[str, RecordedEvent]]) -> None:
+        for loan, e in chosen:
+            self._pool.fold(self._state, e)
+            self._last[loan] = e.deal_seq
+
+    def pool_rows(self, day: date) -> dict[str, Any]:
+        """The pool projection's rows over the events effective on or before ``day``."""
+        start = self._day
+        if start is not None and day >= start:
+            new = [(loan, e) for loan, e in self._loan_events if start < e.effective_date <= day]
+            if all(e.deal_seq > self._last.get(loan, 0) for loan, e in new):
+                self._fold(new)
+                self._day = day
+                return {k: v.row for k, v in self._state.items()}
+        self._state, self._last = {}, {}
+        self._fold([(loan, e) for loan, e in self._loan_events if e.effective_date <= day])
+        self._day = day
+        return {k: v.row for k, v in self._state.items()}
+
+    def remittance_rows(self, until: date) -> dict[str, Any]:
+        """The remittance projection's rows as of ``until``. Its rows are keyed by effective date
+        and additive, so folding every event once and keeping the days up to ``until`` is the
+        same as folding the events effective up to it."""
+        if self._remittance is None:
+            self._remittance = rows_of(RemittanceProjection(), self.events)
+        stop = until.isoformat()
+        return {k: v for k, v in self._remittance.items() if k <= stop}
 
 
 def balances_of(events: Iterable[RecordedEvent]) -> dict[str, Decimal]:

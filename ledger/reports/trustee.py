@@ -48,13 +48,14 @@ from ledger.money import ZERO
 from ledger.reports.model import Report, Section, Value
 from ledger.reports.pool_figures import PeriodPool, month_key, period_pool, share
 from ledger.reports.source import (
+    History,
     ReportError,
+    as_history,
     balances_of,
     deal_of,
     effective_until,
     known_text,
     pool_periods_of,
-    pool_state,
     read_events,
 )
 from ledger.waterfall import posting_account
@@ -64,7 +65,13 @@ from projections.pool import BUCKETS, PoolPeriod
 if TYPE_CHECKING:
     from events.store import EventStore
 
-__all__ = ["build_trustee_report", "default_ratio_trigger", "payment_dates", "trustee_report"]
+__all__ = [
+    "build_trustee_report",
+    "collection_period_end",
+    "default_ratio_trigger",
+    "payment_dates",
+    "trustee_report",
+]
 
 _CYCLE_TYPES = frozenset(
     {
@@ -88,6 +95,15 @@ def payment_dates(events: Sequence[RecordedEvent]) -> list[date]:
             if e.type == "WaterfallExecuted"
         }
     )
+
+
+def collection_period_end(events: Sequence[RecordedEvent], payment_date: date) -> date | None:
+    """The end of the collection period closed for ``payment_date`` (None if none was)."""
+    day = payment_date.isoformat()
+    for e in events:
+        if e.type == "CollectionPeriodClosed" and e.data.get("payment_date") == day:
+            return date.fromisoformat(e.data["collection_period_end"])
+    return None
 
 
 def trustee_report(
@@ -146,14 +162,16 @@ class _Cycle:
 
 
 def build_trustee_report(
-    events: Sequence[RecordedEvent],
+    source: History | Sequence[RecordedEvent],
     deal_id: str,
     payment_date: date,
     *,
     known_at: datetime | None = None,
 ) -> Report:
-    """The trustee report of ``payment_date`` from ``events`` (the deal's, in chain order, as
-    known at ``known_at``). Pure."""
+    """The trustee report of ``payment_date`` from ``source``: the deal's events in chain order,
+    as known at ``known_at`` (or a :class:`History` of them shared with other reports). Pure."""
+    history = as_history(source)
+    events = history.events
     dates = payment_dates(events)
     if payment_date not in dates:
         known = "" if known_at is None else f" as known at {known_text(known_at)}"
@@ -170,11 +188,10 @@ def build_trustee_report(
     closed = cycle.closed
     start = closed.collection_period_start if closed else w.interest_period_start
     end = closed.collection_period_end if closed else w.interest_period_end
-    periods = pool_periods_of(pool_state(upto))
+    periods = pool_periods_of(history.pool_rows(payment_date))
     pool = period_pool(periods, start, end)
     before = balances_of(e for e in upto if e.deal_seq < cycle.waterfall_seq)
-    after = balances_of(upto)
-    history = _history(upto, dates, payment_date, periods)
+    chart_data = _history(upto, dates, payment_date, periods)
 
     sections = [
         _deal_section(deal, cycle, w, payment_date, start, end, known_at, upto),
@@ -189,8 +206,8 @@ def build_trustee_report(
         _delinquency(pool),
         _default_ratio(pool, cycle.triggers),
         _triggers(cycle.triggers),
-        *_reconciliation(upto, deal, after, payment_date),
-        history,
+        *_reconciliation(upto, deal, before, payment_date),
+        chart_data,
         _cycle_events(cycle.recorded),
     ]
     return Report(
