@@ -228,6 +228,11 @@ def test_xlsx_opens_and_holds_the_figures(store: EventStore, byd: DealDefinition
     }
     for n in w.notes:
         assert D(str(closing[n.note_id])) == n.closing
+    col = nh.index("balance_after") + 1
+    assert notes.cell(row=4, column=col).number_format == "#,##0.00"  # money to the fen
+    assert (
+        notes.cell(row=4, column=nh.index("factor_after") + 1).number_format == "#,##0.0000000000"
+    )
     # the package is stamped with the payment date, never the clock
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}

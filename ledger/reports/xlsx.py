@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from ledger.reports.model import Report, Section, text_of
 
@@ -35,6 +36,13 @@ def _cell(value: object) -> object:
     return text_of(value)  # type: ignore[arg-type]
 
 
+def _number_format(value: Decimal) -> str:
+    """A decimal shows as many places as it was computed to (money 2, ratios 8 or 10)."""
+    exponent = value.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return "#,##0" + ("." + "0" * places if places else "")
+
+
 def _sheet(wb: Workbook, s: Section, first: bool) -> None:
     ws = wb.active if first else wb.create_sheet()
     assert ws is not None
@@ -45,10 +53,19 @@ def _sheet(wb: Workbook, s: Section, first: bool) -> None:
     if s.source:
         ws.append([s.source])
     ws.append(list(s.columns))
-    for c in ws[ws.max_row]:
+    header = ws.max_row
+    for c in ws[header]:
         c.font = bold
+    widths = [len(c) for c in s.columns]
     for row in s.rows:
         ws.append([_cell(v) for v in row])
+        for i, v in enumerate(row):
+            widths[i] = max(widths[i], len(text_of(v)))
+            if isinstance(v, Decimal):
+                ws.cell(row=ws.max_row, column=i + 1).number_format = _number_format(v)
+    for i, width in enumerate(widths):
+        ws.column_dimensions[get_column_letter(i + 1)].width = min(width + 2, 60)
+    ws.freeze_panes = ws.cell(row=header + 1, column=1)
 
 
 def _normalise(raw: bytes, stamp: bytes) -> bytes:
