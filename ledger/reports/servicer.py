@@ -25,7 +25,7 @@ exposure, seed 004 L1066, seed 001 L2546-2653).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,8 @@ from ledger.reports.source import (
     known_text,
     pool_periods_of,
     read_events,
+    report_dates,
+    schedule_of,
 )
 from ledger.servicing import collection_periods
 from projections.pool import BUCKETS, PoolPeriod
@@ -54,6 +56,9 @@ if TYPE_CHECKING:
 __all__ = ["build_servicer_report", "report_periods", "servicer_report"]
 
 _ACTIVE = ("performing", "delinquent")
+_SCHEDULE_REACH = 200
+"""Days past a period end within which its payment date falls (seed 001's first period pays
+about a month after it ends; no seed pays later than that)."""
 
 
 def report_periods(
@@ -124,6 +129,7 @@ def build_servicer_report(
             ],
             "seed 001 L2655-2709; seed 004 L877, L1758, L2875; seed 003 L236",
         ),
+        _dates(deal, upto, end),
         _stratification(pool),
         _collections(pool),
         _delinquency(pool),
@@ -138,6 +144,26 @@ def build_servicer_report(
         deal_id=deal_id,
         report_date=end,
         sections=tuple(sections),
+    )
+
+
+def _dates(deal: DealDefinition, events: Sequence[RecordedEvent], end: date) -> Section:
+    """The calendar of the payment date this collection period pays on (its servicer report
+    date among them)."""
+    period = next(
+        (
+            p
+            for p in schedule_of(deal, events, end + timedelta(days=_SCHEDULE_REACH))
+            if p.collection_period_end == end
+        ),
+        None,
+    )
+    return Section.fields(
+        "dates",
+        "The period's calendar (deal calendar rules)",
+        report_dates(period) if period else [("schedule", "not scheduled (no closing date)")],
+        "seed 004 L1758 (服务机构报告日 = 计算日 + 6 business days); seed 001 L20134-20136; "
+        "seed 003 L236",
     )
 
 

@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from events.envelope import RecordedEvent
+from ledger.calendar import SchedulePeriod
+from ledger.cycle_state import deal_schedule
 from ledger.deal.loader import load_deal_text
 from ledger.deal.schema import DealDefinition
 from ledger.money import ZERO
@@ -37,7 +39,9 @@ __all__ = [
     "known_text",
     "pool_periods_of",
     "read_events",
+    "report_dates",
     "rows_of",
+    "schedule_of",
 ]
 
 
@@ -165,3 +169,31 @@ def balances_of(events: Iterable[RecordedEvent]) -> dict[str, Decimal]:
         for account, amount in e.event.legs():
             out[account] = out.get(account, ZERO) + amount
     return out
+
+
+def schedule_of(
+    deal: DealDefinition, events: Sequence[RecordedEvent], until: date
+) -> tuple[SchedulePeriod, ...]:
+    """The deal's periods with a payment date up to ``until`` (``ledger.cycle_state``), closing
+    on the date the notes were issued where the deal file leaves it blank (seed 004 L1737); none
+    while there is no closing date at all."""
+    closing = deal.calendar.closing_date
+    for e in events:
+        if e.type == "NotesIssued":
+            closing = date.fromisoformat(e.data["closing_date"])
+    if closing is None:
+        return ()
+    return deal_schedule(deal, closing, until)
+
+
+def report_dates(period: SchedulePeriod) -> list[tuple[str, date | None]]:
+    """The period's named dates as the deal's calendar rules give them (report dates, seed 004
+    L1754-1790; seed 001 L10530-10624; seed 003 L236)."""
+    named: list[tuple[str, date | None]] = [
+        ("calculation_date", period.calculation_date),
+        ("remittance_date", period.remittance_date),
+        ("determination_date", period.determination_date),
+        ("payment_date", period.payment_date),
+    ]
+    named += [(f"{name}_date", day) for name, day in period.other_dates]
+    return named

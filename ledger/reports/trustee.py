@@ -57,6 +57,8 @@ from ledger.reports.source import (
     known_text,
     pool_periods_of,
     read_events,
+    report_dates,
+    schedule_of,
 )
 from ledger.waterfall import posting_account
 from projections.notes import factor
@@ -195,6 +197,7 @@ def build_trustee_report(
 
     sections = [
         _deal_section(deal, cycle, w, payment_date, start, end, known_at, upto),
+        _dates(deal, upto, payment_date),
         _collections(pool),
         _split(closed),
         _available(deal, w, before),
@@ -248,12 +251,28 @@ def _deal_section(
             ("interest_period_start", w.interest_period_start),
             ("interest_period_end", w.interest_period_end),
             ("waterfall_mode", w.mode),
+            # seed 001 L20667-20688 (v): the report says when it is the last payment date
+            ("final_payment_date", all(n.closing == 0 for n in w.notes)),
             ("as_of", payment_date),
             ("known_at", known_text(known_at) if known_at else "everything recorded"),
             ("events_folded", len(upto)),
             ("last_event_seq", upto[-1].deal_seq if upto else 0),
         ],
         "seed 004 L1754, L2747, L2877; seed 001 L12991-12995; SPEC §5",
+    )
+
+
+def _dates(deal: DealDefinition, events: Sequence[RecordedEvent], payment_date: date) -> Section:
+    period = next(
+        (p for p in schedule_of(deal, events, payment_date) if p.payment_date == payment_date),
+        None,
+    )
+    return Section.fields(
+        "dates",
+        "The payment date's calendar (deal calendar rules)",
+        report_dates(period) if period else [("schedule", "the deal has no closing date")],
+        "seed 004 L1754-1790 (受托机构报告日 = payment date - 5 business days); seed 001 "
+        "L10594-10600 (Trust Company Report Date)",
     )
 
 
