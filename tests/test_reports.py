@@ -365,6 +365,11 @@ def test_cli_writes_the_reports_and_names_the_dates_that_exist(
         app, [*base, "trustee", *deal, "--payment-date", str(day), "--format", "xlsx"]
     )
     assert r.exit_code == 2 and "needs --out" in r.output
+    args = ["--payment-date", str(day), "--known-at", "yesterday"]
+    r = runner.invoke(app, [*base, "trustee", *deal, *args])
+    assert r.exit_code == 2 and "--known-at: 'yesterday' is not an ISO timestamp" in r.output
+    r = runner.invoke(app, [*base, "servicer", *deal, "--period-end", "30/11/2021"])
+    assert r.exit_code == 2 and "--period-end: '30/11/2021' is not a date" in r.output
 
 
 def _reconciled(deal_id: str, end: dt.date, breaks: tuple[Break, ...], key: str) -> NewEvent:
