@@ -23,6 +23,7 @@ from ledger import db
 from ledger.cli_audit import add_audit_commands
 from ledger.cli_cycle import cycle_app, run_due_command
 from ledger.cli_reconcile import reconcile_command
+from ledger.cli_report import report_app
 from ledger.cli_servicing import deal_store_commands, post, tape_app
 from ledger.deal.cli import deal_app
 from ledger.logs import configure
@@ -44,6 +45,7 @@ app.add_typer(cycle_app, name="cycle")
 app.command("run-due")(run_due_command)
 add_audit_commands(app)
 app.command("reconcile")(reconcile_command)
+app.add_typer(report_app, name="report")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -35,7 +35,16 @@ from ledger.cycle import CycleResult, issue_notes, run_due
 from ledger.deal.loader import validate_deal_file
 from ledger.money import ZERO, round_fen
 from ledger.pool_profiles import profile
-from ledger.report_files import report_html, report_json, steps_csv, svg_chart
+from ledger.reports import (
+    FORMATS,
+    History,
+    build_servicer_report,
+    build_trustee_report,
+    collection_period_end,
+    payment_dates,
+    read_events,
+    write_report,
+)
 from ledger.servicing import (
     board_pool,
     collection_periods,
@@ -258,7 +267,7 @@ def run_demo(
         reconciliation=reconciliation,
     )
     write_summary(result)
-    write_reports(result)
+    write_reports(store, deal_id, out_dir)
     return result
 
 
@@ -328,53 +337,22 @@ def write_summary(result: DemoResult) -> None:
         writer.writerows(rows)
 
 
-def _ratio_trigger(cycle: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The deal's cumulative default/loss ratio trigger, as evaluated on this date."""
-    for t in cycle["triggers"].values():
-        metric = str(t.get("metric") or "")
-        if t.get("threshold") and ("default" in metric or "loss" in metric):
-            return t  # type: ignore[no-any-return]
-    return None
-
-
-def write_reports(result: DemoResult) -> None:
-    """Per payment date: ``reports/<date>.json`` (everything), ``.csv`` (the waterfall) and
-    ``.html`` (charts of pool balance, note balances and the cumulative default ratio against
-    its threshold, with the trigger, waterfall and note tables)."""
-    folder = result.out_dir / "reports"
+def write_reports(store: EventStore, deal_id: str, out_dir: Path) -> list[Path]:
+    """Both reports of every payment date in every format, built from the events alone
+    (:mod:`ledger.reports`): ``reports/trustee-<payment date>.{html,json,csv,xlsx}`` and
+    ``reports/servicer-<collection period end>.*``. The history is read once."""
+    folder = out_dir / "reports"
     folder.mkdir(parents=True, exist_ok=True)
-    labels: list[str] = []
-    pool: list[Decimal | None] = []
-    notes: dict[str, list[Decimal | None]] = {}
-    ratio: list[Decimal | None] = []
-    threshold: list[Decimal | None] = []
-    for cycle in result.cycles:
-        day = cycle["payment_date"]
-        month = next((m for m in reversed(result.months) if m.period_end.isoformat() < day), None)
-        labels.append(day)
-        pool.append(month.pool_balance if month else None)
-        for name, row in cycle["notes"].items():
-            notes.setdefault(name.removeprefix("note:"), [None] * (len(labels) - 1))
-            notes[name.removeprefix("note:")].append(Decimal(row["balance"]))
-        trigger = _ratio_trigger(cycle)
-        ratio.append(Decimal(trigger["value"]) if trigger and trigger.get("value") else None)
-        threshold.append(Decimal(trigger["threshold"]) if trigger else None)
-        report = {
-            **cycle,
-            "deal_id": result.deal_id,
-            "deal_name": result.deal_name,
-            "pool": {k: str(v) for k, v in asdict(month).items()} if month else {},
-        }
-        charts = [
-            svg_chart("Pool balance", labels, {"pool": pool}),
-            svg_chart("Note balances", labels, notes),
-            svg_chart(
-                "Cumulative default ratio vs trigger",
-                labels,
-                {"ratio": ratio, "threshold": threshold},
-                percent=True,
-            ),
-        ]
-        (folder / f"{day}.json").write_text(report_json(report), encoding="utf-8")
-        (folder / f"{day}.csv").write_text(steps_csv(cycle["steps"]), encoding="utf-8")
-        (folder / f"{day}.html").write_text(report_html(report, charts), encoding="utf-8")
+    history = History(read_events(store, deal_id))
+    written: list[Path] = []
+    for day in payment_dates(history.events):
+        # the period end before its payment date: the pool is folded forward, date after date
+        end = collection_period_end(history.events, day)
+        if end is not None:
+            servicer = build_servicer_report(history, deal_id, end)
+            for fmt in FORMATS:
+                written.append(write_report(servicer, folder / f"servicer-{end}.{fmt}", fmt))
+        trustee = build_trustee_report(history, deal_id, day)
+        for fmt in FORMATS:
+            written.append(write_report(trustee, folder / f"trustee-{day}.{fmt}", fmt))
+    return written

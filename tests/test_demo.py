@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ import yaml
 
 from events.store import EventStore
 from ledger.demo import run_demo, scaled_deal_text, write_reports
+from ledger.reports import render, servicer_report, trustee_report
 
 
 def test_demo_runs_payment_dates_through_a_breach_and_verifies(
@@ -29,12 +31,32 @@ def test_demo_runs_payment_dates_through_a_breach_and_verifies(
     assert (out / "tapes" / "boarding.csv").is_file()
     assert (out / "deal-driver_china_13.yaml").is_file()
     reports = sorted((out / "reports").iterdir())
-    assert len(reports) == 3 * len(result.cycles)
+    days = [c["payment_date"] for c in result.cycles]
+    names = {p.name for p in reports}
+    for day in days:  # both reports of every payment date, in every format
+        assert {f"trustee-{day}.{fmt}" for fmt in ("html", "json", "csv", "xlsx")} <= names
+    assert len([n for n in names if n.startswith("servicer-")]) == 4 * len(days)
+    assert len(reports) == 8 * len(days)
     first = {p.name: p.read_bytes() for p in reports}
-    write_reports(result)  # rendering is deterministic: the same figures, the same bytes
+    # the reports are built from the events alone: written again, the same bytes
+    write_reports(store, result.deal_id, out)
     assert {p.name: p.read_bytes() for p in sorted((out / "reports").iterdir())} == first
-    html = (out / "reports" / f"{result.cycles[-1]['payment_date']}.html").read_text("utf-8")
-    assert html.count("<svg") == 3 and "Cumulative default ratio vs trigger" in html
+    # ... and the demo's shared fold gives the files a report built on its own gives
+    for day in (days[0], days[len(days) // 2], days[-1]):
+        alone = trustee_report(store, result.deal_id, dt.date.fromisoformat(day))
+        assert first[f"trustee-{day}.xlsx"] == render(alone, "xlsx")
+        end = alone.section("deal").get("collection_period_end")
+        assert isinstance(end, dt.date)
+        served = servicer_report(store, result.deal_id, end)
+        assert first[f"servicer-{end}.json"] == render(served, "json")
+    html = (out / "reports" / f"trustee-{days[-1]}.html").read_text("utf-8")
+    assert html.count("<svg") == 4 and "Cumulative default ratio vs trigger" in html
+    last = json.loads((out / "reports" / f"trustee-{days[-1]}.json").read_text("utf-8"))
+    assert last["sections"]["deal"]["data"]["waterfall_mode"] == result.cycles[-1]["mode"]
+    notes = {n["note_id"]: n for n in last["sections"]["notes"]["data"]}
+    assert (
+        notes["class_a"]["balance_after"] == result.cycles[-1]["notes"]["note:class_a"]["balance"]
+    )
     # note balances never rise and never go negative from one payment date to the next
     balances = [Decimal(c["notes"]["note:class_a"]["balance"]) for c in result.cycles]
     assert all(b >= 0 for b in balances) and balances == sorted(balances, reverse=True)
