@@ -64,7 +64,6 @@ from events.servicing import (
 from events.store import EventStore, StoreError, iter_events
 from events.tables import events as events_table
 from events.tables import projection_rows
-from ledger import tapes
 from ledger.amortisation import Amortization, add_months, loan_discounted_balance
 from ledger.calendar_rules import calculation_date_for
 from ledger.deal.loader import content_hash as deal_content_hash
@@ -88,7 +87,8 @@ from ledger.tapes import (
     TapeRejected,
     check_servicer_rows,
     content_hash,
-    parse_boarding_tape,
+    scan_boarding_tape,
+    scan_servicer_tape,
     sniff_tape_kind,
     trusted,
 )
@@ -541,30 +541,15 @@ def eligible_rows(deal: DealDefinition, rows: Sequence[BoardingRow]) -> list[Boa
 
 
 def _parse_boarding(data: bytes, name: str) -> tuple[BoardingTape, list[TapeError]]:
-    """Parse a boarding tape keeping the rows that parse and every syntax error (so that a
-    rejection lists the malformed and the ineligible loans together); same rules as
-    :func:`ledger.tapes.parse_boarding_tape`."""
-    try:
-        return parse_boarding_tape(data, name), []
-    except TapeRejected as exc:
-        errors = list(exc.errors)
-    stream, _, sha = tapes._open(data, name)
-    sheet = tapes._Sheet(name)
-    rows: list[BoardingRow] = []
-    lines: list[int] = []
-    with stream:
-        for line, values, extra in tapes._records(stream, sheet, BOARDING_COLUMNS):
-            row = tapes._boarding_row(line, values, extra, sheet)
-            if row is not None:
-                rows.append(row)
-                lines.append(line)
-    return BoardingTape(name, sha, tuple(rows), tuple(lines)), errors
+    """A boarding tape's parsed rows and its syntax errors, so that a rejection lists the
+    malformed and the ineligible loans together (:func:`ledger.tapes.scan_boarding_tape`)."""
+    return scan_boarding_tape(data, name)
 
 
 def _parse_servicer(data: bytes, name: str) -> tuple[ServicerTape, list[TapeError]]:
     """A servicer tape's parsed rows and its syntax errors (:func:`ledger.tapes.
-    validate_servicer_tape`'s first stage)."""
-    return tapes._parse_servicer(data, name)
+    scan_servicer_tape`, the first stage of :func:`ledger.tapes.validate_servicer_tape`)."""
+    return scan_servicer_tape(data, name)
 
 
 def boarding_events(
