@@ -28,11 +28,13 @@ Choices made here (stated once):
   ``CollectionReceived`` (plus a ``LoanDelinquencyReported`` when the row carries
   ``days_past_due``, which ``CollectionReceived`` has no field for: ``0`` = the loan is current
   again), DELINQUENCY → ``LoanDelinquencyReported``, DEFAULT → ``LoanDefaulted`` (principal = the
-  row's, else the loan's outstanding principal then), RECOVERY → ``RecoveryReceived`` (amount =
-  principal + interest + fees), WRITE_OFF → ``LoanWrittenOff``, REPURCHASE → ``LoanRepurchased``
+  row's, else the loan's outstanding principal then), RECOVERY → ``RecoveryReceived`` (the
+  principal, interest and fees as the row splits them; ``written_off`` when the loan was written
+  off before), WRITE_OFF → ``LoanWrittenOff``, REPURCHASE → ``LoanRepurchased``
   (price = principal + interest; ``from_defaulted`` from the loan's state). Idempotency keys are
   ``tape:<sha256>:<line>`` (``...:dpd`` for the delinquency of a collection), so a re-import is
-  recognised before any state check and reported as a no-op with the original events.
+  recognised before any state check and reported as a no-op with the original events. A row's
+  extra columns are kept on every event it becomes (``extra``, SPEC §6).
 """
 
 from __future__ import annotations
@@ -700,10 +702,14 @@ def _new(
     key: str,
     actor: str,
     role: str,
+    extra: dict[str, str],
 ) -> NewEvent:
     """A loan event built from values already exactly typed and checked (the parsed, state-checked
-    tape row): no second pydantic validation; ``payload`` is what ``model_dump(mode="json")``
-    gives (a test pins the equality for every record type)."""
+    tape row): no second pydantic validation; ``payload`` is what the model's ``payload()`` gives
+    (a test pins the equality for every record type). ``extra``: the row's extra columns."""
+    values["extra"] = extra
+    if extra:
+        payload["extra"] = dict(extra)
     return NewEvent(
         deal_id=deal_id,
         stream_id=f"loan-{loan_id}",
@@ -739,6 +745,7 @@ def servicer_events(
     prefix = key_prefix if key_prefix is not None else f"tape:{tape.sha256}"
     remaining: dict[str, Decimal] = {}
     defaulted: set[str] = set()
+    written_off: set[str] = set()
     out: list[NewEvent] = []
     add = out.append
     for row, line in zip(tape.rows, tape.lines, strict=True):
@@ -751,6 +758,7 @@ def servicer_events(
         ref = d["reference"]
         key = f"{prefix}:{line}"
         common = {"deal_id": deal_id, "loan_id": lid, "effective": vd, "actor": actor, "role": role}
+        common["extra"] = d["extra"]
         snap = loans[lid]
         if kind is RecordType.COLLECTION:
             p = principal if principal is not None else ZERO
@@ -809,13 +817,25 @@ def servicer_events(
             payload = {**values, "value_date": vds, "principal": str(p)}
             add(_new(LoanDefaulted, values, payload, key=key, **common))
         elif kind is RecordType.RECOVERY:
-            amount = sum((d[c] for c in _MONEY_FIELDS if d[c] is not None), ZERO)
-            values = {"loan_id": lid, "value_date": vd, "amount": amount, "reference": ref}
-            payload = {"loan_id": lid, "value_date": vds, "amount": str(amount), "reference": ref}
+            p, i, f = (d[c] if d[c] is not None else ZERO for c in _MONEY_FIELDS)
+            values = {
+                "loan_id": lid,
+                "value_date": vd,
+                "principal": p,
+                "interest": i,
+                "fees": f,
+                "amount": p + i + f,
+                "written_off": lid in written_off or snap.status is LoanStatus.WRITTEN_OFF,
+                "reference": ref,
+            }
+            payload = {**values, "value_date": vds}
+            for c in (*_MONEY_FIELDS, "amount"):
+                payload[c] = str(values[c])
             add(_new(RecoveryReceived, values, payload, key=key, **common))
         elif kind is RecordType.WRITE_OFF:
             assert principal is not None
             remaining[lid] = remaining.get(lid, snap.outstanding_principal) - principal
+            written_off.add(lid)
             values = {
                 "loan_id": lid,
                 "value_date": vd,
@@ -918,7 +938,8 @@ def _row_of(ev: Event) -> ServicerRow:
     d = ev.__dict__
     kind = _AS_ROW[ev.type_name]
     values: dict[str, Any] = dict.fromkeys(ServicerRow.model_fields)
-    values.update(record_type=kind, loan_id=d["loan_id"], value_date=d["value_date"], extra={})
+    values.update(record_type=kind, loan_id=d["loan_id"], value_date=d["value_date"])
+    values["extra"] = dict(d.get("extra") or {})
     values["reference"] = d.get("reference")
     values["reason"] = d.get("reason")
     values["days_past_due"] = d.get("days_past_due")
@@ -931,7 +952,9 @@ def _row_of(ev: Event) -> ServicerRow:
         )
     elif kind is RecordType.DEFAULT:
         values["principal"] = d["principal"]
-    elif kind in (RecordType.RECOVERY, RecordType.WRITE_OFF):
+    elif kind is RecordType.RECOVERY:
+        values.update(principal=d["principal"], interest=d["interest"], fees=d["fees"])
+    elif kind is RecordType.WRITE_OFF:
         values["principal"] = d["amount"]
     elif kind is RecordType.REPURCHASE:
         values["principal"] = d["principal"]
@@ -987,6 +1010,18 @@ def post_event(
                         "from_defaulted",
                         f"the loan is {snap.status.value}: from_defaulted must be "
                         f"{str(is_defaulted).lower()}",
+                    )
+                )
+        if isinstance(ev, RecoveryReceived) and snap is not None and not errors:
+            is_written_off = snap.status is LoanStatus.WRITTEN_OFF
+            if ev.written_off != is_written_off:
+                errors.append(
+                    TapeError(
+                        where,
+                        1,
+                        "written_off",
+                        f"the loan is {snap.status.value}: written_off must be "
+                        f"{str(is_written_off).lower()}",
                     )
                 )
         if errors:

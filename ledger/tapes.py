@@ -835,7 +835,10 @@ def check_servicer_rows(
       interest, fees, days past due and reference as an earlier row of the file.
     * ``principal`` — **principal above the outstanding balance**: for COLLECTION, DEFAULT,
       WRITE_OFF and REPURCHASE, principal greater than the loan's outstanding principal less the
-      principal already collected, written off or repurchased by earlier rows of this file.
+      principal already collected, written off or repurchased by earlier rows of this file;
+      likewise a RECOVERY's principal on a defaulted loan not written off (what it recovers is
+      the defaulted principal outstanding, which it reduces for later rows: a WRITE_OFF after a
+      RECOVERY takes what is left).
     * **Defaulted loan reported as performing.** Default is sticky (once defaulted, always
       defaulted: seed 004 L2792–L2797; seed 001 defines it as contract termination, L18725–L18731).
       A loan is defaulted when its snapshot status is ``defaulted``/``written_off`` or an earlier
@@ -924,6 +927,15 @@ def check_servicer_rows(
                     f"principal {principal} exceeds the outstanding principal {left}{note}",
                 )
             elif kind is not RecordType.DEFAULT:
+                remaining[loan_id] = left - principal
+        elif kind is RecordType.RECOVERY and state is LoanStatus.DEFAULTED and principal:
+            if principal > left:
+                err(
+                    "principal",
+                    f"recovered principal {principal} exceeds the defaulted principal "
+                    f"outstanding {left}: recovered interest and fees go in their own columns",
+                )
+            else:
                 remaining[loan_id] = left - principal
 
         if kind is RecordType.DEFAULT:
