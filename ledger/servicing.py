@@ -97,6 +97,7 @@ from ledger.tapes import (
 
 __all__ = [
     "DERIVED_FIELDS",
+    "IMPORT_STAGES",
     "ImportResult",
     "ServicingError",
     "board_pool",
@@ -122,6 +123,14 @@ DEAL_STREAM = "deal"
 CLOSED_TYPE = "CollectionPeriodClosed"
 CYCLE_STREAM = "cycle"
 TapeKind = Literal["boarding", "servicer"]
+IMPORT_STAGES = ("parse", "validate", "store")
+"""The stages of a tape import, in order; an import's ``step`` callback is called with each one
+as it is done (SPEC §5: long imports show progress)."""
+Step = Callable[[str], None]
+
+
+def _no_step(stage: str) -> None:
+    """The default ``step``: no progress to show."""
 
 
 class ServicingError(StoreError):
@@ -302,12 +311,14 @@ def import_tape(
     period: tuple[date, date] | None = None,
     actor: str = "servicer",
     role: str = "servicer",
+    step: Step = _no_step,
 ) -> ImportResult:
-    """Import a boarding or a servicer tape, whichever the header says."""
+    """Import a boarding or a servicer tape, whichever the header says; ``step`` is called with
+    each of :data:`IMPORT_STAGES` as it is done."""
     if tape_kind(source) == "boarding":
-        return board_pool(store, deal_id, source, file=file, actor=actor, role=role)
+        return board_pool(store, deal_id, source, file=file, actor=actor, role=role, step=step)
     return import_servicer_tape(
-        store, deal_id, source, file=file, period=period, actor=actor, role=role
+        store, deal_id, source, file=file, period=period, actor=actor, role=role, step=step
     )
 
 
@@ -618,8 +629,10 @@ def board_pool(
     file: str | None = None,
     actor: str = "servicer",
     role: str = "servicer",
+    step: Step = _no_step,
 ) -> ImportResult:
-    """Board a boarding tape as the deal's pool at cut-off, in one atomic batch.
+    """Board a boarding tape as the deal's pool at cut-off, in one atomic batch (``step``: see
+    :func:`import_tape`).
 
     Raises :class:`TapeRejected` listing every malformed or ineligible loan (nothing stored), or
     :class:`ServicingError` when the deal has no definition or already has another pool.
@@ -631,6 +644,7 @@ def board_pool(
     pool_key = f"board:{sha}:pool"
     done = _stored_by_keys(store, deal_id, [pool_key])
     tape, syntax = _parse_boarding(data, name)
+    step("parse")
     if done:
         keys = [f"board:{sha}:{line}" for line in tape.lines] + [pool_key]
         return ImportResult(
@@ -647,8 +661,10 @@ def board_pool(
     errors = syntax + errors
     if errors:
         raise TapeRejected(sorted(errors, key=lambda e: e.row))
+    step("validate")
     new = boarding_events(deal, tape, actor=actor, role=role)
     result = store.append(new)
+    step("store")
     return ImportResult(
         "boarding", deal_id, name, sha, result.events, result.duplicate, None, unchecked
     )
@@ -878,8 +894,10 @@ def import_servicer_tape(
     period: tuple[date, date] | None = None,
     actor: str = "servicer",
     role: str = "servicer",
+    step: Step = _no_step,
 ) -> ImportResult:
-    """Import a monthly servicer tape: every record checked, then one atomic batch.
+    """Import a monthly servicer tape: every record checked, then one atomic batch (``step``: see
+    :func:`import_tape`).
 
     A file imported before (same SHA-256) is recognised first and reported as a no-op
     (``duplicate``) with the original events. Otherwise raises :class:`TapeRejected` listing every
@@ -889,6 +907,7 @@ def import_servicer_tape(
     name = file or ("<bytes>" if isinstance(source, bytes) else str(source))
     deal = deal_in_force(store, deal_id)
     tape, syntax = _parse_servicer(data, name)
+    step("parse")
     sha = tape.sha256
     if tape.rows:
         first = f"tape:{sha}:{tape.lines[0]}"
@@ -906,10 +925,12 @@ def import_servicer_tape(
     errors = syntax + check_servicer_rows(tape.rows, loans, window, file=name, lines=tape.lines)
     if errors:
         raise TapeRejected(sorted(errors, key=lambda e: e.row))
+    step("validate")
     new = servicer_events(deal_id, tape, loans, actor=actor, role=role)
     if not new:
         return ImportResult("servicer", deal_id, name, sha, [], False, window)
     result = store.append(new)
+    step("store")
     return ImportResult("servicer", deal_id, name, sha, result.events, result.duplicate, window)
 
 

@@ -394,3 +394,80 @@ def test_no_extra_columns_leave_payloads_as_before(store: EventStore) -> None:
         "prepayment": False,
     }
     assert collection.event.payload() == collection.data
+
+
+# --- progress on long imports (SPEC §5) ---------------------------------------------------------
+
+
+def test_import_reports_each_stage_to_its_step_callback(store: EventStore) -> None:
+    from ledger.servicing import IMPORT_STAGES, load_deal
+    from tests.test_boarding import BYD_FILE, GOOD_TAPE
+
+    load_deal(store, BYD_FILE)
+    stages: list[str] = []
+    import_tape(store, BYD, GOOD_TAPE, file="pool.csv", step=stages.append)
+    assert stages == list(IMPORT_STAGES) == ["parse", "validate", "store"]
+    stages.clear()
+    import_tape(store, BYD, HAPPY, step=stages.append)
+    assert stages == ["parse", "validate", "store"]
+    stages.clear()
+    import_tape(store, BYD, HAPPY, step=stages.append)  # a re-import stores nothing
+    assert stages == ["parse"]
+    stages.clear()
+    bad = (HEADER + "COLLECTION,LX,2021-07-15,1.00,,,false,,,Z\n").encode()
+    with pytest.raises(TapeRejected):
+        import_tape(store, BYD, bad, step=stages.append)
+    assert stages == ["parse"]
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from ledger.cli_servicing import import_progress
+
+    piped = io.StringIO()
+    with import_progress(Console(file=piped)) as step:
+        for stage in ("parse", "validate", "store"):
+            step(stage)
+    assert piped.getvalue() == ""
+
+    tty = io.StringIO()
+    with import_progress(Console(file=tty, force_terminal=True, width=100)) as step:
+        for stage in ("parse", "validate", "store"):
+            step(stage)
+    shown = tty.getvalue()
+    assert "tape import: done" in shown and "3/3" in shown
+
+
+def test_cli_tape_import_is_quiet_off_a_terminal_and_draws_on_one(
+    db_url: str, store: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    import ledger.cli_servicing as cli_servicing
+
+    boarded_byd(store)
+    tape = tmp_path / "servicer_2021-07.csv"
+    tape.write_bytes(HAPPY)
+    args = ["tape", "import", "--deal", BYD, str(tape), "--db", db_url]
+    r = CliRunner().invoke(cli_app(), args)
+    assert r.exit_code == 0, r.output
+    assert r.stderr == ""  # stderr is not a terminal here: no bar, no escape codes
+    assert r.stdout.splitlines()[0].endswith(
+        "servicer tape imported: 9 event(s), deal byd_2021_2, "
+        "collection period 2021-06-18 to 2021-09-30"
+    )
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        cli_servicing, "Console", lambda **_: Console(file=screen, force_terminal=True, width=100)
+    )
+    again = tmp_path / "servicer_2021-08.csv"
+    again.write_bytes((HEADER + "COLLECTION,L1,2021-08-15,100.00,10.00,,false,,,R9\n").encode())
+    r = CliRunner().invoke(cli_app(), ["tape", "import", "--deal", BYD, str(again), "--db", db_url])
+    assert r.exit_code == 0, r.output
+    assert "tape import: done" in screen.getvalue() and "3/3" in screen.getvalue()
