@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from events.envelope import RecordedEvent
@@ -296,6 +297,17 @@ def _month(iso: str) -> str:
     return iso[:7]
 
 
+_TERMS = ("boarded", "rate", "amortization", "payment_day", "maturity", "remaining_term")
+
+
+@lru_cache(maxsize=1 << 17)
+def _drb(terms: tuple[Any, ...], balance: str, on: str, rate: Decimal) -> Decimal:
+    """A loan's DRB at ``on`` on ``balance`` (its boarding ``terms``): fixed once the loan has
+    defaulted or been boarded, so computed once per process (reports are asked for often)."""
+    row = {**dict(zip(_TERMS, terms, strict=True)), "status": "performing", "balance": balance}
+    return discounted_balance_of(row, date.fromisoformat(on), rate)
+
+
 def _discounted_steps(
     rows: Mapping[str, Mapping[str, Any]], rule: DefaultRatioRule
 ) -> tuple[list[tuple[str, Decimal]], list[tuple[str, Decimal]]]:
@@ -304,20 +316,18 @@ def _discounted_steps(
     defaults: list[tuple[str, Decimal]] = []
     additional: list[tuple[str, Decimal]] = []
     rate = rule.discount_rate
+    initial = rule.initial_cut_off.isoformat() if rule.initial_cut_off is not None else None
     for key, row in rows.items():
         if not key.startswith("L:") or "rate" not in row:
             continue
         if row["n_default"] > 0 and "defaulted_on" in row:
-            at_default = {**row, "status": "performing", "balance": row["defaulted"]}
             on = row["defaulted_on"]
-            defaults.append(
-                (_month(on), discounted_balance_of(at_default, date.fromisoformat(on), rate))
-            )
-        cut_off = date.fromisoformat(row["cut_off"])
-        if rule.initial_cut_off is not None and cut_off > rule.initial_cut_off:
-            at_cut_off = {**row, "status": "performing", "balance": row["boarded"]}
-            drb = discounted_balance_of(at_cut_off, cut_off, rate)
-            additional.append((_month(row["cut_off"]), drb))
+            terms = tuple(row[t] for t in _TERMS)
+            defaults.append((_month(on), _drb(terms, row["defaulted"], on, rate)))
+        cut_off = row["cut_off"]
+        if initial is not None and cut_off > initial:  # ISO dates compare as text
+            terms = tuple(row[t] for t in _TERMS)
+            additional.append((_month(cut_off), _drb(terms, row["boarded"], cut_off, rate)))
     return sorted(defaults), sorted(additional)
 
 
