@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from events.model import Event, event_type
+from events.model import Event, Payload, event_type
 from ledger import accounts
 from ledger.journal import JournalEntry, entry_of
 from ledger.money import ZERO, Money
@@ -55,6 +55,15 @@ class CollectionReceived(Event):
     interest: Money = ZERO
     fees: Money = ZERO
     prepayment: bool = False
+    extra: dict[str, str] = Field(default_factory=dict)
+    """The tape row's extra columns (SPEC §6: kept, not rejected); left out of the payload when
+    empty, so collections without them keep the payloads and hashes they always had."""
+
+    def payload(self) -> Payload:
+        data = self.model_dump(mode="json")
+        if not self.extra:
+            del data["extra"]
+        return data
 
     @model_validator(mode="after")
     def _non_negative(self) -> CollectionReceived:

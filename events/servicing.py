@@ -6,9 +6,28 @@ Tape record types map one to one (SPEC §6): COLLECTION → :class:`CollectionRe
 REPURCHASE → :class:`LoanRepurchased`. Loan events live on the stream ``loan-<loan_id>``.
 
 Postings (``ledger/accounts.py``): the pool of performing receivables is ``pool:principal``;
-a default moves the loan's balance to ``pool:defaulted``, a write-off takes it from there to
-``loss:written-off``; cash the servicer collects sits in ``servicer:collections-held`` until it
-is remitted to the trust account (``trust:collections``).
+a default moves the loan's balance to ``pool:defaulted``, a write-off takes what is left of it
+from there to ``loss:written-off``; cash the servicer collects sits in
+``servicer:collections-held`` until it is remitted to the trust account (``trust:collections``).
+
+**Recoveries** (:class:`RecoveryReceived`, schema version 2) carry the tape's split. Recovered
+*principal* is the receivable itself coming back: it reduces ``pool:defaulted`` (the defaulted
+principal not yet recovered or written off), so that a default, its recoveries and the write-off
+of the rest leave nothing there; on a loan already written off it reduces ``loss:written-off``
+instead (a recovery of a loss already recognised: the ledger keeps the *net* loss, the loan and
+pool projections the gross write-off — net loss is "outstanding balances less vehicle sales
+proceeds and any other recoveries", seed 001 L13883-13893). Recovered *interest and fees* are
+``income:recoveries``: the deals split collections into recovery principal and recovery income
+(``collection_split`` items ``recovery_principal`` / ``recovery_income``, e.g. seed 004 L2454 (d)
+and L2740 (c)), and keeping them apart from ``income:interest``/``income:fees`` keeps those the
+performing pool's. Version 1 payloads held one lump ``amount``; they are upcast with the whole
+amount as principal, which is how the loan projection and the servicer-tape checks always
+counted it (it reduced the defaulted principal outstanding).
+
+**Extra columns** of a servicer-tape row are kept on the event it becomes (``extra``, SPEC §6);
+the payload leaves ``extra`` out when it is empty, so events without extra columns keep the
+payloads (and hashes) they had before the field existed. ``LoanBoarded`` always had it and
+always writes it.
 """
 
 from __future__ import annotations
@@ -18,16 +37,25 @@ from decimal import Decimal
 
 from pydantic import Field, model_validator
 
-from events.model import Event, event_type
+from events.model import Event, Payload, event_type, upcaster
 from ledger import accounts
 from ledger.journal import JournalEntry, entry_of
-from ledger.money import Money, Rate
+from ledger.money import ZERO, Money, Rate
 
 
 class LoanEvent(Event):
     """An event about one loan, on that loan's stream."""
 
     loan_id: str = Field(min_length=1)
+    extra: dict[str, str] = Field(default_factory=dict)
+    """The tape row's extra columns (SPEC §6: kept, not rejected); left out of the payload when
+    empty."""
+
+    def payload(self) -> Payload:
+        data = self.model_dump(mode="json")
+        if not self.extra:
+            del data["extra"]
+        return data
 
     def default_stream(self) -> str:
         return f"loan-{self.loan_id}"
@@ -58,7 +86,10 @@ class LoanBoarded(LoanEvent):
     remaining_term_months: int = Field(ge=0)
     days_past_due: int = Field(ge=0)
     cut_off_date: date
-    extra: dict[str, str] = Field(default_factory=dict)
+
+    def payload(self) -> Payload:
+        # written with ``extra`` always, also when empty, since the first LoanBoarded
+        return self.model_dump(mode="json")
 
     def legs(self) -> list[tuple[str, Decimal]]:
         if not self.outstanding_principal:
@@ -106,22 +137,64 @@ class LoanDefaulted(LoanEvent):
         ]
 
 
-@event_type("RecoveryReceived")
+@event_type("RecoveryReceived", version=2)
 class RecoveryReceived(LoanEvent):
-    """Cash recovered on a defaulted loan, collected by the servicer."""
+    """Cash recovered on a defaulted (or written-off) loan, collected by the servicer, split as the
+    tape's RECOVERY row gives it (SPEC §6: principal, interest, fees).
+
+    ``amount`` is the cash received, always ``principal + interest + fees``: when omitted it is
+    that sum; given alone (a version 1 payload, a hand post of one lump) it is all principal.
+    ``written_off`` says the loan's default had been written off before the recovery, which moves
+    the principal's posting from ``pool:defaulted`` to ``loss:written-off`` (module notes).
+    """
 
     value_date: date
-    amount: Money
+    principal: Money = ZERO
+    interest: Money = ZERO
+    fees: Money = ZERO
+    amount: Money = ZERO
+    written_off: bool = False
     reference: str | None = None
 
     @model_validator(mode="after")
-    def _positive(self) -> RecoveryReceived:
+    def _split(self) -> RecoveryReceived:
+        for name in ("principal", "interest", "fees"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        parts = self.principal + self.interest + self.fees
+        if not parts and self.amount:
+            self.__dict__["principal"] = self.amount
+        elif not self.amount:
+            self.__dict__["amount"] = parts
+        elif self.amount != parts:
+            raise ValueError(f"amount {self.amount} is not principal + interest + fees ({parts})")
         if self.amount <= 0:
             raise ValueError("amount must be positive")
         return self
 
     def legs(self) -> list[tuple[str, Decimal]]:
-        return [(accounts.SERVICER_HELD, self.amount), (accounts.RECOVERY_INCOME, -self.amount)]
+        legs = [(accounts.SERVICER_HELD, self.amount)]
+        if self.principal:
+            pool = accounts.WRITTEN_OFF if self.written_off else accounts.POOL_DEFAULTED
+            legs.append((pool, -self.principal))
+        income = self.interest + self.fees
+        if income:
+            legs.append((accounts.RECOVERY_INCOME, -income))
+        return legs
+
+
+@upcaster("RecoveryReceived", 1)
+def _recovery_v1_to_v2(data: Payload) -> Payload:
+    """Version 1 recorded one lump ``amount`` (the tape's principal + interest + fees together);
+    everything counted it as principal recovered (the loan projection's defaulted principal
+    outstanding, the write-off limit), so version 2 reads it as principal."""
+    return {
+        **data,
+        "principal": data["amount"],
+        "interest": "0.00",
+        "fees": "0.00",
+        "written_off": False,
+    }
 
 
 @event_type("LoanWrittenOff")

@@ -10,6 +10,10 @@ Mounted by the main CLI (``ledger/cli.py``)::
 
 The store is opened through ``ledger.cli.open_store`` (imported when a command runs, so that the
 main CLI can import this module at start-up), with the same ``--db`` option.
+
+``tape import`` shows a progress bar over the import's stages (parse, validate, store) on stderr
+when stderr is a terminal, and nothing otherwise (SPEC §5: long work shows a progress bar on a
+terminal; output piped or captured stays clean).
 """
 
 from __future__ import annotations
@@ -22,10 +26,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from events.store import EventStore, StoreError
 from ledger.deal.loader import DealValidationError
 from ledger.servicing import (
+    IMPORT_STAGES,
+    Step,
     import_tape,
     list_deals,
     load_deal,
@@ -34,7 +42,7 @@ from ledger.servicing import (
 )
 from ledger.tapes import TapeRejected
 
-__all__ = ["deal_store_commands", "post", "tape_app"]
+__all__ = ["deal_store_commands", "import_progress", "post", "tape_app"]
 
 tape_app = typer.Typer(no_args_is_help=True, help="Boarding and servicer tapes (SPEC §6).")
 
@@ -68,6 +76,30 @@ def _period(start: date | None, end: date | None) -> tuple[date, date] | None:
     return start, end
 
 
+@contextmanager
+def import_progress(console: Console | None = None) -> Iterator[Step]:
+    """A ``step`` callback for :func:`ledger.servicing.import_tape` driving a rich progress bar
+    over :data:`~ledger.servicing.IMPORT_STAGES` on ``console`` (default: stderr), shown only when
+    that console is a terminal; elsewhere the bar is disabled and writes nothing."""
+    console = console if console is not None else Console(stderr=True)
+    with Progress(
+        TextColumn("tape import: {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task(IMPORT_STAGES[0], total=len(IMPORT_STAGES))
+
+        def step(stage: str) -> None:
+            done = IMPORT_STAGES.index(stage) + 1
+            now = IMPORT_STAGES[done] if done < len(IMPORT_STAGES) else "done"
+            progress.update(task, completed=done, description=now)
+
+        yield step
+
+
 @tape_app.command("import")
 def tape_import(
     file: Annotated[Path, typer.Argument(help="boarding or servicer tape (CSV)")],
@@ -92,7 +124,8 @@ def tape_import(
         raise _fail(f"period: {exc}") from None
     with _store(db_url) as store:
         try:
-            result = import_tape(store, deal, file, period=window)
+            with import_progress() as step:
+                result = import_tape(store, deal, file, period=window, step=step)
         except TapeRejected as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None

@@ -341,7 +341,11 @@ class CycleFolder:
             fees = _d(data.get("fees", "0")) * sign
             self._add("prepayment_fees" if prepaid else "fees_penalties", fees)
         elif kind == "RecoveryReceived":
-            self._add("recovery_principal", _d(data["amount"]) * sign)
+            # version 2 splits the cash (events/servicing.py); a reversed version-1 payload has
+            # only its lump amount, which is principal
+            self._add("recovery_principal", _d(data.get("principal", data["amount"])) * sign)
+            income = _d(data.get("interest", "0")) + _d(data.get("fees", "0"))
+            self._add("recovery_income", income * sign)
         elif kind == "LoanRepurchased":
             price, principal = _d(data["price"]), _d(data["principal"])
             self._add("repurchase_principal", min(price, principal) * sign)

@@ -28,11 +28,13 @@ Choices made here (stated once):
   ``CollectionReceived`` (plus a ``LoanDelinquencyReported`` when the row carries
   ``days_past_due``, which ``CollectionReceived`` has no field for: ``0`` = the loan is current
   again), DELINQUENCY → ``LoanDelinquencyReported``, DEFAULT → ``LoanDefaulted`` (principal = the
-  row's, else the loan's outstanding principal then), RECOVERY → ``RecoveryReceived`` (amount =
-  principal + interest + fees), WRITE_OFF → ``LoanWrittenOff``, REPURCHASE → ``LoanRepurchased``
+  row's, else the loan's outstanding principal then), RECOVERY → ``RecoveryReceived`` (the
+  principal, interest and fees as the row splits them; ``written_off`` when the loan was written
+  off before), WRITE_OFF → ``LoanWrittenOff``, REPURCHASE → ``LoanRepurchased``
   (price = principal + interest; ``from_defaulted`` from the loan's state). Idempotency keys are
   ``tape:<sha256>:<line>`` (``...:dpd`` for the delinquency of a collection), so a re-import is
-  recognised before any state check and reported as a no-op with the original events.
+  recognised before any state check and reported as a no-op with the original events. A row's
+  extra columns are kept on every event it becomes (``extra``, SPEC §6).
 """
 
 from __future__ import annotations
@@ -64,7 +66,6 @@ from events.servicing import (
 from events.store import EventStore, StoreError, iter_events
 from events.tables import events as events_table
 from events.tables import projection_rows
-from ledger import tapes
 from ledger.amortisation import Amortization, add_months, loan_discounted_balance
 from ledger.calendar_rules import calculation_date_for
 from ledger.deal.loader import content_hash as deal_content_hash
@@ -88,13 +89,15 @@ from ledger.tapes import (
     TapeRejected,
     check_servicer_rows,
     content_hash,
-    parse_boarding_tape,
+    scan_boarding_tape,
+    scan_servicer_tape,
     sniff_tape_kind,
     trusted,
 )
 
 __all__ = [
     "DERIVED_FIELDS",
+    "IMPORT_STAGES",
     "ImportResult",
     "ServicingError",
     "board_pool",
@@ -120,6 +123,14 @@ DEAL_STREAM = "deal"
 CLOSED_TYPE = "CollectionPeriodClosed"
 CYCLE_STREAM = "cycle"
 TapeKind = Literal["boarding", "servicer"]
+IMPORT_STAGES = ("parse", "validate", "store")
+"""The stages of a tape import, in order; an import's ``step`` callback is called with each one
+as it is done (SPEC §5: long imports show progress)."""
+Step = Callable[[str], None]
+
+
+def _no_step(stage: str) -> None:
+    """The default ``step``: no progress to show."""
 
 
 class ServicingError(StoreError):
@@ -300,12 +311,14 @@ def import_tape(
     period: tuple[date, date] | None = None,
     actor: str = "servicer",
     role: str = "servicer",
+    step: Step = _no_step,
 ) -> ImportResult:
-    """Import a boarding or a servicer tape, whichever the header says."""
+    """Import a boarding or a servicer tape, whichever the header says; ``step`` is called with
+    each of :data:`IMPORT_STAGES` as it is done."""
     if tape_kind(source) == "boarding":
-        return board_pool(store, deal_id, source, file=file, actor=actor, role=role)
+        return board_pool(store, deal_id, source, file=file, actor=actor, role=role, step=step)
     return import_servicer_tape(
-        store, deal_id, source, file=file, period=period, actor=actor, role=role
+        store, deal_id, source, file=file, period=period, actor=actor, role=role, step=step
     )
 
 
@@ -541,30 +554,15 @@ def eligible_rows(deal: DealDefinition, rows: Sequence[BoardingRow]) -> list[Boa
 
 
 def _parse_boarding(data: bytes, name: str) -> tuple[BoardingTape, list[TapeError]]:
-    """Parse a boarding tape keeping the rows that parse and every syntax error (so that a
-    rejection lists the malformed and the ineligible loans together); same rules as
-    :func:`ledger.tapes.parse_boarding_tape`."""
-    try:
-        return parse_boarding_tape(data, name), []
-    except TapeRejected as exc:
-        errors = list(exc.errors)
-    stream, _, sha = tapes._open(data, name)
-    sheet = tapes._Sheet(name)
-    rows: list[BoardingRow] = []
-    lines: list[int] = []
-    with stream:
-        for line, values, extra in tapes._records(stream, sheet, BOARDING_COLUMNS):
-            row = tapes._boarding_row(line, values, extra, sheet)
-            if row is not None:
-                rows.append(row)
-                lines.append(line)
-    return BoardingTape(name, sha, tuple(rows), tuple(lines)), errors
+    """A boarding tape's parsed rows and its syntax errors, so that a rejection lists the
+    malformed and the ineligible loans together (:func:`ledger.tapes.scan_boarding_tape`)."""
+    return scan_boarding_tape(data, name)
 
 
 def _parse_servicer(data: bytes, name: str) -> tuple[ServicerTape, list[TapeError]]:
     """A servicer tape's parsed rows and its syntax errors (:func:`ledger.tapes.
-    validate_servicer_tape`'s first stage)."""
-    return tapes._parse_servicer(data, name)
+    scan_servicer_tape`, the first stage of :func:`ledger.tapes.validate_servicer_tape`)."""
+    return scan_servicer_tape(data, name)
 
 
 def boarding_events(
@@ -631,8 +629,10 @@ def board_pool(
     file: str | None = None,
     actor: str = "servicer",
     role: str = "servicer",
+    step: Step = _no_step,
 ) -> ImportResult:
-    """Board a boarding tape as the deal's pool at cut-off, in one atomic batch.
+    """Board a boarding tape as the deal's pool at cut-off, in one atomic batch (``step``: see
+    :func:`import_tape`).
 
     Raises :class:`TapeRejected` listing every malformed or ineligible loan (nothing stored), or
     :class:`ServicingError` when the deal has no definition or already has another pool.
@@ -644,6 +644,7 @@ def board_pool(
     pool_key = f"board:{sha}:pool"
     done = _stored_by_keys(store, deal_id, [pool_key])
     tape, syntax = _parse_boarding(data, name)
+    step("parse")
     if done:
         keys = [f"board:{sha}:{line}" for line in tape.lines] + [pool_key]
         return ImportResult(
@@ -660,8 +661,10 @@ def board_pool(
     errors = syntax + errors
     if errors:
         raise TapeRejected(sorted(errors, key=lambda e: e.row))
+    step("validate")
     new = boarding_events(deal, tape, actor=actor, role=role)
     result = store.append(new)
+    step("store")
     return ImportResult(
         "boarding", deal_id, name, sha, result.events, result.duplicate, None, unchecked
     )
@@ -715,10 +718,14 @@ def _new(
     key: str,
     actor: str,
     role: str,
+    extra: dict[str, str],
 ) -> NewEvent:
     """A loan event built from values already exactly typed and checked (the parsed, state-checked
-    tape row): no second pydantic validation; ``payload`` is what ``model_dump(mode="json")``
-    gives (a test pins the equality for every record type)."""
+    tape row): no second pydantic validation; ``payload`` is what the model's ``payload()`` gives
+    (a test pins the equality for every record type). ``extra``: the row's extra columns."""
+    values["extra"] = extra
+    if extra:
+        payload["extra"] = dict(extra)
     return NewEvent(
         deal_id=deal_id,
         stream_id=f"loan-{loan_id}",
@@ -754,6 +761,7 @@ def servicer_events(
     prefix = key_prefix if key_prefix is not None else f"tape:{tape.sha256}"
     remaining: dict[str, Decimal] = {}
     defaulted: set[str] = set()
+    written_off: set[str] = set()
     out: list[NewEvent] = []
     add = out.append
     for row, line in zip(tape.rows, tape.lines, strict=True):
@@ -766,6 +774,7 @@ def servicer_events(
         ref = d["reference"]
         key = f"{prefix}:{line}"
         common = {"deal_id": deal_id, "loan_id": lid, "effective": vd, "actor": actor, "role": role}
+        common["extra"] = d["extra"]
         snap = loans[lid]
         if kind is RecordType.COLLECTION:
             p = principal if principal is not None else ZERO
@@ -824,13 +833,25 @@ def servicer_events(
             payload = {**values, "value_date": vds, "principal": str(p)}
             add(_new(LoanDefaulted, values, payload, key=key, **common))
         elif kind is RecordType.RECOVERY:
-            amount = sum((d[c] for c in _MONEY_FIELDS if d[c] is not None), ZERO)
-            values = {"loan_id": lid, "value_date": vd, "amount": amount, "reference": ref}
-            payload = {"loan_id": lid, "value_date": vds, "amount": str(amount), "reference": ref}
+            p, i, f = (d[c] if d[c] is not None else ZERO for c in _MONEY_FIELDS)
+            values = {
+                "loan_id": lid,
+                "value_date": vd,
+                "principal": p,
+                "interest": i,
+                "fees": f,
+                "amount": p + i + f,
+                "written_off": lid in written_off or snap.status is LoanStatus.WRITTEN_OFF,
+                "reference": ref,
+            }
+            payload = {**values, "value_date": vds}
+            for c in (*_MONEY_FIELDS, "amount"):
+                payload[c] = str(values[c])
             add(_new(RecoveryReceived, values, payload, key=key, **common))
         elif kind is RecordType.WRITE_OFF:
             assert principal is not None
             remaining[lid] = remaining.get(lid, snap.outstanding_principal) - principal
+            written_off.add(lid)
             values = {
                 "loan_id": lid,
                 "value_date": vd,
@@ -873,8 +894,10 @@ def import_servicer_tape(
     period: tuple[date, date] | None = None,
     actor: str = "servicer",
     role: str = "servicer",
+    step: Step = _no_step,
 ) -> ImportResult:
-    """Import a monthly servicer tape: every record checked, then one atomic batch.
+    """Import a monthly servicer tape: every record checked, then one atomic batch (``step``: see
+    :func:`import_tape`).
 
     A file imported before (same SHA-256) is recognised first and reported as a no-op
     (``duplicate``) with the original events. Otherwise raises :class:`TapeRejected` listing every
@@ -884,6 +907,7 @@ def import_servicer_tape(
     name = file or ("<bytes>" if isinstance(source, bytes) else str(source))
     deal = deal_in_force(store, deal_id)
     tape, syntax = _parse_servicer(data, name)
+    step("parse")
     sha = tape.sha256
     if tape.rows:
         first = f"tape:{sha}:{tape.lines[0]}"
@@ -901,10 +925,12 @@ def import_servicer_tape(
     errors = syntax + check_servicer_rows(tape.rows, loans, window, file=name, lines=tape.lines)
     if errors:
         raise TapeRejected(sorted(errors, key=lambda e: e.row))
+    step("validate")
     new = servicer_events(deal_id, tape, loans, actor=actor, role=role)
     if not new:
         return ImportResult("servicer", deal_id, name, sha, [], False, window)
     result = store.append(new)
+    step("store")
     return ImportResult("servicer", deal_id, name, sha, result.events, result.duplicate, window)
 
 
@@ -933,7 +959,8 @@ def _row_of(ev: Event) -> ServicerRow:
     d = ev.__dict__
     kind = _AS_ROW[ev.type_name]
     values: dict[str, Any] = dict.fromkeys(ServicerRow.model_fields)
-    values.update(record_type=kind, loan_id=d["loan_id"], value_date=d["value_date"], extra={})
+    values.update(record_type=kind, loan_id=d["loan_id"], value_date=d["value_date"])
+    values["extra"] = dict(d.get("extra") or {})
     values["reference"] = d.get("reference")
     values["reason"] = d.get("reason")
     values["days_past_due"] = d.get("days_past_due")
@@ -946,7 +973,9 @@ def _row_of(ev: Event) -> ServicerRow:
         )
     elif kind is RecordType.DEFAULT:
         values["principal"] = d["principal"]
-    elif kind in (RecordType.RECOVERY, RecordType.WRITE_OFF):
+    elif kind is RecordType.RECOVERY:
+        values.update(principal=d["principal"], interest=d["interest"], fees=d["fees"])
+    elif kind is RecordType.WRITE_OFF:
         values["principal"] = d["amount"]
     elif kind is RecordType.REPURCHASE:
         values["principal"] = d["principal"]
@@ -1002,6 +1031,18 @@ def post_event(
                         "from_defaulted",
                         f"the loan is {snap.status.value}: from_defaulted must be "
                         f"{str(is_defaulted).lower()}",
+                    )
+                )
+        if isinstance(ev, RecoveryReceived) and snap is not None and not errors:
+            is_written_off = snap.status is LoanStatus.WRITTEN_OFF
+            if ev.written_off != is_written_off:
+                errors.append(
+                    TapeError(
+                        where,
+                        1,
+                        "written_off",
+                        f"the loan is {snap.status.value}: written_off must be "
+                        f"{str(is_written_off).lower()}",
                     )
                 )
         if errors:

@@ -21,7 +21,9 @@ Stages:
 1. :func:`parse_boarding_tape` / :func:`parse_servicer_tape` — syntax and per-row rules that need
    nothing but the row itself (types, required fields per record type, ordering of dates) plus
    within-file uniqueness of boarding ``loan_id``; they also compute the content hash
-   (SHA-256 of the file's bytes) for idempotent re-import.
+   (SHA-256 of the file's bytes) for idempotent re-import. :func:`scan_boarding_tape` /
+   :func:`scan_servicer_tape` do the same without raising: the rows that parse and every error,
+   for callers that add their own checks to one combined rejection (``ledger/servicing.py``).
 2. :func:`check_servicer_rows` — the semantic checks that need loan state: a **pure function** of
    the parsed rows, a ``Mapping[str, LoanSnapshot]`` and the open collection period.
 
@@ -69,6 +71,8 @@ __all__ = [
     "parse_servicer_tape",
     "read_boarding_tape",
     "read_servicer_tape",
+    "scan_boarding_tape",
+    "scan_servicer_tape",
     "sniff_tape_kind",
     "trusted",
     "validate_servicer_tape",
@@ -594,12 +598,13 @@ def check_boarding_rows(
     return errors
 
 
-def parse_boarding_tape(source: str | Path | bytes, file: str | None = None) -> BoardingTape:
-    """Read a whole boarding tape (a path, or the file's bytes) and validate every row.
-
-    Raises :class:`TapeRejected` listing every error; on success returns the rows and the SHA-256
-    of the file's bytes. ``file`` names the file in errors (default: the path, or ``<bytes>``).
-    """
+def scan_boarding_tape(
+    source: str | Path | bytes, file: str | None = None
+) -> tuple[BoardingTape, list[TapeError]]:
+    """Read a whole boarding tape without raising: the rows that parse and every error, in line
+    order (syntax, per-row rules and duplicate ``loan_id``; a duplicate row still parses, so it is
+    among the rows). For callers that add their own checks to one combined rejection, such as the
+    eligibility checks of :func:`ledger.servicing.board_pool`."""
     stream, name, sha256 = _open(source, file)
     sheet = _Sheet(name)
     rows: list[BoardingRow] = []
@@ -620,9 +625,20 @@ def parse_boarding_tape(source: str | Path | bytes, file: str | None = None) -> 
             if row is not None:
                 rows.append(row)
                 lines.append(line)
-    if sheet.errors:
-        raise TapeRejected(sorted(sheet.errors, key=lambda e: e.row))
-    return BoardingTape(name, sha256, tuple(rows), tuple(lines))
+    tape = BoardingTape(name, sha256, tuple(rows), tuple(lines))
+    return tape, sorted(sheet.errors, key=lambda e: e.row)
+
+
+def parse_boarding_tape(source: str | Path | bytes, file: str | None = None) -> BoardingTape:
+    """Read a whole boarding tape (a path, or the file's bytes) and validate every row.
+
+    Raises :class:`TapeRejected` listing every error; on success returns the rows and the SHA-256
+    of the file's bytes. ``file`` names the file in errors (default: the path, or ``<bytes>``).
+    """
+    tape, errors = scan_boarding_tape(source, file)
+    if errors:
+        raise TapeRejected(errors)
+    return tape
 
 
 def read_boarding_tape(path: str | Path) -> BoardingTape:
@@ -745,9 +761,12 @@ def _record_rules(
     return out
 
 
-def _parse_servicer(
-    source: str | Path | bytes, file: str | None
+def scan_servicer_tape(
+    source: str | Path | bytes, file: str | None = None
 ) -> tuple[ServicerTape, list[TapeError]]:
+    """Read a whole servicer tape without raising: the rows that parse and every syntax and
+    per-record-type error, in line order. The first stage of :func:`validate_servicer_tape`, for
+    callers that run :func:`check_servicer_rows` themselves (with loan state from a store)."""
     stream, name, sha256 = _open(source, file)
     sheet = _Sheet(name)
     rows: list[ServicerRow] = []
@@ -769,7 +788,7 @@ def parse_servicer_tape(source: str | Path | bytes, file: str | None = None) -> 
     The checks that need loan state are :func:`check_servicer_rows` (or use
     :func:`validate_servicer_tape` for both in one pass with one combined error list).
     """
-    tape, errors = _parse_servicer(source, file)
+    tape, errors = scan_servicer_tape(source, file)
     if errors:
         raise TapeRejected(errors)
     return tape
@@ -816,7 +835,10 @@ def check_servicer_rows(
       interest, fees, days past due and reference as an earlier row of the file.
     * ``principal`` — **principal above the outstanding balance**: for COLLECTION, DEFAULT,
       WRITE_OFF and REPURCHASE, principal greater than the loan's outstanding principal less the
-      principal already collected, written off or repurchased by earlier rows of this file.
+      principal already collected, written off or repurchased by earlier rows of this file;
+      likewise a RECOVERY's principal on a defaulted loan not written off (what it recovers is
+      the defaulted principal outstanding, which it reduces for later rows: a WRITE_OFF after a
+      RECOVERY takes what is left).
     * **Defaulted loan reported as performing.** Default is sticky (once defaulted, always
       defaulted: seed 004 L2792–L2797; seed 001 defines it as contract termination, L18725–L18731).
       A loan is defaulted when its snapshot status is ``defaulted``/``written_off`` or an earlier
@@ -906,6 +928,15 @@ def check_servicer_rows(
                 )
             elif kind is not RecordType.DEFAULT:
                 remaining[loan_id] = left - principal
+        elif kind is RecordType.RECOVERY and state is LoanStatus.DEFAULTED and principal:
+            if principal > left:
+                err(
+                    "principal",
+                    f"recovered principal {principal} exceeds the defaulted principal "
+                    f"outstanding {left}: recovered interest and fees go in their own columns",
+                )
+            else:
+                remaining[loan_id] = left - principal
 
         if kind is RecordType.DEFAULT:
             status[loan_id] = LoanStatus.DEFAULTED
@@ -927,7 +958,7 @@ def validate_servicer_tape(
     Raises one :class:`TapeRejected` with the syntax and the semantic errors together, ordered by
     line; returns the tape (rows + SHA-256) when it is clean.
     """
-    tape, errors = _parse_servicer(source, file)
+    tape, errors = scan_servicer_tape(source, file)
     errors = errors + check_servicer_rows(
         tape.rows, loans, period, file=tape.file, lines=tape.lines
     )

@@ -14,8 +14,11 @@ Key: ``loan_id``. The row (JSON-able; money as decimal strings, exact to the fen
 ``boarded``               principal boarded (the cut-off balance, plus later purchases)
 ``scheduled``/``prepaid`` principal collected as instalments / as prepayments while performing
 ``interest``/``fees``     interest and fees collected
-``defaulted``             principal at default (the loan's balance then)
-``recoveries``            cash recovered after default
+``defaulted``             principal at default (the loan's balance then); ``defaulted_on`` the
+                          value date of the default standing (present once defaulted)
+``recoveries``            principal recovered after default (a version-1 recovery: its amount)
+``recovered_interest``/``recovered_fees``  interest and fees recovered after default (present
+                          once a recovery carried them)
 ``default_paid``          principal collected (COLLECTION) after default
 ``written_off``           principal written off
 ``repurchased``           principal repurchased; ``repurchase_price`` the price paid
@@ -203,11 +206,22 @@ def apply_loan_change(row: Row | None, change: LoanChange) -> dict[str, Any]:
         new["defaulted"] = _add(new["defaulted"], p)
         new["balance"] = _add(new["balance"], -p)
         new["n_default"] += sign
+        if sign > 0:
+            new["defaulted_on"] = data["value_date"]
+        elif new["n_default"] <= 0:
+            new.pop("defaulted_on", None)
         if data.get("days_past_due") is not None:
             _report_dpd(new, sign, int(data["days_past_due"]))
     elif kind == "RecoveryReceived":
-        a = Decimal(data["amount"])
+        # a reversal carries the original's payload as stored: a version-1 one has only the lump
+        # amount, which version 2 reads as principal (events/servicing.py)
+        a = Decimal(data["principal"] if "principal" in data else data["amount"])
         new["recoveries"] = _add(new["recoveries"], a if sign > 0 else -a)
+        for field, part in (("recovered_interest", "interest"), ("recovered_fees", "fees")):
+            amount = data.get(part)
+            if amount is not None and amount not in ("0", "0.00"):
+                a = Decimal(amount)
+                new[field] = _add(new.get(field, "0.00"), a if sign > 0 else -a)
     elif kind == "LoanWrittenOff":
         a = Decimal(data["amount"])
         new["written_off"] = _add(new["written_off"], a if sign > 0 else -a)

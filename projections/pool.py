@@ -14,7 +14,8 @@ the cut-off's month, so the first collection period opens with the boarded balan
 * ``"YYYY-MM"`` — what happened in the period, every figure a **delta** (flows, and the change of
   each aggregate that describes the performing pool): ``boarded`` (the cut-off pool and later
   purchases), ``scheduled`` and ``prepaid`` principal, ``interest``, ``fees``, ``defaults``
-  (principal at default) and ``n_defaults``, ``recoveries``, ``written_off``, ``repurchased``
+  (principal at default) and ``n_defaults``, ``recoveries`` (principal recovered),
+  ``recovered_interest``/``recovered_fees`` (present once nonzero), ``written_off``, ``repurchased``
   principal and ``repurchase_price``, ``default_paid`` (collections on defaulted loans), then
   ``balance`` (performing principal), ``count`` (performing loans), ``bal_rate`` (Σ balance ×
   rate), ``bal_maturity`` (Σ balance × maturity month index) and ``dq`` (per delinquency bucket:
@@ -27,27 +28,40 @@ incrementally; the period's figures at its end are the running sums up to it, wh
 cumulative default ratio, SMM and CPR, weighted average rate and remaining term). Period rows are
 additive, so late events (an earlier effective date) and reversals land where they belong.
 
-The cumulative default ratio is cumulative defaulted principal / cumulative boarded principal (the
-initial pool balance, growing with purchases): the principal-based definition of the seeds 000 and
-002–004. Driver China Thirteen defines it on Discounted Receivables Balances (seed 001
-L18684–L18696), which needs each loan's DRB at its default (see
-:func:`projections.loans.discounted_balance_of`); not folded here.
+The cumulative default ratio follows the deal's definition
+(:func:`ledger.deal.pool_rules.default_ratio_rule`; :func:`pool_periods` takes the deal): by
+default cumulative defaulted principal / cumulative boarded principal (the initial pool balance,
+growing with purchases), the definition of the seeds 000 and 002–004. Driver China Thirteen's
+Cumulative Gross Loss Ratio (seed 001 L18684–L18696) is Σ Discounted Receivables Balance of the
+defaulted loans / the Aggregate Cut-Off Date DRB: :func:`pool_report` computes each defaulted loan's
+DRB at its default date from its ``L:`` row (its boarding terms and its principal at default,
+:func:`projections.loans.discounted_balance_of`) when reporting, so the fold stays deal-agnostic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from events.envelope import RecordedEvent
+from ledger.deal.pool_rules import PRINCIPAL_DEFAULT_RATIO, DefaultRatioRule, default_ratio_rule
 from ledger.money import ZERO
 from projections.base import Projection, Row, State, Versioned
-from projections.loans import LoanChange, apply_loan_change, delinquency_bucket, loan_changes
+from projections.loans import (
+    LoanChange,
+    apply_loan_change,
+    delinquency_bucket,
+    discounted_balance_of,
+    loan_changes,
+)
 
 if TYPE_CHECKING:
     from events.store import EventStore
+    from ledger.deal.schema import DealDefinition
 
 __all__ = ["BUCKETS", "PoolPeriod", "PoolProjection", "period_of", "pool_periods", "pool_report"]
 
@@ -62,6 +76,8 @@ _FLOWS = (
     "fees",
     "defaults",
     "recoveries",
+    "recovered_interest",
+    "recovered_fees",
     "written_off",
     "repurchased",
     "repurchase_price",
@@ -72,7 +88,7 @@ _TOUCHES: dict[str, tuple[str, ...]] = {
     "CollectionReceived": ("scheduled", "prepaid", "interest", "fees", "default_paid"),
     "LoanDelinquencyReported": (),
     "LoanDefaulted": ("defaults",),
-    "RecoveryReceived": ("recoveries",),
+    "RecoveryReceived": ("recoveries", "recovered_interest", "recovered_fees"),
     "LoanWrittenOff": ("written_off",),
     "LoanRepurchased": ("repurchased", "repurchase_price", "default_paid"),
     "LoanBoarded": ("boarded",),
@@ -109,9 +125,11 @@ def _delta(old: Mapping[str, Any] | None, new: Mapping[str, Any], kind: str) -> 
     delta: dict[str, Any] = {}
     for flow in _TOUCHES[kind]:
         f = _LOAN_FIELD.get(flow, flow)
-        before = old[f] if old is not None else "0.00"
-        if new[f] != before:
-            delta[flow] = Decimal(new[f]) - Decimal(before)
+        # (recovered interest/fees are in a loan row only once it has any)
+        before = old.get(f, "0.00") if old is not None else "0.00"
+        after = new.get(f, "0.00")
+        if after != before:
+            delta[flow] = Decimal(after) - Decimal(before)
     if kind == "LoanDefaulted":
         delta["n_defaults"] = new["n_default"] - (old["n_default"] if old is not None else 0)
     before_balance = old["balance"] if old is not None else "0.00"
@@ -244,6 +262,10 @@ class PoolPeriod:
     """Principal of loans defaulting in the period, at their balance when defaulting."""
     defaults_count: int
     recoveries: Decimal
+    """Principal recovered on defaulted loans in the period."""
+    recovered_interest: Decimal
+    recovered_fees: Decimal
+    """Interest and fees recovered on defaulted loans in the period (recovery income)."""
     written_off: Decimal
     repurchases: Decimal
     repurchase_price: Decimal
@@ -254,6 +276,12 @@ class PoolPeriod:
     cumulative_defaults: Decimal
     cumulative_boarded: Decimal
     cumulative_default_ratio: Decimal
+    """By the deal's definition: ``default_ratio_numerator / default_ratio_denominator``."""
+    default_ratio_numerator: Decimal
+    """Principal basis: ``cumulative_defaults``; Driver China Thirteen: Σ DRB at default."""
+    default_ratio_denominator: Decimal
+    """Principal basis: ``cumulative_boarded``; Driver China Thirteen: the Aggregate Cut-Off Date
+    DRB (the initial one and any Additional Cut-Off Date's)."""
     smm: Decimal
     cpr: Decimal
     wa_rate: Decimal
@@ -265,9 +293,70 @@ _RATIO = Decimal("0.00000001")
 _ONE = Decimal(1)
 
 
-def pool_report(rows: Mapping[str, Mapping[str, Any]]) -> list[PoolPeriod]:
-    """Every period's figures from the projection's rows (pure)."""
+def _month(iso: str) -> str:
+    return iso[:7]
+
+
+_TERMS = ("boarded", "rate", "amortization", "payment_day", "maturity", "remaining_term")
+
+
+@lru_cache(maxsize=1 << 17)
+def _drb(terms: tuple[Any, ...], balance: str, on: str, rate: Decimal) -> Decimal:
+    """A loan's DRB at ``on`` on ``balance`` (its boarding ``terms``): fixed once the loan has
+    defaulted or been boarded, so computed once per process (reports are asked for often)."""
+    row = {**dict(zip(_TERMS, terms, strict=True)), "status": "performing", "balance": balance}
+    return discounted_balance_of(row, date.fromisoformat(on), rate)
+
+
+def _discounted_steps(
+    rows: Mapping[str, Mapping[str, Any]], rule: DefaultRatioRule
+) -> tuple[list[tuple[str, Decimal]], list[tuple[str, Decimal]]]:
+    """``(month, DRB)`` of every standing default at its default date, and of every loan boarded
+    after the deal's initial cut-off at its own cut-off (Additional Receivables), by month."""
+    defaults: list[tuple[str, Decimal]] = []
+    additional: list[tuple[str, Decimal]] = []
+    rate = rule.discount_rate
+    initial = rule.initial_cut_off.isoformat() if rule.initial_cut_off is not None else None
+    for key, row in rows.items():
+        if not key.startswith("L:") or "rate" not in row:
+            continue
+        if row["n_default"] > 0 and "defaulted_on" in row:
+            on = row["defaulted_on"]
+            terms = tuple(row[t] for t in _TERMS)
+            defaults.append((_month(on), _drb(terms, row["defaulted"], on, rate)))
+        cut_off = row["cut_off"]
+        if initial is not None and cut_off > initial:  # ISO dates compare as text
+            terms = tuple(row[t] for t in _TERMS)
+            additional.append((_month(cut_off), _drb(terms, row["boarded"], cut_off, rate)))
+    return sorted(defaults), sorted(additional)
+
+
+def _running(steps: list[tuple[str, Decimal]]) -> Callable[[str], Decimal]:
+    """A function of a period giving the sum of the steps in months up to it (periods asked in
+    increasing order)."""
+    i = 0
+    total = ZERO
+
+    def upto(period: str) -> Decimal:
+        nonlocal i, total
+        while i < len(steps) and steps[i][0] <= period:
+            total += steps[i][1]
+            i += 1
+        return total
+
+    return upto
+
+
+def pool_report(
+    rows: Mapping[str, Mapping[str, Any]], rule: DefaultRatioRule = PRINCIPAL_DEFAULT_RATIO
+) -> list[PoolPeriod]:
+    """Every period's figures from the projection's rows (pure); the cumulative default ratio by
+    ``rule`` (:func:`ledger.deal.pool_rules.default_ratio_rule` of the deal)."""
     periods = sorted(k for k in rows if not k.startswith("L:"))
+    discounted = rule.basis == "discounted"
+    if discounted:
+        default_steps, additional_steps = _discounted_steps(rows, rule)
+        drb_defaulted, drb_additional = _running(default_steps), _running(additional_steps)
     out: list[PoolPeriod] = []
     balance = cum_def = cum_board = bal_rate = bal_mat = ZERO
     count = 0
@@ -288,6 +377,11 @@ def pool_report(rows: Mapping[str, Mapping[str, Any]]) -> list[PoolPeriod]:
             dq[bucket] = (n0 + n, s0 + Decimal(s))
         cum_def += d(r, "defaults")
         cum_board += d(r, "boarded")
+        if discounted:
+            numerator = drb_defaulted(p)
+            denominator = rule.initial_base + drb_additional(p)
+        else:
+            numerator, denominator = cum_def, cum_board
         scheduled, prepaid = d(r, "scheduled"), d(r, "prepaid")
         base = opening - scheduled
         smm = (prepaid / base).quantize(_RATIO) if base > 0 else ZERO
@@ -306,6 +400,8 @@ def pool_report(rows: Mapping[str, Mapping[str, Any]]) -> list[PoolPeriod]:
                 defaults=d(r, "defaults"),
                 defaults_count=r.get("n_defaults", 0),
                 recoveries=d(r, "recoveries"),
+                recovered_interest=d(r, "recovered_interest"),
+                recovered_fees=d(r, "recovered_fees"),
                 written_off=d(r, "written_off"),
                 repurchases=d(r, "repurchased"),
                 repurchase_price=d(r, "repurchase_price"),
@@ -313,9 +409,11 @@ def pool_report(rows: Mapping[str, Mapping[str, Any]]) -> list[PoolPeriod]:
                 buckets=dict(dq),
                 cumulative_defaults=cum_def,
                 cumulative_boarded=cum_board,
-                cumulative_default_ratio=(cum_def / cum_board).quantize(_RATIO)
-                if cum_board
+                cumulative_default_ratio=(numerator / denominator).quantize(_RATIO)
+                if denominator
                 else ZERO,
+                default_ratio_numerator=numerator,
+                default_ratio_denominator=denominator,
                 smm=smm,
                 cpr=cpr,
                 wa_rate=(bal_rate / balance).quantize(Decimal("0.000001")) if balance else ZERO,
@@ -327,7 +425,11 @@ def pool_report(rows: Mapping[str, Mapping[str, Any]]) -> list[PoolPeriod]:
     return out
 
 
-def pool_periods(store: EventStore, deal_id: str) -> list[PoolPeriod]:
-    """The pool report from the live rows."""
+def pool_periods(
+    store: EventStore, deal_id: str, deal: DealDefinition | None = None
+) -> list[PoolPeriod]:
+    """The pool report from the live rows; with ``deal``, its cumulative default ratio is the
+    deal's own definition (else the principal-based one)."""
     live = store.runner.live(store, deal_id, PoolProjection.name)
-    return pool_report({k: v.row for k, v in live.items()})
+    rule = default_ratio_rule(deal) if deal is not None else PRINCIPAL_DEFAULT_RATIO
+    return pool_report({k: v.row for k, v in live.items()}, rule)

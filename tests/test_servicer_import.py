@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,7 @@ from events.envelope import NewEvent
 from events.model import event_class
 from events.store import EventStore
 from ledger import accounts
+from ledger.cli import app as main_app
 from ledger.servicing import (
     _loan_snapshots,
     collection_periods,
@@ -318,3 +320,154 @@ def test_the_open_period_moves_on_once_the_period_is_closed(store: EventStore) -
     july = (HEADER + "COLLECTION,L1,2021-07-15,100.00,10.00,,false,,,R2\n").encode()
     with pytest.raises(TapeRejected, match="outside the open collection period 2021-10-01"):
         import_servicer_tape(store, BYD, july)
+
+
+# --- extra columns (SPEC §6: kept, not rejected) ------------------------------------------------
+
+EXTRA_TAPE = (
+    HEADER.rstrip("\n")
+    + ",collector,branch\n"
+    + "COLLECTION,L1,2021-07-15,3000.00,325.33,,false,0,,R1,Wang,Shanghai\n"
+    + "DELINQUENCY,L3,2021-07-31,,,,,25,,R3,Li,\n"
+    + "COLLECTION,L2,2021-07-10,4166.67,650.00,,false,,,R2,,\n"
+    + "DEFAULT,L4,2021-09-30,,,,,95,over 90 days,R5,Zhao,Xi'an\n"
+    + "RECOVERY,L4,2021-09-30,5000.00,,,,,,R6,Zhao,Xi'an\n"
+    + "WRITE_OFF,L4,2021-09-30,25000.00,,,,,loss after recoveries,R7,Zhao,Xi'an\n"
+    + "REPURCHASE,L2,2021-09-30,145833.33,500.00,,,,warranty breach,R8,Qian,Beijing\n"
+).encode()
+
+
+def test_extra_columns_are_kept_on_every_event_and_exported(
+    db_url: str, store: EventStore, tmp_path: Path
+) -> None:
+    boarded_byd(store)
+    result = import_servicer_tape(store, BYD, EXTRA_TAPE, file="extra.csv")
+    got = [(e.type, e.data.get("extra")) for e in result.events]
+    wang = {"collector": "Wang", "branch": "Shanghai"}
+    zhao = {"collector": "Zhao", "branch": "Xi'an"}
+    assert got == [
+        ("CollectionReceived", wang),
+        ("LoanDelinquencyReported", wang),  # the collection's days_past_due report
+        ("LoanDelinquencyReported", {"collector": "Li", "branch": ""}),
+        ("CollectionReceived", {"collector": "", "branch": ""}),
+        ("LoanDefaulted", zhao),
+        ("RecoveryReceived", zhao),
+        ("LoanWrittenOff", zhao),
+        ("LoanRepurchased", {"collector": "Qian", "branch": "Beijing"}),
+    ]
+    for e in result.events:  # the models hold them too, and a read back validates them
+        assert e.event.__dict__["extra"] == e.data["extra"]
+        stored = store.get(BYD, e.event_id)
+        assert stored is not None and stored.event == e.event
+
+    out = tmp_path / "export.jsonl"
+    r = CliRunner().invoke(
+        main_app, ["--db", db_url, "events", "export", "--deal", BYD, "--out", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    exported = [(x["type"], x["data"].get("extra")) for x in lines if x["stream_id"] != "deal"]
+    assert exported[-len(got) :] == got
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    r = CliRunner().invoke(main_app, ["--db", target, "events", "import", str(out)])
+    assert r.exit_code == 0, r.output
+    again = tmp_path / "again.jsonl"
+    CliRunner().invoke(
+        main_app, ["--db", target, "events", "export", "--deal", BYD, "--out", str(again)]
+    )
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_no_extra_columns_leave_payloads_as_before(store: EventStore) -> None:
+    """Without extra columns a payload has no ``extra`` key: the payloads (and so the hashes) of
+    tapes imported before the field existed are what the models give now."""
+    boarded_byd(store)
+    result = import_servicer_tape(store, BYD, HAPPY)
+    assert all("extra" not in e.data for e in result.events)
+    collection = result.events[0]
+    assert collection.data == {
+        "loan_id": "L1",
+        "value_date": "2021-07-15",
+        "principal": "3000.00",
+        "interest": "325.33",
+        "fees": "0.00",
+        "prepayment": False,
+    }
+    assert collection.event.payload() == collection.data
+
+
+# --- progress on long imports (SPEC §5) ---------------------------------------------------------
+
+
+def test_import_reports_each_stage_to_its_step_callback(store: EventStore) -> None:
+    from ledger.servicing import IMPORT_STAGES, load_deal
+    from tests.test_boarding import BYD_FILE, GOOD_TAPE
+
+    load_deal(store, BYD_FILE)
+    stages: list[str] = []
+    import_tape(store, BYD, GOOD_TAPE, file="pool.csv", step=stages.append)
+    assert stages == list(IMPORT_STAGES) == ["parse", "validate", "store"]
+    stages.clear()
+    import_tape(store, BYD, HAPPY, step=stages.append)
+    assert stages == ["parse", "validate", "store"]
+    stages.clear()
+    import_tape(store, BYD, HAPPY, step=stages.append)  # a re-import stores nothing
+    assert stages == ["parse"]
+    stages.clear()
+    bad = (HEADER + "COLLECTION,LX,2021-07-15,1.00,,,false,,,Z\n").encode()
+    with pytest.raises(TapeRejected):
+        import_tape(store, BYD, bad, step=stages.append)
+    assert stages == ["parse"]
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from ledger.cli_servicing import import_progress
+
+    piped = io.StringIO()
+    with import_progress(Console(file=piped)) as step:
+        for stage in ("parse", "validate", "store"):
+            step(stage)
+    assert piped.getvalue() == ""
+
+    tty = io.StringIO()
+    with import_progress(Console(file=tty, force_terminal=True, width=100)) as step:
+        for stage in ("parse", "validate", "store"):
+            step(stage)
+    shown = tty.getvalue()
+    assert "tape import: done" in shown and "3/3" in shown
+
+
+def test_cli_tape_import_is_quiet_off_a_terminal_and_draws_on_one(
+    db_url: str, store: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    import ledger.cli_servicing as cli_servicing
+
+    boarded_byd(store)
+    tape = tmp_path / "servicer_2021-07.csv"
+    tape.write_bytes(HAPPY)
+    args = ["tape", "import", "--deal", BYD, str(tape), "--db", db_url]
+    r = CliRunner().invoke(cli_app(), args)
+    assert r.exit_code == 0, r.output
+    assert r.stderr == ""  # stderr is not a terminal here: no bar, no escape codes
+    assert r.stdout.splitlines()[0].endswith(
+        "servicer tape imported: 9 event(s), deal byd_2021_2, "
+        "collection period 2021-06-18 to 2021-09-30"
+    )
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        cli_servicing, "Console", lambda **_: Console(file=screen, force_terminal=True, width=100)
+    )
+    again = tmp_path / "servicer_2021-08.csv"
+    again.write_bytes((HEADER + "COLLECTION,L1,2021-08-15,100.00,10.00,,false,,,R9\n").encode())
+    r = CliRunner().invoke(cli_app(), ["tape", "import", "--deal", BYD, str(again), "--db", db_url])
+    assert r.exit_code == 0, r.output
+    assert "tape import: done" in screen.getvalue() and "3/3" in screen.getvalue()

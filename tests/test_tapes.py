@@ -33,6 +33,8 @@ from ledger.tapes import (
     parse_servicer_tape,
     read_boarding_tape,
     read_servicer_tape,
+    scan_boarding_tape,
+    scan_servicer_tape,
     sniff_tape_kind,
     trusted,
     validate_servicer_tape,
@@ -189,6 +191,42 @@ def test_quoted_multiline_field_keeps_line_numbers() -> None:
     data = data.replace(BOARD_HEADER.encode(), (BOARD_HEADER + ",note").encode())
     error = only(rejected(data))
     assert (error.row, error.field) == (4, "maturity_date")  # record 2 starts on line 4
+
+
+def test_scan_boarding_keeps_the_good_rows_and_every_error() -> None:
+    """The public lenient read: what parses, plus every error parse_boarding_tape would raise."""
+    bad = "L3,B3,x,2023-01-15,1.00,1.00,0,bullet,1,1,0"
+    data = board(GOOD_LOAN, GOOD_LOAN.replace("B1", "B2"), bad, GOOD_LOAN.replace("L1", "L4"))
+    tape, errors = scan_boarding_tape(data, "scan.csv")
+    assert [(r.loan_id, r.borrower_id) for r in tape.rows] == [
+        ("L1", "B1"),
+        ("L1", "B2"),  # a duplicate parses: the error says which line it repeats
+        ("L4", "B1"),
+    ]
+    assert tape.lines == (2, 3, 5)
+    assert tape.sha256 == content_hash(data)
+    assert [(e.file, e.row, e.field) for e in errors] == [
+        ("scan.csv", 3, "loan_id"),
+        ("scan.csv", 4, "origination_date"),
+    ]
+    assert errors == rejected(data, file="scan.csv")
+    clean, none = scan_boarding_tape(board(GOOD_LOAN))
+    assert none == [] and clean == parse_boarding_tape(board(GOOD_LOAN))
+
+
+def test_scan_servicer_keeps_the_good_rows_and_every_error(tmp_path: Path) -> None:
+    data = serv(
+        "COLLECTION,P1,2021-07-15,100.00,,,false,,,a",
+        "COLLECTION,P1,2021-07-15,x,,,false,,,b",
+        "DELINQUENCY,P1,2021-07-31,,,,,12,,c",
+    )
+    path = tmp_path / "s.csv"
+    path.write_bytes(data)
+    tape, errors = scan_servicer_tape(path)
+    assert [r.record_type for r in tape.rows] == [RecordType.COLLECTION, RecordType.DELINQUENCY]
+    assert tape.lines == (2, 4) and tape.file == str(path)
+    assert [(e.row, e.field) for e in errors] == [(3, "principal")]
+    assert errors == rejected(data, kind="servicer", file=str(path))
 
 
 def test_check_boarding_rows_for_rows_built_in_code() -> None:

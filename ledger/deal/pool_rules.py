@@ -1,20 +1,25 @@
-"""Loan-level rules of a deal: eligibility tests and the repurchase price (SPEC §3).
+"""Loan- and pool-level rules of a deal: eligibility tests, the repurchase price, and how the
+deal measures its cumulative default ratio (SPEC §3).
 
 Pure functions over one loan's fields (``loan.<field>`` in the deal's formulas, declared under
 ``loan_fields``). Boarding tapes and revolving purchases call :func:`eligibility_failures`; a
 repurchase event calls :func:`repurchase_price` (seed 004 L2763: outstanding principal + written
 off principal + unpaid interest; seed 001 L13432-13446: the Discounted Receivables Balance).
+The pool projection asks :func:`default_ratio_rule` which definition of the cumulative default
+ratio the deal uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
 from ledger.deal.schema import Criterion, DealDefinition
 from ledger.expr import ExprError, Value, evaluate_bool, evaluate_number
-from ledger.money import round_fen
+from ledger.money import ZERO, round_fen
 
 
 def loan_env(deal: DealDefinition, loan: Mapping[str, Value]) -> dict[str, Value]:
@@ -98,3 +103,67 @@ def repurchase_price(deal: DealDefinition, loan: Mapping[str, Value]) -> Decimal
     if deal.repurchase_price is None:
         raise ExprError(f"deal {deal.deal_id} defines no repurchase price")
     return round_fen(evaluate_number(deal.repurchase_price.formula, loan_env(deal, loan)))
+
+
+# --- cumulative default ratio ---------------------------------------------------------------------
+
+GROSS_LOSS_METRIC = "pool.cumulative_gross_loss_ratio"
+"""The metric a deal declares when its ratio is Driver China Thirteen's Cumulative Gross Loss Ratio
+(seed 001 L18684-18696), measured on Discounted Receivables Balances."""
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultRatioRule:
+    """How a deal measures its cumulative default ratio.
+
+    ``principal`` (seeds 000, 002-004; e.g. seed 004 L2670 累计违约率): the principal of every
+    loan at its default, cumulated, over the principal boarded (the initial pool, plus purchases).
+
+    ``discounted`` (seed 001 L18684-18696, the Cumulative Gross Loss Ratio): "(i) the numerator of
+    which is the sum of the Discounted Receivables Balances of all Defaulted Receivables from the
+    Cut-Off Date through the end of such Monthly Period and (ii) the denominator of which is the
+    Aggregate Cut-Off Date Discounted Receivables Balance" — the ADRB "as of the Initial Cut-Off
+    Date (being RMB 8,000,082,110.39) and any Additional Cut-Off Date" (L17772-17778). So the
+    denominator is ``initial_base`` (the deal's ``params.cut_off_adrb``) plus, for receivables
+    boarded after ``initial_cut_off`` (Additional Receivables), their DRB at their own cut-off.
+    Each defaulted loan enters the numerator at its DRB on its default date at ``discount_rate``
+    (the seed does not say at which date; the default — termination, L18725-18731 — is the
+    event that makes it a Defaulted Receivable). Recoveries do not reduce it: a gross ratio.
+    """
+
+    metric: str
+    basis: Literal["principal", "discounted"]
+    clause: str
+    discount_rate: Decimal = ZERO
+    initial_base: Decimal = ZERO
+    initial_cut_off: date | None = None
+
+
+PRINCIPAL_DEFAULT_RATIO = DefaultRatioRule(
+    metric="pool.cumulative_default_ratio",
+    basis="principal",
+    clause="seed 004 L2670 (累计违约率); seeds 000, 002, 003 likewise on principal",
+)
+"""The principal-based ratio, for deals that do not define another."""
+
+
+def default_ratio_rule(deal: DealDefinition) -> DefaultRatioRule:
+    """The cumulative default ratio by the deal's own definition: the discounted one of seed 001
+    when the deal declares :data:`GROSS_LOSS_METRIC` (with ``params.discount_rate`` and
+    ``params.cut_off_adrb``, which it then needs), else :data:`PRINCIPAL_DEFAULT_RATIO`."""
+    if GROSS_LOSS_METRIC not in deal.metrics:
+        return PRINCIPAL_DEFAULT_RATIO
+    missing = [p for p in ("discount_rate", "cut_off_adrb") if p not in deal.parameters]
+    if missing:
+        raise ExprError(
+            f"deal {deal.deal_id} declares {GROSS_LOSS_METRIC} (on Discounted Receivables "
+            f"Balances) but no parameter {' or '.join(missing)}"
+        )
+    return DefaultRatioRule(
+        metric=GROSS_LOSS_METRIC,
+        basis="discounted",
+        clause="seed 001 L18684-18696 (Cumulative Gross Loss Ratio), L17772-17778 (denominator)",
+        discount_rate=deal.parameters["discount_rate"].value,
+        initial_base=deal.parameters["cut_off_adrb"].value,
+        initial_cut_off=deal.calendar.cut_off_date,
+    )
