@@ -25,9 +25,10 @@ Metrics are computed for the names the deal file declares (others are zero / fal
   of seed 004 L2696 is agreed outside the ledger; principal is assumed);
 * seed 001: ``pool.adrb`` (Σ Discounted Receivables Balance at ``params.discount_rate``,
   L18755-18771), ``pool.adrb_start``, ``pool.class_a_actual_oc`` (L18101-18115, after the
-  preceding payment date), ``pool.cumulative_gross_loss_ratio`` (principal at default / principal
-  boarded — the seed uses DRBs, L18684-18696), ``pool.clean_up_settlement_amount`` (= ADRB,
-  L18507-18531);
+  preceding payment date), ``pool.cumulative_gross_loss_ratio`` (Σ DRB of the defaulted loans
+  at default / (cut-off ADRB + DRB of Additional Receivables), L18684-18696, L17772-17778: the
+  pool report's own figure, :func:`projections.pool.discounted_ratio_parts`),
+  ``pool.clean_up_settlement_amount`` (= ADRB, L18507-18531);
 * revolving purchases: ``pool.additional_receivables_drb`` (seed 001, L17709-17723) and
   ``revolving.purchase_opb`` / ``revolving.purchase_wac`` (seed 002, L196-200) are the balance
   and rate of an :class:`~events.cycle.AdditionalReceivablesOffered` for the payment date
@@ -59,6 +60,7 @@ from ledger.calendar import (
     generate_schedule,
     prc_calendar,
 )
+from ledger.deal.pool_rules import default_ratio_rule
 from ledger.deal.schema import DealDefinition
 from ledger.money import ZERO, round_fen
 from ledger.waterfall import NoteState, TriggerWatch, WaterfallState, posting_account
@@ -66,6 +68,7 @@ from ledger.waterfall.state import CapUsage
 from projections.base import State
 from projections.loans import LoanProjection
 from projections.notes import NotesProjection
+from projections.pool import discounted_ratio_parts
 
 _RATIO = Decimal("0.0000000001")
 _ANCHORS = {
@@ -258,6 +261,8 @@ class _PeriodEnd:
     severe_ratio: Decimal
     adrb: Decimal | None
     wac: Decimal = ZERO
+    gross_loss_ratio: Decimal | None = None
+    """Seed 001's discounted Cumulative Gross Loss Ratio (deals that define it)."""
 
 
 @dataclass
@@ -380,8 +385,18 @@ class CycleFolder:
                 ZERO,
             )
         wac = (weighted / pool).quantize(_RATIO) if pool > 0 else ZERO
+        gross_loss: Decimal | None = None
+        rule = default_ratio_rule(self.deal)
+        if rule.basis == "discounted" and not light:
+            rows = (v.row for v in self.loans.values())
+            numerator, denominator = discounted_ratio_parts(
+                rows, rule, period.collection_period_end
+            )
+            gross_loss = self._ratio(numerator, denominator)
         self.period_ends.append(
-            _PeriodEnd(period.collection_period_end, pool, self.cum_defaults, ratio, adrb, wac)
+            _PeriodEnd(
+                period.collection_period_end, pool, self.cum_defaults, ratio, adrb, wac, gross_loss
+            )
         )
 
     # --- the state -------------------------------------------------------------------------
@@ -404,7 +419,9 @@ class CycleFolder:
             "pool.cumulative_default_ratio": self._ratio(now.cum_defaults, self.boarded),
             "pool.severe_delinquency_ratio_avg3": (sum(last3, ZERO) / len(last3)).quantize(_RATIO),
             "pool.clean_up_price": now.pool_balance + defaulted,
-            "pool.cumulative_gross_loss_ratio": self._ratio(now.cum_defaults, self.boarded),
+            "pool.cumulative_gross_loss_ratio": now.gross_loss_ratio
+            if now.gross_loss_ratio is not None
+            else self._ratio(now.cum_defaults, self.boarded),
             "pool.wac": now.wac,
         }
         offer = self.offers.get(period.payment_date)

@@ -309,16 +309,18 @@ def _drb(terms: tuple[Any, ...], balance: str, on: str, rate: Decimal) -> Decima
 
 
 def _discounted_steps(
-    rows: Mapping[str, Mapping[str, Any]], rule: DefaultRatioRule
+    loans: Iterable[Mapping[str, Any]], rule: DefaultRatioRule
 ) -> tuple[list[tuple[str, Decimal]], list[tuple[str, Decimal]]]:
     """``(month, DRB)`` of every standing default at its default date, and of every loan boarded
-    after the deal's initial cut-off at its own cut-off (Additional Receivables), by month."""
+    after the deal's initial cut-off at its own cut-off (Additional Receivables), by month.
+    ``loans`` are loan rows with their boarding terms (the loan projection's rows, or this
+    projection's ``L:`` rows)."""
     defaults: list[tuple[str, Decimal]] = []
     additional: list[tuple[str, Decimal]] = []
     rate = rule.discount_rate
     initial = rule.initial_cut_off.isoformat() if rule.initial_cut_off is not None else None
-    for key, row in rows.items():
-        if not key.startswith("L:") or "rate" not in row:
+    for row in loans:
+        if "rate" not in row:
             continue
         if row["n_default"] > 0 and "defaulted_on" in row:
             on = row["defaulted_on"]
@@ -347,6 +349,19 @@ def _running(steps: list[tuple[str, Decimal]]) -> Callable[[str], Decimal]:
     return upto
 
 
+def discounted_ratio_parts(
+    loans: Iterable[Mapping[str, Any]], rule: DefaultRatioRule, until: date
+) -> tuple[Decimal, Decimal]:
+    """Numerator and denominator of seed 001's Cumulative Gross Loss Ratio at the end of
+    ``until``'s month (L18684-18696, L17772-17778): Σ DRB of the standing defaults at their
+    default dates, over ``params.cut_off_adrb`` plus the DRB of Additional Receivables at their
+    cut-off dates. The payment-date cycle evaluates its trigger with this, from the loan rows of
+    its determination date, so the trigger and the pool report agree."""
+    default_steps, additional_steps = _discounted_steps(loans, rule)
+    month = _month(until.isoformat())
+    return _running(default_steps)(month), rule.initial_base + _running(additional_steps)(month)
+
+
 def pool_report(
     rows: Mapping[str, Mapping[str, Any]], rule: DefaultRatioRule = PRINCIPAL_DEFAULT_RATIO
 ) -> list[PoolPeriod]:
@@ -355,7 +370,8 @@ def pool_report(
     periods = sorted(k for k in rows if not k.startswith("L:"))
     discounted = rule.basis == "discounted"
     if discounted:
-        default_steps, additional_steps = _discounted_steps(rows, rule)
+        loans = (r for k, r in rows.items() if k.startswith("L:"))
+        default_steps, additional_steps = _discounted_steps(loans, rule)
         drb_defaulted, drb_additional = _running(default_steps), _running(additional_steps)
     out: list[PoolPeriod] = []
     balance = cum_def = cum_board = bal_rate = bal_mat = ZERO

@@ -46,6 +46,7 @@ from ledger.waterfall import posting_account
 from projections.base import fold_all
 from projections.loans import apply_loan_change, discounted_balance_of
 from projections.notes import NotesProjection
+from projections.pool import pool_periods
 
 D = Decimal
 DEALS = Path(__file__).resolve().parents[1] / "ledger" / "deals"
@@ -420,6 +421,19 @@ def test_driver_fourteen_payment_dates_revolving_amortising_and_ce_increase(
     assert all(flags[first:]) and not any(flags[:first])
     for w in ws[first:]:
         assert all(s.skipped for s in w.steps if s.step_id.startswith("cca.release"))
+    # the trigger reads the Cumulative Gross Loss Ratio on DRBs (L18684-18696), the pool
+    # report's own figure for the month of each collection period end
+    by_month = {p.period: p for p in pool_periods(store, deal.deal_id, deal)}
+    period_end = {
+        e.data["payment_date"]: e.data["collection_period_end"]
+        for e in store.read(deal.deal_id, types=["CollectionPeriodClosed"])
+    }
+    assert len(period_end) == len(ce)
+    for c in ce:
+        month = by_month[period_end[c["payment_date"]][:7]]
+        if month.cumulative_defaults:  # discounted basis: DRB at default, not principal
+            assert month.default_ratio_numerator != month.cumulative_defaults
+        assert D(c["value"]) == month.cumulative_default_ratio, c["payment_date"]
     # Class A amortises, Sub never below its floor before the clean-up call
     rows = fold_all(NotesProjection(), store.read(deal.deal_id))
     a = D(rows["note:class_a"].row["balance"])
