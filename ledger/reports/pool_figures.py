@@ -19,7 +19,7 @@ from decimal import Decimal
 from ledger.money import ZERO
 from projections.pool import BUCKETS, PoolPeriod
 
-__all__ = ["PeriodPool", "month_key", "period_pool", "share"]
+__all__ = ["PeriodPool", "delinquency_rows", "month_key", "period_pool", "share"]
 
 _RATIO = Decimal("0.00000001")
 _ONE = Decimal(1)
@@ -52,6 +52,10 @@ class PeriodPool:
     cumulative_defaults: Decimal
     cumulative_boarded: Decimal
     cumulative_default_ratio: Decimal
+    """By the deal's definition (:func:`ledger.deal.pool_rules.default_ratio_rule`): numerator
+    over denominator below."""
+    default_ratio_numerator: Decimal
+    default_ratio_denominator: Decimal
     smm: Decimal
     """Single monthly mortality over the period: 1 − (Π(1 − SMMᵢ))^(1/n) of its n months."""
     cpr: Decimal
@@ -115,11 +119,26 @@ def period_pool(periods: Mapping[str, PoolPeriod], start: date, end: date) -> Pe
         cumulative_defaults=at_end.cumulative_defaults if at_end else ZERO,
         cumulative_boarded=at_end.cumulative_boarded if at_end else ZERO,
         cumulative_default_ratio=at_end.cumulative_default_ratio if at_end else ZERO,
+        default_ratio_numerator=at_end.default_ratio_numerator if at_end else ZERO,
+        default_ratio_denominator=at_end.default_ratio_denominator if at_end else ZERO,
         smm=smm,
         cpr=cpr,
         wa_rate=at_end.wa_rate if at_end else ZERO,
         wa_remaining_term=at_end.wa_remaining_term if at_end else ZERO,
     )
+
+
+def delinquency_rows(pool: PeriodPool) -> list[tuple[str, int, Decimal, Decimal]]:
+    """``(bucket, loans, balance, share of the pool)`` at the period end, then the total."""
+    rows = []
+    for bucket in BUCKETS:
+        n, balance = pool.buckets.get(bucket, (0, ZERO))
+        rows.append((bucket, n, balance, share(balance, pool.closing_balance)))
+    total = sum((r[1] for r in rows), 0)
+    rows.append(
+        ("total", total, pool.closing_balance, share(pool.closing_balance, pool.closing_balance))
+    )
+    return rows
 
 
 def share(part: Decimal, whole: Decimal) -> Decimal:

@@ -33,7 +33,7 @@ from events.envelope import RecordedEvent
 from ledger.deal.schema import DealDefinition
 from ledger.money import ZERO
 from ledger.reports.model import Report, Section, Value
-from ledger.reports.pool_figures import PeriodPool, month_key, period_pool, share
+from ledger.reports.pool_figures import PeriodPool, delinquency_rows, month_key, period_pool, share
 from ledger.reports.source import (
     History,
     ReportError,
@@ -108,7 +108,7 @@ def build_servicer_report(
     start, end = found
     upto = effective_until(events, end)
     rows = history.pool_rows(end)
-    months = pool_periods_of(rows)
+    months = pool_periods_of(rows, deal)
     pool = period_pool(months, start, end)
     remit = history.remittance_rows(end)
     sections = [
@@ -207,23 +207,11 @@ def _collections(pool: PeriodPool) -> Section:
 
 
 def _delinquency(pool: PeriodPool) -> Section:
-    rows = []
-    for bucket in BUCKETS:
-        n, balance = pool.buckets.get(bucket, (0, ZERO))
-        rows.append((bucket, n, balance, share(balance, pool.closing_balance)))
-    rows.append(
-        (
-            "total",
-            sum((r[1] for r in rows), 0),
-            pool.closing_balance,
-            share(pool.closing_balance, pool.closing_balance),
-        )
-    )
     return Section.table(
         "delinquency",
         "Delinquency buckets at the period end (days past due): loans and balance",
         ("bucket", "loans", "balance", "share_of_pool"),
-        rows,
+        delinquency_rows(pool),
         "seed 001 L2655-2709 (ix); seed 004 L2650, L2875",
     )
 

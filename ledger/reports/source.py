@@ -18,6 +18,7 @@ from events.envelope import RecordedEvent
 from ledger.calendar import SchedulePeriod
 from ledger.cycle_state import deal_schedule
 from ledger.deal.loader import load_deal_text
+from ledger.deal.pool_rules import default_ratio_rule
 from ledger.deal.schema import DealDefinition
 from ledger.money import ZERO
 from ledger.timeaxes import TimePoint
@@ -95,9 +96,10 @@ def rows_of(projection: Projection[Any], events: Iterable[RecordedEvent]) -> dic
     return {k: v.row for k, v in state.items()}
 
 
-def pool_periods_of(rows: Mapping[str, Any]) -> dict[str, PoolPeriod]:
-    """Every calendar month's pool figures (:func:`projections.pool.pool_report`) by month."""
-    return {p.period: p for p in pool_report(rows)}
+def pool_periods_of(rows: Mapping[str, Any], deal: DealDefinition) -> dict[str, PoolPeriod]:
+    """Every calendar month's pool figures (:func:`projections.pool.pool_report`) by month, the
+    cumulative default ratio by the deal's own definition (:func:`default_ratio_rule`)."""
+    return {p.period: p for p in pool_report(rows, default_ratio_rule(deal))}
 
 
 def as_history(source: History | Sequence[RecordedEvent]) -> History:

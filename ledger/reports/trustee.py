@@ -43,10 +43,11 @@ from events.cycle import (
 )
 from events.envelope import RecordedEvent
 from ledger import accounts
+from ledger.deal.pool_rules import default_ratio_rule
 from ledger.deal.schema import DealDefinition
 from ledger.money import ZERO
 from ledger.reports.model import Report, Section, Value
-from ledger.reports.pool_figures import PeriodPool, month_key, period_pool, share
+from ledger.reports.pool_figures import PeriodPool, delinquency_rows, month_key, period_pool
 from ledger.reports.source import (
     History,
     ReportError,
@@ -62,7 +63,7 @@ from ledger.reports.source import (
 )
 from ledger.waterfall import posting_account
 from projections.notes import factor
-from projections.pool import BUCKETS, PoolPeriod
+from projections.pool import PoolPeriod
 
 if TYPE_CHECKING:
     from events.store import EventStore
@@ -190,7 +191,7 @@ def build_trustee_report(
     closed = cycle.closed
     start = closed.collection_period_start if closed else w.interest_period_start
     end = closed.collection_period_end if closed else w.interest_period_end
-    periods = pool_periods_of(history.pool_rows(payment_date))
+    periods = pool_periods_of(history.pool_rows(payment_date), deal)
     pool = period_pool(periods, start, end)
     before = balances_of(e for e in upto if e.deal_seq < cycle.waterfall_seq)
     chart_data = _history(upto, dates, payment_date, periods)
@@ -207,7 +208,7 @@ def build_trustee_report(
         _reserves(deal, w, before),
         _pool(pool),
         _delinquency(pool),
-        _default_ratio(pool, cycle.triggers),
+        _default_ratio(deal, pool, cycle.triggers),
         _triggers(cycle.triggers),
         *_reconciliation(upto, deal, before, payment_date),
         chart_data,
@@ -542,34 +543,34 @@ def _pool(pool: PeriodPool) -> Section:
 
 
 def _delinquency(pool: PeriodPool) -> Section:
-    rows = []
-    for bucket in BUCKETS:
-        n, balance = pool.buckets.get(bucket, (0, ZERO))
-        rows.append((bucket, n, balance, share(balance, pool.closing_balance)))
-    n_all = sum((r[1] for r in rows), 0)
-    rows.append(
-        ("total", n_all, pool.closing_balance, share(pool.closing_balance, pool.closing_balance))
-    )
     return Section.table(
         "delinquency",
         "Delinquency buckets at the collection period end (days past due)",
         ("bucket", "loans", "balance", "share_of_pool"),
-        rows,
+        delinquency_rows(pool),
         "seed 001 L2655-2709 (ix) delinquency buckets; seed 004 L2650 (severe delinquency)",
     )
 
 
-def _default_ratio(pool: PeriodPool, triggers: Sequence[TriggerEvaluated]) -> Section:
+def _default_ratio(
+    deal: DealDefinition, pool: PeriodPool, triggers: Sequence[TriggerEvaluated]
+) -> Section:
+    rule = default_ratio_rule(deal)
+    measure = (
+        "pool: Σ DRB of defaulted receivables at default / (cut-off ADRB + additional ADRB)"
+        if rule.basis == "discounted"
+        else "pool: cumulative defaulted principal / principal boarded"
+    )
     rows: list[tuple[Value, ...]] = [
         (
-            "pool: cumulative defaulted principal / principal boarded",
-            pool.cumulative_defaults,
-            pool.cumulative_boarded,
+            measure,
+            pool.default_ratio_numerator,
+            pool.default_ratio_denominator,
             pool.cumulative_default_ratio,
             None,
             None,
             None,
-            "projections/pool.py",
+            rule.clause,
         )
     ]
     for t in sorted(triggers, key=lambda t: t.trigger_id):
