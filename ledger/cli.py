@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -18,9 +17,10 @@ from events import catalogue as _catalogue  # noqa: F401  (registers the event t
 from events.envelope import NewEvent
 from events.jsonl import ImportRejected, read_jsonl, write_export
 from events.model import json_schemas
-from events.store import AppendResult, EventStore, StoreError
+from events.store import AppendResult, StoreError
 from ledger import db
 from ledger.cli_audit import add_audit_commands
+from ledger.cli_common import DbOption, State, fail, open_store
 from ledger.cli_cycle import cycle_app, run_due_command
 from ledger.cli_reconcile import reconcile_command
 from ledger.cli_report import report_app
@@ -51,15 +51,6 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 log = structlog.get_logger("trust-ledger")
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL; default $TRUST_LEDGER_DB or sqlite ./trust-ledger.db"),
-]
-
-
-class State:
-    url: str | None = None
-
 
 @app.callback()
 def main(
@@ -69,22 +60,6 @@ def main(
     """Event-sourced servicing and trust-accounting ledger for securitisation trusts."""
     configure(log_level)
     State.url = db_url
-
-
-@contextmanager
-def open_store(url: str | None = None, *, upgrade: bool = True) -> Iterator[EventStore]:
-    engine = db.make_engine(url or State.url)
-    try:
-        if upgrade and not db.is_current(engine):
-            db.upgrade(engine)
-        yield EventStore(engine)
-    finally:
-        engine.dispose()
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 @db_app.command("upgrade")

@@ -3,15 +3,14 @@
 see :mod:`ledger.timeaxes`).
 
 Mounted by the main CLI (``ledger/cli.py``) with :func:`add_audit_commands`. The store is opened
-through ``ledger.cli.open_store`` when a command runs, with the same ``--db`` option.
+through ``ledger.cli_common.open_store`` when a command runs, with the same ``--db`` option.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from events.store import EventStore
+from ledger.cli_common import DbOption, DealOption, fail, open_store
 from ledger.history import account_history, history_json, loan_history
 from ledger.money import ZERO
 from ledger.timeaxes import TimePoint, parse_as_of, parse_known_at, state_at
@@ -29,11 +29,6 @@ __all__ = ["add_audit_commands"]
 # piped output is not cut to 80 columns: ids and hashes are what an auditor greps for
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL; default $TRUST_LEDGER_DB or sqlite ./trust-ledger.db"),
-]
-DealOption = Annotated[str, typer.Option("--deal", help="Deal id")]
 AsOfOption = Annotated[
     str | None,
     typer.Option("--as-of", help="Effective date (YYYY-MM-DD): events effective on or before it"),
@@ -49,19 +44,6 @@ KnownAtOption = Annotated[
 FormatOption = Annotated[str, typer.Option("--format", help="table or json")]
 
 
-@contextmanager
-def _store(db_url: str | None) -> Iterator[EventStore]:
-    from ledger.cli import open_store
-
-    with open_store(db_url) as store:
-        yield store
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
 def _point(as_of: str | None, known_at: str | None) -> TimePoint:
     try:
         return TimePoint(
@@ -69,12 +51,12 @@ def _point(as_of: str | None, known_at: str | None) -> TimePoint:
             known_at=parse_known_at(known_at) if known_at else None,
         )
     except ValueError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
 
 
 def _check_format(fmt: str) -> None:
     if fmt not in ("table", "json"):
-        raise _fail(f"--format: unknown format {fmt!r} (table, json)", 2)
+        raise fail(f"--format: unknown format {fmt!r} (table, json)", 2)
 
 
 def _emit(doc: Mapping[str, Any]) -> None:
@@ -83,7 +65,7 @@ def _emit(doc: Mapping[str, Any]) -> None:
 
 def _rows(store: EventStore, deal: str, point: TimePoint, name: str) -> dict[str, Any]:
     if deal not in store.deals():
-        raise _fail(f"no deal {deal!r} in the store (deals: {', '.join(store.deals()) or 'none'})")
+        raise fail(f"no deal {deal!r} in the store (deals: {', '.join(store.deals()) or 'none'})")
     state = state_at(store, deal, point, [name])[name]
     return {k: dict(v.row) for k, v in sorted(state.items())}
 
@@ -98,7 +80,7 @@ def balances(
     """Every account's balance (live, or replayed as of a date / as known at a time)."""
     _check_format(fmt)
     point = _point(as_of, known_at)
-    with _store(db_url) as store:
+    with open_store(db_url) as store:
         rows = _rows(store, deal, point, "balances")
     result = {k: Decimal(v["balance"]) for k, v in rows.items()}
     if fmt == "json":
@@ -142,11 +124,11 @@ def loans(
     """Loan states: status, days past due, balances (live, as of a date or as known at a time)."""
     _check_format(fmt)
     point = _point(as_of, known_at)
-    with _store(db_url) as store:
+    with open_store(db_url) as store:
         rows = _rows(store, deal, point, "loans")
     missing = [lid for lid in loan or () if lid not in rows]
     if missing:
-        raise _fail(f"deal {deal!r} has no loan {', '.join(missing)} ({point.describe()})")
+        raise fail(f"deal {deal!r} has no loan {', '.join(missing)} ({point.describe()})")
     chosen = {
         k: v
         for k, v in rows.items()
@@ -174,7 +156,7 @@ def triggers(
     """Trigger states from the latest evaluation, and declared events."""
     _check_format(fmt)
     point = _point(as_of, known_at)
-    with _store(db_url) as store:
+    with open_store(db_url) as store:
         rows = _rows(store, deal, point, "notes")
     found = {
         k.split(":", 1)[1]: v for k, v in rows.items() if k.startswith(("trigger:", "declared:"))
@@ -230,11 +212,11 @@ def history(
     """Every event and posting behind a loan's or an account's balance, with ids and hashes."""
     _check_format(fmt)
     if (loan is None) == (account is None):
-        raise _fail("give exactly one of --loan or --account", 2)
+        raise fail("give exactly one of --loan or --account", 2)
     point = _point(as_of, known_at)
-    with _store(db_url) as store:
+    with open_store(db_url) as store:
         if deal not in store.deals():
-            raise _fail(f"no deal {deal!r} in the store")
+            raise fail(f"no deal {deal!r} in the store")
         if loan is not None:
             lines = loan_history(store, deal, loan, point)
             subject = {"loan_id": loan}
@@ -244,7 +226,7 @@ def history(
             subject = {"account": account}
     if not lines:
         what = f"loan {loan!r}" if loan is not None else f"account {account!r}"
-        raise _fail(f"deal {deal!r}: no event touches {what} ({point.describe()})")
+        raise fail(f"deal {deal!r}: no event touches {what} ({point.describe()})")
     doc = history_json(deal, subject, point, lines)
     if fmt == "json":
         _emit(doc)

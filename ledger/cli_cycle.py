@@ -11,21 +11,21 @@ Mounted by the main CLI (``ledger/cli.py``)::
 (idempotent: a second run posts nothing); ``cycle run`` runs one payment date (``--approve NAME``
 records the trustee's approval with it), ``cycle approve``, ``cycle declare``, ``cycle
 issue-notes`` and ``cycle elect-clean-up`` record the trustee's, issuer's and originator's acts.
-The store is opened through ``ledger.cli.open_store`` with the same ``--db`` option.
+The store is opened through ``ledger.cli_common.open_store`` with the same ``--db`` option.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import typer
 
-from events.store import EventStore, StoreError
+from events.store import StoreError
+from ledger.cli_common import DbOption, DealOption, fail, open_store
 from ledger.cycle import (
     CycleResult,
     approve_cycle,
@@ -41,32 +41,14 @@ __all__ = ["cycle_app", "run_due_command"]
 
 cycle_app = typer.Typer(no_args_is_help=True, help="Payment-date cycles and the trustee's acts.")
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL; default $TRUST_LEDGER_DB or sqlite ./trust-ledger.db"),
-]
-DealOption = Annotated[str, typer.Option("--deal", help="Deal id")]
 FormatOption = Annotated[str, typer.Option("--format", help="table or json")]
-
-
-@contextmanager
-def _store(db_url: str | None) -> Iterator[EventStore]:
-    from ledger.cli import open_store
-
-    with open_store(db_url) as store:
-        yield store
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
 
 
 def _day(text: str, what: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _fail(f"{what}: {text!r} is not a date (YYYY-MM-DD)") from None
+        raise fail(f"{what}: {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _paid_out(result: CycleResult) -> Decimal | None:
@@ -114,7 +96,7 @@ def _print(results: Sequence[CycleResult], fmt: str) -> None:
 
 def _check_format(fmt: str) -> None:
     if fmt not in ("table", "json"):
-        raise _fail(f"--format {fmt!r}: use table or json")
+        raise fail(f"--format {fmt!r}: use table or json")
 
 
 def run_due_command(
@@ -129,11 +111,11 @@ def run_due_command(
     """Post every due payment-date cycle up to --until (each one atomic; reruns post nothing)."""
     _check_format(fmt)
     day = _day(until, "--until")
-    with _store(db_url) as store:
+    with open_store(db_url) as store:
         try:
             results = run_due(store, deal, day, dry_run=dry_run)
         except (CycleError, StoreError) as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     _print(results, fmt)
     if any(r.status == "pending_approval" for r in results):
         typer.echo(
@@ -156,11 +138,11 @@ def cycle_run(
     """Run one payment date's cycle (every earlier one must be posted)."""
     _check_format(fmt)
     day = _day(payment_date, "--payment-date")
-    with _store(db_url) as store:
+    with open_store(db_url) as store:
         try:
             result = run_cycle(store, deal, day, dry_run=dry_run, approve=approve)
         except (CycleError, StoreError) as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     _print([result], fmt)
     if result.status == "pending_approval":
         raise typer.Exit(3)
@@ -175,11 +157,11 @@ def cycle_approve(
 ) -> None:
     """Record the trustee's approval of a payment date's cycle (run-due then posts it)."""
     day = _day(payment_date, "--payment-date")
-    with _store(db_url) as store:
+    with open_store(db_url) as store:
         try:
             ev = approve_cycle(store, deal, day, by)
         except StoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     typer.echo(f"approved {deal} {day} by {by} (event {ev.event_id})")
 
 
@@ -203,12 +185,12 @@ def cycle_declare(
     declarers: tuple[Declarer, ...] = ("holders_resolution", "trustee", "originator", "servicer")
     who = next((d for d in declarers if d == by), None)
     if who is None:
-        raise _fail(f"--by {by!r}: use one of {', '.join(declarers)}")
-    with _store(db_url) as store:
+        raise fail(f"--by {by!r}: use one of {', '.join(declarers)}")
+    with open_store(db_url) as store:
         try:
             ev = declare_event(store, deal, trigger, day, who, reference, revoked=revoke)
         except (CycleError, StoreError) as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     typer.echo(f"{'revoked' if revoke else 'declared'} {trigger} on {day} (event {ev.event_id})")
 
 
@@ -222,11 +204,11 @@ def cycle_issue_notes(
 ) -> None:
     """Record the deal's notes as issued on the closing date (idempotent)."""
     day = _day(closing_date, "--closing-date") if closing_date else None
-    with _store(db_url) as store:
+    with open_store(db_url) as store:
         try:
             ev = issue_notes(store, deal, day)
         except (CycleError, StoreError) as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     typer.echo(f"notes of {deal} issued on {ev.effective_date} (event {ev.event_id})")
 
 
@@ -238,9 +220,9 @@ def cycle_elect_clean_up(
 ) -> None:
     """Record the originator's election to exercise the clean-up call once it is available."""
     day = _day(from_payment_date, "--from")
-    with _store(db_url) as store:
+    with open_store(db_url) as store:
         try:
             ev = elect_clean_up_call(store, deal, day)
         except StoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     typer.echo(f"clean-up call elected from {day} (event {ev.event_id})")

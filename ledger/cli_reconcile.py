@@ -28,6 +28,7 @@ from typing import Annotated, Any
 import typer
 
 from events.store import StoreError
+from ledger.cli_common import DbOption, fail, open_store
 from ledger.statement_import import AccountReconciliation, import_statements
 from ledger.statements import StatementRejected
 
@@ -36,16 +37,6 @@ __all__ = ["EXIT_BREAKS", "reconcile_command", "reconcile_json"]
 EXIT_BREAKS = 4
 """Exit code of ``--fail-on-breaks`` when a break is open."""
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL; default $TRUST_LEDGER_DB or sqlite ./trust-ledger.db"),
-]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
 
 def _day(text: str | None, what: str) -> date | None:
     if text is None:
@@ -53,7 +44,7 @@ def _day(text: str | None, what: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _fail(f"{what}: {text!r} is not a date (YYYY-MM-DD)", 2) from None
+        raise fail(f"{what}: {text!r} is not a date (YYYY-MM-DD)", 2) from None
 
 
 def _mapping(pairs: list[str]) -> dict[str, str]:
@@ -61,7 +52,7 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         bank, sep, ledger = pair.partition("=")
         if not sep or not bank.strip() or not ledger.strip():
-            raise _fail(f"--account {pair!r}: use BANK_ACCOUNT=LEDGER_ACCOUNT", 2)
+            raise fail(f"--account {pair!r}: use BANK_ACCOUNT=LEDGER_ACCOUNT", 2)
         out[bank.strip()] = ledger.strip()
     return out
 
@@ -139,22 +130,21 @@ def reconcile_command(
 ) -> None:
     """Import custodian statements and reconcile them against the ledger's cash postings
     (re-importing a file stores nothing and reports the recorded reconciliation)."""
-    from ledger.cli import open_store
 
     if fmt not in ("table", "json"):
-        raise _fail(f"--format {fmt!r}: use table or json", 2)
+        raise fail(f"--format {fmt!r}: use table or json", 2)
     start, end = _day(period_from, "--from"), _day(period_to, "--to")
     if (start is None) != (end is None):
-        raise _fail("--from and --to go together", 2)
+        raise fail("--from and --to go together", 2)
     period = (start, end) if start is not None and end is not None else None
     if period is not None and period[0] > period[1]:
-        raise _fail(f"--from {start} is after --to {end}", 2)
+        raise fail(f"--from {start} is after --to {end}", 2)
     mapping = _mapping(account or [])
     with open_store(db_url) as store:
         try:
             results = import_statements(store, deal, statement, account_map=mapping, period=period)
         except (StatementRejected, StoreError) as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     if fmt == "json":
         typer.echo(json.dumps(reconcile_json(deal, results), ensure_ascii=False, indent=2))
     else:

@@ -16,8 +16,7 @@ error that names the ones that exist.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +24,7 @@ from typing import Annotated
 import typer
 
 from events.store import EventStore
+from ledger.cli_common import DbOption, DealOption, fail, open_store
 from ledger.reports import FORMATS, Format, Report, ReportError, render
 from ledger.reports import servicer_report as build_servicer
 from ledger.reports import trustee_report as build_trustee
@@ -36,11 +36,6 @@ report_app = typer.Typer(
     no_args_is_help=True, help="The trustee's payment-date report and the servicer's report."
 )
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL; default $TRUST_LEDGER_DB or sqlite ./trust-ledger.db"),
-]
-DealOption = Annotated[str, typer.Option("--deal", help="Deal id")]
 FormatOption = Annotated[str, typer.Option("--format", help="html, json, csv or xlsx")]
 OutOption = Annotated[
     Path | None, typer.Option("--out", help="File to write (default: standard output)")
@@ -55,50 +50,37 @@ KnownAtOption = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-@contextmanager
-def _store(db_url: str | None) -> Iterator[EventStore]:
-    from ledger.cli import open_store
-
-    with open_store(db_url) as store:
-        yield store
-
-
 def _day(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _fail(f"{option}: {text!r} is not a date (YYYY-MM-DD)", 2) from None
+        raise fail(f"{option}: {text!r} is not a date (YYYY-MM-DD)", 2) from None
 
 
 def _format(text: str) -> Format:
     for fmt in FORMATS:
         if text == fmt:
             return fmt
-    raise _fail(f"--format: unknown format {text!r} ({', '.join(FORMATS)})", 2)
+    raise fail(f"--format: unknown format {text!r} ({', '.join(FORMATS)})", 2)
 
 
 def _known(text: str | None) -> datetime | None:
     try:
         return parse_known_at(text) if text else None
     except ValueError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
 
 
 def _emit(
     build: Callable[[EventStore], Report], db_url: str | None, fmt: Format, out: Path | None
 ) -> None:
     if fmt == "xlsx" and out is None:
-        raise _fail("--format xlsx needs --out FILE", 2)
-    with _store(db_url) as store:
+        raise fail("--format xlsx needs --out FILE", 2)
+    with open_store(db_url) as store:
         try:
             report = build(store)
         except ReportError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     data = render(report, fmt)
     if out is None:
         sys.stdout.buffer.write(data)

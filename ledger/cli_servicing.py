@@ -8,8 +8,7 @@ Mounted by the main CLI (``ledger/cli.py``)::
     app.command("post")(post)
     deal_store_commands(deal_app)  # adds `deal load` and `deal list` to the deal app
 
-The store is opened through ``ledger.cli.open_store`` (imported when a command runs, so that the
-main CLI can import this module at start-up), with the same ``--db`` option.
+The store is opened through ``ledger.cli_common.open_store``, with the same ``--db`` option.
 
 ``tape import`` shows a progress bar over the import's stages (parse, validate, store) on stderr
 when stderr is a terminal, and nothing otherwise (SPEC §5: long work shows a progress bar on a
@@ -29,7 +28,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from events.store import EventStore, StoreError
+from events.store import StoreError
+from ledger.cli_common import DbOption, DealOption, fail, open_store
 from ledger.deal.loader import DealValidationError
 from ledger.servicing import (
     IMPORT_STAGES,
@@ -46,33 +46,14 @@ __all__ = ["deal_store_commands", "import_progress", "post", "tape_app"]
 
 tape_app = typer.Typer(no_args_is_help=True, help="Boarding and servicer tapes (SPEC §6).")
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL; default $TRUST_LEDGER_DB or sqlite ./trust-ledger.db"),
-]
-DealOption = Annotated[str, typer.Option("--deal", help="Deal id")]
-
-
-@contextmanager
-def _store(db_url: str | None) -> Iterator[EventStore]:
-    from ledger.cli import open_store
-
-    with open_store(db_url) as store:
-        yield store
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
 
 def _period(start: date | None, end: date | None) -> tuple[date, date] | None:
     if start is None and end is None:
         return None
     if start is None or end is None:
-        raise _fail("give both --period-start and --period-end, or neither")
+        raise fail("give both --period-start and --period-end, or neither")
     if end < start:
-        raise _fail(f"--period-end {end} is before --period-start {start}")
+        raise fail(f"--period-end {end} is before --period-start {start}")
     return start, end
 
 
@@ -114,15 +95,15 @@ def tape_import(
     """Import FILE for --deal: a boarding tape (the pool at cut-off) or a monthly servicer tape,
     told apart by the header. All or nothing; re-importing the same file stores nothing."""
     if not file.is_file():
-        raise _fail(f"{file}: no such file")
+        raise fail(f"{file}: no such file")
     try:
         window = _period(
             date.fromisoformat(period_start) if period_start else None,
             date.fromisoformat(period_end) if period_end else None,
         )
     except ValueError as exc:
-        raise _fail(f"period: {exc}") from None
-    with _store(db_url) as store:
+        raise fail(f"period: {exc}") from None
+    with open_store(db_url) as store:
         try:
             with import_progress() as step:
                 result = import_tape(store, deal, file, period=window, step=step)
@@ -130,7 +111,7 @@ def tape_import(
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
         except StoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     typer.echo(result.summary())
     for note in result.unchecked:
         typer.echo(f"  eligibility not checked from the tape: {note}")
@@ -157,19 +138,19 @@ def post(
     try:
         payload: Any = json.loads(data)
     except json.JSONDecodeError as exc:
-        raise _fail(f"--data is not JSON: {exc}") from None
+        raise fail(f"--data is not JSON: {exc}") from None
     if not isinstance(payload, dict):
-        raise _fail("--data must be a JSON object")
+        raise fail("--data must be a JSON object")
     try:
         when = date.fromisoformat(effective_date) if effective_date else None
     except ValueError as exc:
-        raise _fail(f"--effective-date: {exc}") from None
-    with _store(db_url) as store:
+        raise fail(f"--effective-date: {exc}") from None
+    with open_store(db_url) as store:
         try:
             if type_name.lower() == "reversal":
                 missing = [k for k in ("event_id", "reason") if not payload.get(k)]
                 if missing:
-                    raise _fail(f"reversal --data needs {' and '.join(missing)}")
+                    raise fail(f"reversal --data needs {' and '.join(missing)}")
                 recorded = reverse_event(
                     store,
                     deal,
@@ -194,7 +175,7 @@ def post(
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
         except StoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     typer.echo(
         json.dumps(
             {
@@ -214,16 +195,16 @@ def deal_load(
     db_url: DbOption = None,
 ) -> None:
     """Validate FILE and record it as the deal's definition in force (DealDefined)."""
-    with _store(db_url) as store:
+    with open_store(db_url) as store:
         try:
             recorded = load_deal(store, file)
         except DealValidationError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
         except OSError as exc:
-            raise _fail(f"{file}: {exc}") from None
+            raise fail(f"{file}: {exc}") from None
         except StoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     typer.echo(
         f"{file}: deal {recorded.deal_id} recorded (DealDefined {recorded.event_id}, "
         f"sha256 {recorded.data['content_hash']})"
@@ -236,8 +217,8 @@ def deal_list(
 ) -> None:
     """List the deals in the store with the name of the definition in force."""
     if output_format not in ("text", "json"):
-        raise _fail(f"--format {output_format!r}: use text or json")
-    with _store(db_url) as store:
+        raise fail(f"--format {output_format!r}: use text or json")
+    with open_store(db_url) as store:
         deals = list_deals(store)
     if output_format == "json":
         typer.echo(json.dumps(deals, ensure_ascii=False))

@@ -1,0 +1,46 @@
+"""What every ``trust-ledger`` command shares: the ``--db``/``--deal`` options, opening the store
+(migrating it on first use) and failing with a clear message and an exit code (SPEC §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from events.store import EventStore
+from ledger import db
+
+__all__ = ["DbOption", "DealOption", "State", "fail", "open_store"]
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL; default $TRUST_LEDGER_DB or sqlite ./trust-ledger.db"),
+]
+DealOption = Annotated[str, typer.Option("--deal", help="Deal id")]
+
+
+class State:
+    """The main command's options, for its subcommands (``--db`` given before the command)."""
+
+    url: str | None = None
+
+
+@contextmanager
+def open_store(url: str | None = None, *, upgrade: bool = True) -> Iterator[EventStore]:
+    """The store at ``url`` (else the main ``--db``, ``$TRUST_LEDGER_DB``, ``./trust-ledger.db``),
+    migrated to the current schema unless told otherwise; the engine is disposed after."""
+    engine = db.make_engine(url or State.url)
+    try:
+        if upgrade and not db.is_current(engine):
+            db.upgrade(engine)
+        yield EventStore(engine)
+    finally:
+        engine.dispose()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` on stderr; raise the returned exit (1: refused, 2: bad usage)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
