@@ -174,7 +174,7 @@ def demo(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
         console=err, disable=not err.is_terminal,
     ) as progress:  # fmt: skip
-        task = progress.add_task("starting", total=months + 4)
+        task = progress.add_task("starting", total=months + 6)
 
         def step(what: str) -> None:
             progress.update(task, description=what, advance=1)
@@ -206,6 +206,12 @@ def demo(
         + ", ".join(f"{m}: {n}" for m, n in modes.items())
         + "); triggers breached: "
         + (", ".join(f"{k} from {d}" for k, d in breached.items()) or "none")
+    )
+    recon = result.reconciliation
+    out.print(
+        f"custodian statements reconciled: {len(recon)} accounts, "
+        f"{sum(int(r['lines'] or 0) for r in recon)} lines, "
+        f"{sum(int(r['breaks'] or 0) for r in recon)} breaks"
     )
     status = "OK" if result.verified else "FAILED: " + "; ".join(result.problems)
     out.print(f"{result.events} events; verify {status}; files in {result.out_dir}/")

@@ -267,6 +267,7 @@ def run_demo(
         reconciliation=reconciliation,
     )
     write_summary(result)
+    step("writing the trustee and servicer reports of every payment date")
     write_reports(store, deal_id, out_dir)
     return result
 
