@@ -25,9 +25,19 @@ import typer
 
 from events.store import EventStore
 from ledger.cli_common import DbOption, DealOption, fail, open_store
-from ledger.reports import FORMATS, Format, Report, ReportError, render
-from ledger.reports import servicer_report as build_servicer
-from ledger.reports import trustee_report as build_trustee
+from ledger.reports import (
+    FORMATS,
+    Format,
+    Report,
+    ReportError,
+    build_servicer_report,
+    build_trustee_report,
+    deal_of,
+    payment_dates,
+    read_events,
+    render,
+    report_periods,
+)
 from ledger.timeaxes import parse_known_at
 
 __all__ = ["report_app"]
@@ -91,33 +101,84 @@ def _emit(
     typer.echo(f"{out}: {report.kind} report, {len(data)} bytes")
 
 
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="The latest report on or before this date (YYYY-MM-DD)"),
+]
+
+
+def _date_or_as_of(
+    exact: str | None, as_of: str | None, name: str
+) -> tuple[date | None, date | None]:
+    if (exact is None) == (as_of is None):
+        raise fail(f"give exactly one of {name} or --as-of", 2)
+    return (
+        _day(exact, name) if exact is not None else None,
+        _day(as_of, "--as-of") if as_of is not None else None,
+    )
+
+
+def _latest(days: list[date], as_of: date, what: str) -> date:
+    """The last of ``days`` on or before ``as_of``."""
+    before = [d for d in days if d <= as_of]
+    if not before:
+        listed = ", ".join(d.isoformat() for d in days) or "none"
+        raise ReportError(f"no {what} on or before {as_of.isoformat()}; {what}s: {listed}")
+    return before[-1]
+
+
 @report_app.command("trustee")
 def trustee(
     deal: DealOption,
-    payment_date: Annotated[str, typer.Option("--payment-date", help="Payment date (YYYY-MM-DD)")],
+    payment_date: Annotated[
+        str | None, typer.Option("--payment-date", help="Payment date (YYYY-MM-DD)")
+    ] = None,
+    as_of: AsOfOption = None,
     fmt: FormatOption = "html",
     out: OutOption = None,
     known_at: KnownAtOption = None,
     db_url: DbOption = None,
 ) -> None:
-    """The trustee's payment-date report (受托机构报告)."""
-    day = _day(payment_date, "--payment-date")
+    """The trustee's payment-date report (受托机构报告) of one payment date, or the latest one on
+    or before --as-of."""
+    day, upto = _date_or_as_of(payment_date, as_of, "--payment-date")
     chosen, when = _format(fmt), _known(known_at)
-    _emit(lambda s: build_trustee(s, deal, day, known_at=when), db_url, chosen, out)
+
+    def build(store: EventStore) -> Report:
+        events = read_events(store, deal, when)
+        pd = day if upto is None else _latest(payment_dates(events), upto, "payment date")
+        assert pd is not None
+        return build_trustee_report(events, deal, pd, known_at=when)
+
+    _emit(build, db_url, chosen, out)
 
 
 @report_app.command("servicer")
 def servicer(
     deal: DealOption,
     period_end: Annotated[
-        str, typer.Option("--period-end", help="Last day of the collection period (YYYY-MM-DD)")
-    ],
+        str | None,
+        typer.Option("--period-end", help="Last day of the collection period (YYYY-MM-DD)"),
+    ] = None,
+    as_of: AsOfOption = None,
     fmt: FormatOption = "html",
     out: OutOption = None,
     known_at: KnownAtOption = None,
     db_url: DbOption = None,
 ) -> None:
-    """The servicer's monthly report of one collection period (服务机构报告)."""
-    day = _day(period_end, "--period-end")
+    """The servicer's monthly report (服务机构报告) of one collection period, or of the latest
+    period ended on or before --as-of."""
+    day, upto = _date_or_as_of(period_end, as_of, "--period-end")
     chosen, when = _format(fmt), _known(known_at)
-    _emit(lambda s: build_servicer(s, deal, day, known_at=when), db_url, chosen, out)
+
+    def build(store: EventStore) -> Report:
+        events = read_events(store, deal, when)
+        if upto is None:
+            end = day
+        else:
+            ends = [e for _, e in report_periods(deal_of(events, deal), events)]
+            end = _latest(ends, upto, "collection period end")
+        assert end is not None
+        return build_servicer_report(events, deal, end, known_at=when)
+
+    _emit(build, db_url, chosen, out)

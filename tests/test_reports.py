@@ -370,6 +370,20 @@ def test_cli_writes_the_reports_and_names_the_dates_that_exist(
     assert r.exit_code == 2 and "--known-at: 'yesterday' is not an ISO timestamp" in r.output
     r = runner.invoke(app, [*base, "servicer", *deal, "--period-end", "30/11/2021"])
     assert r.exit_code == 2 and "--period-end: '30/11/2021' is not a date" in r.output
+    # --as-of: the latest report on or before the date
+    dates = payment_dates(read_events(store, byd.deal_id))
+    as_of = dates[2] - dt.timedelta(days=1)
+    r = runner.invoke(app, [*base, "trustee", *deal, "--as-of", str(as_of), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout_bytes == render(trustee_report(store, byd.deal_id, dates[1]), "json")
+    r = runner.invoke(app, [*base, "servicer", *deal, "--as-of", "2021-12-30", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout_bytes == render(servicer_report(store, byd.deal_id, end), "json")
+    early = str(dates[0] - dt.timedelta(days=1))
+    r = runner.invoke(app, [*base, "trustee", *deal, "--as-of", early])
+    assert r.exit_code == 1 and f"no payment date on or before {early}" in r.output
+    r = runner.invoke(app, [*base, "trustee", *deal])
+    assert r.exit_code == 2 and "exactly one of --payment-date or --as-of" in r.output
 
 
 def _reconciled(deal_id: str, end: dt.date, breaks: tuple[Break, ...], key: str) -> NewEvent:

@@ -15,7 +15,7 @@ from typing import Literal
 from ledger.report_files import report_csv, report_html, report_json
 from ledger.reports.model import Report, Section
 from ledger.reports.servicer import build_servicer_report, report_periods, servicer_report
-from ledger.reports.source import History, ReportError, read_events
+from ledger.reports.source import History, ReportError, deal_of, read_events
 from ledger.reports.trustee import (
     build_trustee_report,
     collection_period_end,
@@ -34,6 +34,7 @@ __all__ = [
     "build_servicer_report",
     "build_trustee_report",
     "collection_period_end",
+    "deal_of",
     "payment_dates",
     "read_events",
     "render",
