@@ -227,7 +227,17 @@ class ProjectionRunner:
     # ------------------------------------------------------------------ rebuild
 
     def rebuild(self, store: EventStore, deal_id: str, **bounds: Any) -> dict[str, State]:
-        """Every projection folded from zero over the deal's events (one streamed pass)."""
+        """Every projection folded from zero over the deal's events within ``bounds`` (one
+        streamed pass): by :mod:`projections.fast` when every projection is of a default kind
+        (the same rows, pinned by a test), else by :meth:`rebuild_reference`."""
+        from projections.fast import fast_rebuild, serves
+
+        if serves(self.projections):
+            return fast_rebuild(store, deal_id, self.projections, **bounds)
+        return self.rebuild_reference(store, deal_id, **bounds)
+
+    def rebuild_reference(self, store: EventStore, deal_id: str, **bounds: Any) -> dict[str, State]:
+        """The reference rebuild: each projection's own ``fold``, event by event."""
         states: dict[str, State] = {p.name: {} for p in self.projections}
         pairs = [(p.fold, states[p.name]) for p in self.projections]
         source = (
