@@ -141,6 +141,18 @@ def _encode_period(period: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _decode_period(row: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if k == "dq":
+            out[k] = {b: [n, Decimal(x)] for b, (n, x) in v.items()}
+        elif isinstance(v, str):
+            out[k] = Decimal(v)
+        else:
+            out[k] = v
+    return out
+
+
 class _Fold:
     """Native state of the default projections and the fold over event rows."""
 
@@ -545,6 +557,37 @@ class _Fold:
                 bal_seq[account] = max(bal_seq.get(account, 0), last)
 
     # ------------------------------------------------------------------ rows
+
+    def load(self, states: dict[str, State]) -> None:
+        """Start from stored rows (a live batch: the rows its events touch): the inverse of
+        :meth:`states`. The pool's ``L:`` rows are taken from the loans' when both are given
+        (the caller checks that they are the same rows)."""
+        for name, rows in states.items():
+            if name == BalancesProjection.name:
+                for k, v in rows.items():
+                    self.bal[k] = Decimal(v.row["balance"])
+                    self.bal_seq[k] = v.last_seq
+            elif name == LoanProjection.name or (
+                name == PoolProjection.name and LoanProjection.name not in states
+            ):
+                pool = name == PoolProjection.name
+                for k, v in rows.items():
+                    if pool and not k.startswith("L:"):
+                        continue
+                    lid = k[2:] if pool else k
+                    self.loans[lid] = decode_loan(dict(v.row))
+                    self.loan_seq[lid] = v.last_seq
+            if name == PoolProjection.name:
+                for k, v in rows.items():
+                    if not k.startswith("L:"):
+                        self.periods[k] = _decode_period(v.row)
+                        self.period_seq[k] = v.last_seq
+            elif name == RemittanceProjection.name:
+                for k, v in rows.items():
+                    self.rem[k] = [Decimal(v.row[f]) for f in REMITTANCE_FIELDS]
+                    self.rem_seq[k] = v.last_seq
+            elif name == NotesProjection.name:
+                self.notes_state = dict(rows)
 
     def states(self) -> dict[str, State]:
         out: dict[str, State] = {}
