@@ -51,14 +51,16 @@ from ledger.money import ZERO
 from ledger.tapes import LoanStatus
 from projections.balances import BalancesProjection
 from projections.base import Projection, State, Versioned
+from projections.legs import PAYLOAD_LEGS, payload_legs
 from projections.loans import (
     DPD_LOG,
     LoanProjection,
     apply_loan_change,
     delinquency_bucket,
     loan_changes_of,
+    payload_of,
 )
-from projections.notes import NotesProjection
+from projections.notes import NOTE_EVENT_TYPES, NotesProjection
 from projections.pool import PoolProjection, _delta
 from projections.remittance import FIELDS as REMITTANCE_FIELDS
 from projections.remittance import RemittanceProjection, remittance_change
@@ -378,13 +380,16 @@ class _Fold:
 
     def generic(self, seq: int, kind: str, version: int, day: str, data: Payload) -> None:
         """Any event through the reference functions (the loan's row encoded, then decoded)."""
-        ev = RecordedEvent(
-            0, "", self.deal_id, seq, "", 0, kind, version, date.fromisoformat(day), _EPOCH,
-            "", "", "", None, None, data, "", "", [],
-        )  # fmt: skip
         if self.do_bal:
+            legs = (
+                payload_legs(kind, payload_of(kind, version, data))
+                if kind in PAYLOAD_LEGS
+                else None
+            )
+            if legs is None:  # what BalancesProjection.changes falls back to: the model
+                legs = list(self.balances_p.changes(self._recorded(seq, kind, version, day, data)))
             bal, bseq = self.bal, self.bal_seq
-            for account, amount in self.balances_p.changes(ev):
+            for account, amount in legs:
                 bal[account] = bal.get(account, ZERO) + amount
                 bseq[account] = seq
         if self.need_loans:
@@ -410,8 +415,18 @@ class _Fold:
                     t = r[j] + v
                     r[j] = t if t else ZERO
                 self.rem_seq[day] = seq
-        if self.notes is not None:
-            self.notes.fold(self.notes_state, ev)
+        if self.notes is not None and kind in NOTE_EVENT_TYPES:
+            self.notes.fold(self.notes_state, self._recorded(seq, kind, version, day, data))
+
+    def _recorded(
+        self, seq: int, kind: str, version: int, day: str, data: Payload
+    ) -> RecordedEvent:
+        """The event as the reference ``changes`` read it (type, version, payload, effective
+        date, sequence; the other envelope fields are not read by any default projection)."""
+        return RecordedEvent(
+            0, "", self.deal_id, seq, "", 0, kind, version, date.fromisoformat(day), _EPOCH,
+            "", "", "", None, None, data, "", "", [],
+        )  # fmt: skip
 
     def run(self, rows: Iterable[EventRow]) -> None:
         hot_c = event_class("CollectionReceived").schema_version
