@@ -63,7 +63,7 @@ from events.servicing import (
     PoolBoarded,
     RecoveryReceived,
 )
-from events.store import EventStore, StoreError, iter_events
+from events.store import EventStore, StoreError, gc_paused, iter_events
 from events.tables import events as events_table
 from events.tables import projection_rows
 from ledger.amortisation import Amortization, add_months, loan_discounted_balance
@@ -903,6 +903,19 @@ def import_servicer_tape(
     (``duplicate``) with the original events. Otherwise raises :class:`TapeRejected` listing every
     syntax and state error (file, row, field, reason) and stores nothing.
     """
+    with gc_paused():  # every row becomes several objects: see events.store.gc_paused
+        return _import_servicer_tape(store, deal_id, source, file, period, actor, role)
+
+
+def _import_servicer_tape(
+    store: EventStore,
+    deal_id: str,
+    source: str | Path | bytes,
+    file: str | None,
+    period: tuple[date, date] | None,
+    actor: str,
+    role: str,
+) -> ImportResult:
     data = _read_bytes(source)
     name = file or ("<bytes>" if isinstance(source, bytes) else str(source))
     deal = deal_in_force(store, deal_id)

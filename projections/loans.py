@@ -259,12 +259,16 @@ def apply_loan_change(row: Row | None, change: LoanChange) -> dict[str, Any]:
 
 def loan_changes(event: RecordedEvent) -> list[tuple[str, LoanChange]]:
     """The (loan id, change) pairs of one event: none for events about no loan."""
-    kind = event.type
+    return loan_changes_of(event.type, event.schema_version, event.data)
+
+
+def loan_changes_of(kind: str, version: int, stored: Payload) -> list[tuple[str, LoanChange]]:
+    """:func:`loan_changes` from an event's type, schema version and stored payload."""
     if kind in LOAN_EVENT_TYPES:
-        data = payload_of(kind, event.schema_version, event.data)
+        data = payload_of(kind, version, stored)
         return [(data["loan_id"], (1, kind, data))]
     if kind == "EventReversed":
-        data = event.data
+        data = stored
         original = data.get("reversed_type")
         if original in LOAN_EVENT_TYPES:
             payload = data.get("reversed_data") or {}

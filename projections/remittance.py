@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from events.envelope import RecordedEvent
+from events.model import Payload
 from ledger.money import ZERO
 from projections.base import Projection, Row
 from projections.loans import payload_of
@@ -83,6 +84,26 @@ _TYPES = frozenset(
 )
 
 
+def remittance_change(kind: str, version: int, stored: Payload) -> Change | None:
+    """The change an event (its type, schema version and stored payload) makes to the row of its
+    value date; None for events that move no servicer cash."""
+    sign = 1
+    if kind in _TYPES:
+        data = payload_of(kind, version, stored)
+    elif kind == "EventReversed" and stored.get("reversed_type") in _TYPES:
+        kind = stored["reversed_type"]
+        data = stored.get("reversed_data") or {}
+        sign = -1
+    else:
+        return None
+    change = _change(kind, data)
+    if change is None:
+        return None
+    if sign < 0:
+        change = {k: -v for k, v in change.items()}
+    return change
+
+
 class RemittanceProjection(Projection[Change]):
     """Key: value date. Row: ``collected``, ``remitted``, ``netted``, ``posted``, ``released``."""
 
@@ -90,21 +111,9 @@ class RemittanceProjection(Projection[Change]):
     additive = True
 
     def changes(self, event: RecordedEvent) -> Iterable[tuple[str, Change]]:
-        kind = event.type
-        sign = 1
-        if kind in _TYPES:
-            data = payload_of(kind, event.schema_version, event.data)
-        elif kind == "EventReversed" and event.data.get("reversed_type") in _TYPES:
-            kind = event.data["reversed_type"]
-            data = event.data.get("reversed_data") or {}
-            sign = -1
-        else:
-            return ()
-        change = _change(kind, data)
+        change = remittance_change(event.type, event.schema_version, event.data)
         if change is None:
             return ()
-        if sign < 0:
-            change = {k: -v for k, v in change.items()}
         return ((event.effective_date.isoformat(), change),)
 
     def merge(self, first: Change, second: Change) -> Change:

@@ -14,7 +14,6 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from events.envelope import RecordedEvent
 from events.hashing import canonical_json
@@ -82,7 +81,9 @@ class ProjectionRunner:
 
     # ------------------------------------------------------------------ live
 
-    def live_batch(self, conn: sa.Connection, deal_id: str, first_seq: int) -> LiveBatch:
+    def live_batch(
+        self, conn: sa.Connection, deal_id: str, first_seq: int
+    ) -> LiveBatch | FastLiveBatch:
         """Start folding a batch that will be appended from ``first_seq``, inside the append's
         transaction. A projection that was deferred first folds its backlog from the table."""
         from events.store import events_query, iter_events
@@ -94,6 +95,10 @@ class ProjectionRunner:
                     conn, events_query(deal_id, after_seq=done, until_seq=first_seq - 1)
                 )
                 self._fold_into_table(conn, deal_id, projection, backlog)
+        from projections.fast import serves
+
+        if serves(self.projections):
+            return FastLiveBatch(self, conn, deal_id, first_seq)
         return LiveBatch(self, conn, deal_id)
 
     def catch_up(self, store: EventStore, deal_id: str, batch: int = 50_000) -> int:
@@ -165,22 +170,20 @@ class ProjectionRunner:
             )
         )
 
-    def _load(self, conn: sa.Connection, deal_id: str, name: str, keys: list[str]) -> State:
+    def _load(self, conn: sa.Connection, deal_id: str, name: str, keys: list[str] | None) -> State:
+        """The stored rows of ``keys`` (None: every row of the projection)."""
         out: State = {}
         t = projection_rows
-        postgres = conn.dialect.name == "postgresql"
-        step = 20 * _CHUNK if postgres else _CHUNK
-        for i in range(0, len(keys), step):
-            chunk = keys[i : i + step]
-            # PostgreSQL: one array parameter (an IN list of thousands of literals is planned as a
-            # scan of the whole table, which grows with every batch)
-            member = (
-                t.c.key == sa.any_(sa.bindparam("keys", chunk, type_=ARRAY(sa.String)))
-                if postgres
-                else t.c.key.in_(chunk)
-            )
+        if conn.dialect.name == "postgresql":
+            return _load_pg(conn, deal_id, name, keys)
+        if keys is None:
             q = sa.select(t.c.key, t.c.value, t.c.last_seq).where(
-                t.c.deal_id == deal_id, t.c.projection == name, member
+                t.c.deal_id == deal_id, t.c.projection == name
+            )
+            return {k: Versioned(v, int(s)) for k, v, s in conn.execute(q)}
+        for i in range(0, len(keys), _CHUNK):
+            q = sa.select(t.c.key, t.c.value, t.c.last_seq).where(
+                t.c.deal_id == deal_id, t.c.projection == name, t.c.key.in_(keys[i : i + _CHUNK])
             )
             for key, value, last_seq in conn.execute(q):
                 out[key] = Versioned(value, int(last_seq))
@@ -227,7 +230,17 @@ class ProjectionRunner:
     # ------------------------------------------------------------------ rebuild
 
     def rebuild(self, store: EventStore, deal_id: str, **bounds: Any) -> dict[str, State]:
-        """Every projection folded from zero over the deal's events (one streamed pass)."""
+        """Every projection folded from zero over the deal's events within ``bounds`` (one
+        streamed pass): by :mod:`projections.fast` when every projection is of a default kind
+        (the same rows, pinned by a test), else by :meth:`rebuild_reference`."""
+        from projections.fast import fast_rebuild, serves
+
+        if serves(self.projections):
+            return fast_rebuild(store, deal_id, self.projections, **bounds)
+        return self.rebuild_reference(store, deal_id, **bounds)
+
+    def rebuild_reference(self, store: EventStore, deal_id: str, **bounds: Any) -> dict[str, State]:
+        """The reference rebuild: each projection's own ``fold``, event by event."""
         states: dict[str, State] = {p.name: {} for p in self.projections}
         pairs = [(p.fold, states[p.name]) for p in self.projections]
         source = (
@@ -265,6 +278,25 @@ class ProjectionRunner:
                 ):
                     diffs.append(RowDiff(p.name, key, a, b))
         return sorted(diffs, key=lambda d: (d.first_seq, d.projection, d.key))
+
+
+def _load_pg(conn: sa.Connection, deal_id: str, name: str, keys: list[str] | None) -> State:
+    """:meth:`ProjectionRunner._load` on PostgreSQL: one array parameter (an IN list of
+    thousands of literals is planned as a scan of the whole table, which grows with every batch),
+    the values parsed by orjson on the driver's cursor."""
+    import orjson
+    from psycopg.types.json import set_json_loads
+
+    raw: Any = conn.connection.driver_connection
+    sql = "SELECT key, value, last_seq FROM projection_rows WHERE deal_id = %s AND projection = %s"
+    params: list[Any] = [deal_id, name]
+    if keys is not None:
+        sql += " AND key = ANY(%s)"
+        params.append(keys)
+    with raw.cursor() as cursor:
+        set_json_loads(orjson.loads, cursor)
+        cursor.execute(sql, params)
+        return {k: Versioned(v, int(s)) for k, v, s in cursor}
 
 
 def _copy_upsert(
@@ -331,6 +363,142 @@ class LiveBatch:
                 (seq, [(key, change)]) for key, (change, seq) in self.merged[i].items()
             ]
             self.runner._write_changes(self.conn, self.deal_id, projection, changes, self.last_seq)
+
+
+class FastLiveBatch:
+    """The live fold of one append for a runner of default projections (:mod:`projections.fast`):
+    the events are kept as the fold reads them, and :meth:`finish` loads the rows they touch,
+    folds them natively and writes back the rows that changed, in the append's transaction. The
+    same rows as :class:`LiveBatch` (both equal the reference fold, which ``verify`` checks); a
+    pool whose per-loan rows are not the loans' rows falls back to :class:`LiveBatch`."""
+
+    def __init__(
+        self, runner: ProjectionRunner, conn: sa.Connection, deal_id: str, first_seq: int
+    ) -> None:
+        self.runner, self.conn, self.deal_id, self.first_seq = runner, conn, deal_id, first_seq
+        self.rows: list[tuple[int, str, int, str, Any]] = []
+        self.recorded: list[RecordedEvent] = []
+
+    def add(self, event: RecordedEvent) -> None:
+        self.recorded.append(event)
+        self.rows.append(
+            (
+                event.deal_seq,
+                event.type,
+                event.schema_version,
+                event.effective_date.isoformat(),
+                event.data,
+            )
+        )
+
+    def finish(self) -> None:
+        from projections.fast import _Fold
+        from projections.loans import loan_changes_of
+
+        if not self.rows:
+            return
+        conn, deal_id, runner = self.conn, self.deal_id, self.runner
+        names = {p.name for p in runner.projections}
+        lids = list(
+            dict.fromkeys(
+                lid for seq, k, v, d, data in self.rows for lid, _ in loan_changes_of(k, v, data)
+            )
+        )
+        periods = list(dict.fromkeys(d[:7] for _, _, _, d, _ in self.rows))
+        days = list(dict.fromkeys(d for _, _, _, d, _ in self.rows))
+        loaded: dict[str, State] = {}
+        postgres = conn.dialect.name == "postgresql"
+        # the pool's per-loan rows (``L:<loan>``) are the loans' rows: the same fold of the same
+        # events, and live_batch has brought every projection to the same checkpoint; so the
+        # loans' rows are loaded once, and the pool's are written as copies of them
+        shared = "loans" in names and "pool" in names
+        for name in names:
+            if name == "loans":
+                keys: list[str] | None = lids
+            elif name == "pool":
+                # the per-loan rows are the loans' (checked above), unless there are no loans
+                keys = periods if shared else [f"L:{lid}" for lid in lids] + periods
+            elif name == "remittance":
+                keys = days
+            else:  # balances, notes: a few rows each
+                keys = None
+            loaded[name] = runner._load(conn, deal_id, name, keys)
+        fold = _Fold(deal_id, runner.projections)
+        fold.load(loaded)
+        fold.run(self.rows)
+        states = fold.states()
+        last = self.rows[-1][0]
+        first = self.first_seq
+        changed = {
+            p.name: {k: v for k, v in states[p.name].items() if v.last_seq >= first}
+            for p in runner.projections
+        }
+        if postgres:
+            if shared:
+                changed["pool"] = {k: v for k, v in changed["pool"].items() if k[:2] != "L:"}
+            _copy_upsert_all(conn, deal_id, changed)
+            if shared:
+                _copy_loan_rows_to_pool(conn, deal_id, list(changed["loans"]))
+        else:
+            for name, rows in changed.items():
+                runner._store_rows(conn, deal_id, name, {}, rows)
+        for projection in runner.projections:
+            insert = _upsert(conn)
+            stmt = insert(projection_checkpoints).values(
+                deal_id=deal_id, projection=projection.name, last_seq=last
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["deal_id", "projection"],
+                    set_={"last_seq": stmt.excluded.last_seq},
+                )
+            )
+
+
+def _copy_loan_rows_to_pool(conn: sa.Connection, deal_id: str, lids: list[str]) -> None:
+    """The pool's per-loan rows set to the loans' rows just written, inside the server."""
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO projection_rows (deal_id, projection, key, value, last_seq) "
+            "SELECT deal_id, 'pool', 'L:' || key, value, last_seq FROM projection_rows "
+            "WHERE deal_id = %s AND projection = 'loans' AND key = ANY(%s) "
+            "ON CONFLICT (deal_id, projection, key) DO UPDATE "
+            "SET value = EXCLUDED.value, last_seq = EXCLUDED.last_seq",
+            [deal_id, lids],
+        )
+
+
+def _copy_upsert_all(conn: sa.Connection, deal_id: str, changed: dict[str, State]) -> None:
+    """Every changed row of a live batch in one ``COPY`` and one upsert (PostgreSQL). The pool's
+    per-loan rows are the loans' row objects: serialised once."""
+    from events.hashing import canonical_bytes
+    from events.store import CanonicalJson, copy_cursor
+
+    cursor = copy_cursor(conn.connection.driver_connection)  # type: ignore[arg-type]
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS projection_rows_stage "
+        "(LIKE projection_rows INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    encoded: dict[int, CanonicalJson] = {}
+    with cursor.copy(
+        "COPY projection_rows_stage (deal_id, projection, key, value, last_seq) "
+        "FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["text", "text", "text", "jsonb", "bigint"])
+        for name, rows in changed.items():
+            for key, v in rows.items():
+                data = encoded.get(id(v.row))
+                if data is None:
+                    data = encoded[id(v.row)] = CanonicalJson(canonical_bytes(dict(v.row)))
+                copy.write_row((deal_id, name, key, data, v.last_seq))
+    cursor.execute(
+        "INSERT INTO projection_rows (deal_id, projection, key, value, last_seq) "
+        "SELECT deal_id, projection, key, value, last_seq FROM projection_rows_stage "
+        "ON CONFLICT (deal_id, projection, key) DO UPDATE "
+        "SET value = EXCLUDED.value, last_seq = EXCLUDED.last_seq"
+    )
+    cursor.execute("DELETE FROM projection_rows_stage")
 
 
 def _copy_events(
