@@ -904,7 +904,7 @@ def import_servicer_tape(
     syntax and state error (file, row, field, reason) and stores nothing.
     """
     with gc_paused():  # every row becomes several objects: see events.store.gc_paused
-        return _import_servicer_tape(store, deal_id, source, file, period, actor, role)
+        return _import_servicer_tape(store, deal_id, source, file, period, actor, role, step)
 
 
 def _import_servicer_tape(
@@ -915,6 +915,7 @@ def _import_servicer_tape(
     period: tuple[date, date] | None,
     actor: str,
     role: str,
+    step: Step,
 ) -> ImportResult:
     data = _read_bytes(source)
     name = file or ("<bytes>" if isinstance(source, bytes) else str(source))
