@@ -185,7 +185,7 @@ def demo(
             raise fail(str(exc)) from None
     table = Table(title=f"{result.deal_name} ({result.deal_id}) — {result.loans} loans, "
                   f"initial balance {result.initial_balance:,.2f}")  # fmt: skip
-    for col in ("month", "records", "pool balance", "remitted", "cum. defaults", "CDR"):
+    for col in ("month", "records", "pool balance", "remitted", "cum. defaults", "% of pool"):
         table.add_column(col, justify="left" if col == "month" else "right", no_wrap=True)
     for m in result.months:
         table.add_row(
