@@ -429,6 +429,8 @@ class _Fold:
         )  # fmt: skip
 
     def run(self, rows: Iterable[EventRow]) -> None:
+        from events import catalogue  # noqa: F401  (the event types this fold asks about)
+
         hot_c = event_class("CollectionReceived").schema_version
         hot_d = event_class("LoanDelinquencyReported").schema_version
         collection, delinquency, generic = self.collection, self.delinquency, self.generic
