@@ -27,6 +27,16 @@ rows faster, and ``tests/test_fast_rebuild.py`` pins that it does, row for row a
   collections it would otherwise run over an ever larger state are what made a long replay slower
   per event as it went.
 
+* on PostgreSQL a large history is folded in parallel parts by loan (:func:`_parallel`, one
+  process per part, :func:`default_parts`): a loan's state depends only on its own events, so
+  part ``k`` reads the streams of the loans :func:`owner` gives it, plus every row of the other
+  streams (the deal's, the cycle's), whose postings, remittance and notes part 0 alone folds. The
+  parts' loans are disjoint and every other figure is a sum of exact decimals, printed with the
+  exponent Decimal addition gives whatever the order (``projections.pool._sum``), so part 0 adds
+  the others' into its own and the rows are the reference's (pinned by tests on random histories
+  and on both backends). A loan event outside its loan's stream, which only one part would read,
+  makes the parts refuse (:class:`Unpartitionable`) and the history is folded in one.
+
 It serves a runner whose projections are all of the default kinds; any other runner folds by the
 reference (:meth:`ProjectionRunner.rebuild` decides).
 """
@@ -35,8 +45,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
+import pickle
 import queue
+import subprocess
+import sys
 import threading
+import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -87,6 +102,20 @@ prints them; the reference functions update them on the encoded row)."""
 _ACCOUNTS = ("servicer:collections-held", "pool:principal", "income:interest", "income:fees")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PERFORMING, _DELINQUENT = LoanStatus.PERFORMING.value, LoanStatus.DELINQUENT.value
+
+
+LOAN_STREAM = "loan-"
+"""Prefix of a loan's own stream (``ledger.servicing``): the unit a parallel rebuild splits by."""
+
+
+class Unpartitionable(Exception):
+    """This history cannot be folded in parts exactly: the caller folds it in one."""
+
+
+def owner(loan_id: str, n: int) -> int:
+    """The part (of ``n``) that folds loan ``loan_id``: the last character of the loan's stream
+    id, as :func:`read_rows` selects it on the server (``mod(ascii(right(stream_id, 1)), n)``)."""
+    return ord((LOAN_STREAM + loan_id)[-1]) % n
 
 
 def serves(projections: Sequence[Projection[Any]]) -> bool:
@@ -158,8 +187,17 @@ def _decode_period(row: Any) -> dict[str, Any]:
 class _Fold:
     """Native state of the default projections and the fold over event rows."""
 
-    def __init__(self, deal_id: str, projections: Sequence[Projection[Any]]) -> None:
+    def __init__(
+        self,
+        deal_id: str,
+        projections: Sequence[Projection[Any]],
+        part: tuple[int, int] | None = None,
+    ) -> None:
         self.deal_id = deal_id
+        self.part = part
+        """``(k, n)``: this fold owns the loans :func:`owner` gives ``k`` (see :meth:`split`)."""
+        self.other_loans: dict[str, Versioned] = {}
+        """Loan rows merged in from the other parts (:meth:`merge`), already encoded."""
         self.projections = list(projections)
         names = {p.name for p in projections}
         self.do_bal = BalancesProjection.name in names
@@ -204,18 +242,15 @@ class _Fold:
                 for bucket, (n, s) in v.items():
                     cur = dq.get(bucket)
                     if cur is None:
-                        t = ZERO + s
-                        dq[bucket] = [n, t if t else ZERO]
+                        dq[bucket] = [n, ZERO + s]
                     else:
-                        t = cur[1] + s
                         cur[0] += n
-                        cur[1] = t if t else ZERO
+                        cur[1] += s
             elif k == "count" or k == "n_defaults":
                 row[k] = row.get(k, 0) + v
             else:
                 old = row.get(k)
-                t = (ZERO if old is None else old) + v
-                row[k] = t if t else ZERO
+                row[k] = (ZERO if old is None else old) + v
         self.period_seq[period] = seq
 
     @staticmethod
@@ -288,8 +323,7 @@ class _Fold:
                 r = self.rem.get(day)
                 if r is None:
                     r = self.rem[day] = [ZERO, ZERO, ZERO, ZERO, ZERO]
-                t = r[0] + a
-                r[0] = t if t else ZERO
+                r[0] += a
                 self.rem_seq[day] = seq
         if loan is None:
             return True
@@ -378,9 +412,22 @@ class _Fold:
 
     # ------------------------------------------------------------------ everything else
 
-    def generic(self, seq: int, kind: str, version: int, day: str, data: Payload) -> None:
-        """Any event through the reference functions (the loan's row encoded, then decoded)."""
-        if self.do_bal:
+    def generic(
+        self,
+        seq: int,
+        kind: str,
+        version: int,
+        day: str,
+        data: Payload,
+        cash: bool = True,
+        loan_stream: bool = True,
+    ) -> None:
+        """Any event through the reference functions (the loan's row encoded, then decoded).
+
+        In a part (:meth:`split`): ``cash`` false leaves postings, remittance and notes to part 0;
+        a loan change of a loan another part owns is that part's, unless the event came from a
+        loan's stream (only its owner reads it): then the history cannot be split this way."""
+        if self.do_bal and cash:
             legs = (
                 payload_legs(kind, payload_of(kind, version, data))
                 if kind in PAYLOAD_LEGS
@@ -394,6 +441,10 @@ class _Fold:
                 bseq[account] = seq
         if self.need_loans:
             for lid, change in loan_changes_of(kind, version, data):
+                if self.part is not None and owner(lid, self.part[1]) != self.part[0]:
+                    if loan_stream:
+                        raise Unpartitionable(f"event {seq}: loan {lid} outside its stream")
+                    continue
                 loan = self.loans.get(lid)
                 old = encode_loan(loan) if loan is not None else None
                 new = apply_loan_change(old, change)
@@ -404,18 +455,16 @@ class _Fold:
                 self.loans[lid] = decode_loan(new)
                 self.loan_seq[lid] = seq
                 self.terms.pop(lid, None)
-        if self.do_rem:
+        if self.do_rem and cash:
             change_ = remittance_change(kind, version, data)
             if change_ is not None:
                 r = self.rem.get(day)
                 if r is None:
                     r = self.rem[day] = [ZERO, ZERO, ZERO, ZERO, ZERO]
                 for field, v in change_.items():
-                    j = REMITTANCE_FIELDS.index(field)
-                    t = r[j] + v
-                    r[j] = t if t else ZERO
+                    r[REMITTANCE_FIELDS.index(field)] += v
                 self.rem_seq[day] = seq
-        if self.notes is not None and kind in NOTE_EVENT_TYPES:
+        if self.notes is not None and cash and kind in NOTE_EVENT_TYPES:
             self.notes.fold(self.notes_state, self._recorded(seq, kind, version, day, data))
 
     def _recorded(
@@ -443,6 +492,7 @@ class _Fold:
             self.rem_seq,
         )
         period_seq, terms, bucket_of = self.period_seq, self._terms, delinquency_bucket
+        known_terms = self.terms
         dec = Decimal
         # postings of the inlined collections, summed here and added to the balances at the end
         # (their sums are exact, so the order of the additions cannot change them)
@@ -498,8 +548,7 @@ class _Fold:
                                     rem_day = rem[day] = [ZERO, ZERO, ZERO, ZERO, ZERO]
                             period_seq[period] = seq
                             rem_seq[day] = seq
-                            t = rem_day[0] + total
-                            rem_day[0] = t if t else ZERO
+                            rem_day[0] += total
                             loan["balance"] = new_bal
                             field = "prepaid" if data.get("prepayment") else "scheduled"
                             before = loan[field]
@@ -507,8 +556,7 @@ class _Fold:
                             t = loan[field] = t if t else ZERO
                             d = t - before
                             v = per.get(field)
-                            t = (ZERO if v is None else v) + d
-                            per[field] = t if t else ZERO
+                            per[field] = (ZERO if v is None else v) + d
                             if it != "0.00" and it != "0":
                                 before = loan["interest"]
                                 t = before + i
@@ -518,8 +566,7 @@ class _Fold:
                                     income_i_seq = seq
                                     d = t - before
                                     v = per.get("interest")
-                                    t = (ZERO if v is None else v) + d
-                                    per["interest"] = t if t else ZERO
+                                    per["interest"] = (ZERO if v is None else v) + d
                             if fe != "0.00" and fe != "0":
                                 before = loan["fees"]
                                 t = before + f
@@ -529,31 +576,27 @@ class _Fold:
                                     income_f_seq = seq
                                     d = t - before
                                     v = per.get("fees")
-                                    t = (ZERO if v is None else v) + d
-                                    per["fees"] = t if t else ZERO
+                                    per["fees"] = (ZERO if v is None else v) + d
                             loan_seq[lid] = seq  # type: ignore[index]
                             moved = new_bal - old_bal
                             v = per.get("balance")
-                            t = (ZERO if v is None else v) + moved
-                            per["balance"] = t if t else ZERO
-                            rate, mat = terms(lid, loan)  # type: ignore[arg-type]
+                            per["balance"] = (ZERO if v is None else v) + moved
+                            got = known_terms.get(lid)  # type: ignore[arg-type]
+                            rate, mat = got if got is not None else terms(lid, loan)  # type: ignore[arg-type]
                             v = per.get("bal_rate")
-                            t = (ZERO if v is None else v) + moved * rate
-                            per["bal_rate"] = t if t else ZERO
+                            per["bal_rate"] = (ZERO if v is None else v) + moved * rate
                             v = per.get("bal_maturity")
-                            t = (ZERO if v is None else v) + moved * mat
-                            per["bal_maturity"] = t if t else ZERO
+                            per["bal_maturity"] = (ZERO if v is None else v) + moved * mat
                             dq = per.get("dq")
                             if dq is None:
                                 dq = per["dq"] = {}
-                            bucket = bucket_of(loan["dpd"])
+                            dpd = loan["dpd"]
+                            bucket = "current" if dpd <= 0 else bucket_of(dpd)
                             cur = dq.get(bucket)
                             if cur is None:
-                                t = ZERO + moved
-                                dq[bucket] = [0, t if t else ZERO]
+                                dq[bucket] = [0, ZERO + moved]
                             else:
-                                t = cur[1] + moved
-                                cur[1] = t if t else ZERO
+                                cur[1] += moved
                             continue
                 if not collection(seq, day, data):
                     generic(seq, kind, version, day, data)
@@ -572,6 +615,52 @@ class _Fold:
             if last:
                 bal[account] = bal.get(account, ZERO) + total
                 bal_seq[account] = max(bal_seq.get(account, 0), last)
+
+    # ------------------------------------------------------------------ parts
+
+    def split(self, rows: Iterable[tuple[int, str, int, str, Payload, bool]]) -> Iterator[EventRow]:
+        """The rows of a loan's stream, for :meth:`run`; every other row (the deal's, the cycle's:
+        every part reads them) folded here, in order: its postings, remittance and notes by part
+        0 only, its loan changes by the part owning the loan."""
+        cash = self.part is None or self.part[0] == 0
+        generic = self.generic
+        for seq, kind, version, day, data, loan_stream in rows:
+            if loan_stream:
+                yield seq, kind, version, day, data
+            else:
+                generic(seq, kind, version, day, data, cash, False)
+
+    def partial(self) -> dict[str, Any]:
+        """What a part hands to part 0 (:meth:`merge`): its loans encoded, the additive rest."""
+        return {
+            "loans": {lid: (encode_loan(v), self.loan_seq[lid]) for lid, v in self.loans.items()},
+            "bal": (self.bal, self.bal_seq),
+            "periods": (self.periods, self.period_seq),
+            "rem": (self.rem, self.rem_seq),
+        }
+
+    def merge(self, other: dict[str, Any]) -> None:
+        """Add another part's :meth:`partial`. The parts' loans are disjoint; every other figure
+        is a sum of exact decimals, whose value and printed exponent do not depend on the order of
+        the additions (``projections.pool._sum``), and ``last_seq`` is the later of the two."""
+        for lid, (row, seq) in other["loans"].items():
+            self.other_loans[lid] = Versioned(row, seq)
+        bal, bal_seq = other["bal"]
+        for account, v in bal.items():
+            self.bal[account] = self.bal.get(account, ZERO) + v
+            self.bal_seq[account] = max(self.bal_seq.get(account, 0), bal_seq[account])
+        periods, period_seq = other["periods"]
+        for period, row in periods.items():
+            last = max(self.period_seq.get(period, 0), period_seq[period])
+            self._add_period(period, row, last)
+        rem, rem_seq = other["rem"]
+        for day, r in rem.items():
+            mine_r = self.rem.get(day)
+            if mine_r is None:
+                mine_r = self.rem[day] = [ZERO, ZERO, ZERO, ZERO, ZERO]
+            for j, v in enumerate(r):
+                mine_r[j] += v
+            self.rem_seq[day] = max(self.rem_seq.get(day, 0), rem_seq[day])
 
     # ------------------------------------------------------------------ rows
 
@@ -614,6 +703,7 @@ class _Fold:
             loan_rows = {
                 lid: Versioned(encode_loan(loan), seqs[lid]) for lid, loan in self.loans.items()
             }
+            loan_rows.update(self.other_loans)
         for p in self.projections:
             if isinstance(p, BalancesProjection):
                 out[p.name] = {
@@ -639,10 +729,14 @@ class _Fold:
         return out
 
 
-def read_rows(store: EventStore, deal_id: str, bounds: dict[str, Any]) -> Iterator[EventRow]:
+def read_rows(
+    store: EventStore, deal_id: str, bounds: dict[str, Any], part: tuple[int, int] | None = None
+) -> Iterator[Any]:
     """The deal's events within ``bounds`` (:func:`events.store.events_query`), only the columns
-    a fold reads. PostgreSQL: a server-side cursor, the date formatted by the server, payloads
-    parsed by orjson."""
+    a fold reads (:data:`EventRow`). PostgreSQL: a server-side cursor, the date formatted by the
+    server, payloads parsed by orjson. ``part=(k, n)`` (PostgreSQL): only the rows of the loan
+    streams :func:`owner` gives ``k`` and every row of other streams, each with a sixth field,
+    whether it is a loan stream's (for :meth:`_Fold.split`)."""
     from events.store import events_query
 
     q = events_query(deal_id, **{k: v for k, v in bounds.items() if k != "batch"})
@@ -661,17 +755,22 @@ def read_rows(store: EventStore, deal_id: str, bounds: dict[str, Any]) -> Iterat
         return
     import orjson
 
-    q = q.with_only_columns(
+    columns: list[Any] = [
         events.c.deal_seq,
         events.c.type,
         events.c.schema_version,
         sa.cast(events.c.effective_date, sa.Text),
         sa.cast(events.c.data, sa.Text),
-    )
+    ]
+    if part is not None:
+        k, n = part
+        loan_stream = events.c.stream_id.startswith(LOAN_STREAM, autoescape=True)
+        last_char = sa.func.ascii(sa.func.right(events.c.stream_id, 1))
+        columns.append(loan_stream)
+        q = q.where(sa.or_(~loan_stream, sa.func.mod(last_char, n) == k))
+    q = q.with_only_columns(*columns)
     sql = str(q.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True}))
-    batches: queue.Queue[list[tuple[int, str, int, str, str]] | BaseException | None] = queue.Queue(
-        maxsize=4
-    )
+    batches: queue.Queue[list[tuple[Any, ...]] | BaseException | None] = queue.Queue(maxsize=4)
 
     stop = threading.Event()
 
@@ -701,8 +800,12 @@ def read_rows(store: EventStore, deal_id: str, bounds: dict[str, Any]) -> Iterat
                 break
             if isinstance(got, BaseException):
                 raise got
-            for seq, kind, version, day, text in got:
-                yield seq, kind, version, day, loads(text)
+            if part is None:
+                for seq, kind, version, day, text in got:
+                    yield seq, kind, version, day, loads(text)
+            else:
+                for seq, kind, version, day, text, loan_stream in got:
+                    yield seq, kind, version, day, loads(text), loan_stream
     finally:
         # a caller that stops early: the reader stops at its next batch
         stop.set()
@@ -713,19 +816,125 @@ def read_rows(store: EventStore, deal_id: str, bounds: dict[str, Any]) -> Iterat
 
 
 def fast_rebuild(
-    store: EventStore, deal_id: str, projections: Sequence[Projection[Any]], **bounds: Any
+    store: EventStore,
+    deal_id: str,
+    projections: Sequence[Projection[Any]],
+    parts: int | None = None,
+    **bounds: Any,
 ) -> dict[str, State]:
     """Every projection (all of :data:`FAST_KINDS`, see :func:`serves`) folded from zero over the
-    deal's events within ``bounds``: the rows :meth:`ProjectionRunner.rebuild_reference` gives."""
-    fold = _Fold(deal_id, projections)
+    deal's events within ``bounds``: the rows :meth:`ProjectionRunner.rebuild_reference` gives.
+    ``parts``: fold in that many parallel parts by loan (default :func:`default_parts`; a history
+    a part cannot fold alone is folded in one)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
+        n = parts if parts is not None else default_parts(store, deal_id)
+        if n > 1:
+            with contextlib.suppress(Unpartitionable):
+                return _parallel(store, deal_id, projections, bounds, n)
+        fold = _Fold(deal_id, projections)
         fold.run(read_rows(store, deal_id, bounds))
         return fold.states()
     finally:
         if enabled:
             gc.enable()
+
+
+PARALLEL_FROM = 500_000
+"""Events from which a PostgreSQL rebuild folds in parallel parts (a part's process takes about a
+second to start)."""
+
+
+def default_parts(store: EventStore, deal_id: str) -> int:
+    """Parts for a rebuild of ``deal_id``: ``TRUST_LEDGER_REBUILD_PARTS`` if set, else one per
+    CPU (at most 2) on PostgreSQL for a deal of at least :data:`PARALLEL_FROM` events, else 1."""
+    env = os.environ.get("TRUST_LEDGER_REBUILD_PARTS")
+    if env:
+        return max(1, int(env))
+    if store.dialect != "postgresql" or store.head(deal_id)[0] < PARALLEL_FROM:
+        return 1
+    return min(2, os.cpu_count() or 1)
+
+
+def _parallel(
+    store: EventStore,
+    deal_id: str,
+    projections: Sequence[Projection[Any]],
+    bounds: dict[str, Any],
+    n: int,
+) -> dict[str, State]:
+    """The rebuild in ``n`` parts by loan (:func:`owner`): parts 1..n-1 in processes of their
+    own, part 0 here, merged (:meth:`_Fold.merge`). Every part reads the rows of streams other
+    than loans'. Raises :class:`Unpartitionable` if a part finds an event it cannot fold alone."""
+    if store.dialect != "postgresql" or not all(type(p) in FAST_KINDS for p in projections):
+        raise Unpartitionable("parts are read from PostgreSQL, for the default projections")
+    # a fresh interpreter per part (not a fork: the caller may run threads and hold connections;
+    # not multiprocessing's spawn: it re-runs the caller's main script)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    args = (store.engine.url.render_as_string(hide_password=False), deal_id, list(projections))
+    workers = []
+    for k in range(1, n):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "projections.fast_part"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert proc.stdin is not None
+        pickle.dump((*args, bounds, (k, n)), proc.stdin)
+        proc.stdin.close()
+        workers.append(proc)
+    try:
+        fold = _Fold(deal_id, projections, part=(0, n))
+        fold.run(fold.split(read_rows(store, deal_id, bounds, part=(0, n))))
+        for proc in workers:
+            assert proc.stdout is not None
+            try:
+                status, value = pickle.load(proc.stdout)
+            except EOFError:
+                raise RuntimeError(
+                    f"a rebuild part ended with no result (exit {proc.wait()})"
+                ) from None
+            if status == "unpartitionable":
+                raise Unpartitionable(value)
+            if status != "ok":
+                raise RuntimeError(f"rebuild part failed:\n{value}")
+            fold.merge(value)
+        return fold.states()
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def part_main() -> None:
+    """A part of :func:`_parallel` (``python -m projections.fast_part``): its arguments pickled on
+    standard input, ``(status, partial or reason)`` pickled on standard output."""
+    from events.store import EventStore
+    from ledger import db
+
+    url, deal_id, projections, bounds, part = pickle.load(sys.stdin.buffer)
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "wb")  # the result's channel; anything else printed goes to stderr
+    os.dup2(2, 1)
+    gc.disable()
+    engine = db.make_engine(url)
+    try:
+        fold = _Fold(deal_id, projections, part=part)
+        fold.run(fold.split(read_rows(EventStore(engine), deal_id, bounds, part=part)))
+        result: tuple[str, Any] = ("ok", fold.partial())
+    except Unpartitionable as exc:
+        result = ("unpartitionable", str(exc))
+    except Exception:
+        result = ("error", traceback.format_exc())
+    finally:
+        engine.dispose()
+    with out:
+        pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def fold_rows(
@@ -735,3 +944,27 @@ def fold_rows(
     fold = _Fold(deal_id, projections)
     fold.run(rows)
     return fold.states()
+
+
+def fold_parts(
+    deal_id: str,
+    projections: Sequence[Projection[Any]],
+    rows: Sequence[tuple[int, str, int, str, Payload, str]],
+    n: int,
+) -> dict[str, State]:
+    """What :func:`_parallel` computes, in this process, from rows with their stream id: part
+    ``k`` folds the rows :func:`read_rows` gives it, then part 0 merges the others'. Raises
+    :class:`Unpartitionable` as :func:`_parallel` does."""
+
+    def part_rows(k: int) -> Iterator[tuple[int, str, int, str, Payload, bool]]:
+        for *row, stream in rows:
+            loan_stream = stream.startswith(LOAN_STREAM)
+            if not loan_stream or ord(stream[-1]) % n == k:
+                yield (*row, loan_stream)  # type: ignore[misc]
+
+    folds = [_Fold(deal_id, projections, part=(k, n)) for k in range(n)]
+    for k, fold in enumerate(folds):
+        fold.run(fold.split(part_rows(k)))
+    for fold in folds[1:]:
+        folds[0].merge(fold.partial())
+    return folds[0].states()

@@ -178,8 +178,11 @@ def _delta(old: Mapping[str, Any] | None, new: Mapping[str, Any], kind: str) -> 
 
 
 def _sum(text: str | None, d: Decimal) -> str:
-    v = (Decimal(text) if text is not None else ZERO) + d
-    return str(v if v else ZERO)
+    """``text + d``, printed with the exponent Decimal addition gives (the least of the terms',
+    so a zero sum of ``balance × rate`` terms prints as, say, ``0E-8``): a period's figures then
+    do not depend on the order their events are added in, which a rebuild that folds the loans in
+    parallel parts relies on (``projections/fast.py``)."""
+    return str((Decimal(text) if text is not None else ZERO) + d)
 
 
 def add_delta(row: Row | None, delta: Mapping[str, Any]) -> dict[str, Any]:

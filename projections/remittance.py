@@ -125,8 +125,7 @@ class RemittanceProjection(Projection[Change]):
     def apply(self, row: Row | None, change: Change) -> Row:
         new: dict[str, Any] = dict(row) if row is not None else dict.fromkeys(FIELDS, "0.00")
         for k, v in change.items():
-            total = Decimal(new[k]) + v
-            new[k] = str(total if total else ZERO)
+            new[k] = str(Decimal(new[k]) + v)  # order-free, as projections.pool._sum
         return new
 
 
