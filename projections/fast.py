@@ -873,19 +873,19 @@ def _parallel(
     # not multiprocessing's spawn: it re-runs the caller's main script)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     args = (store.engine.url.render_as_string(hide_password=False), deal_id, list(projections))
-    workers = []
-    for k in range(1, n):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "projections.fast_part"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        assert proc.stdin is not None
-        pickle.dump((*args, bounds, (k, n)), proc.stdin)
-        proc.stdin.close()
-        workers.append(proc)
+    workers: list[subprocess.Popen[bytes]] = []
     try:
+        for k in range(1, n):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "projections.fast_part"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+            workers.append(proc)
+            assert proc.stdin is not None
+            with proc.stdin:
+                pickle.dump((*args, bounds, (k, n)), proc.stdin)
         fold = _Fold(deal_id, projections, part=(0, n))
         fold.run(fold.split(read_rows(store, deal_id, bounds, part=(0, n))))
         for proc in workers:
