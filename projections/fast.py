@@ -52,7 +52,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -195,7 +195,7 @@ class _Fold:
     ) -> None:
         self.deal_id = deal_id
         self.part = part
-        """``(k, n)``: this fold owns the loans :func:`owner` gives ``k`` (see :meth:`split`)."""
+        """``(k, n)``: this fold owns the loans :func:`owner` gives ``k`` (:meth:`other_stream`)."""
         self.other_loans: dict[str, Versioned] = {}
         """Loan rows merged in from the other parts (:meth:`merge`), already encoded."""
         self.projections = list(projections)
@@ -424,9 +424,9 @@ class _Fold:
     ) -> None:
         """Any event through the reference functions (the loan's row encoded, then decoded).
 
-        In a part (:meth:`split`): ``cash`` false leaves postings, remittance and notes to part 0;
-        a loan change of a loan another part owns is that part's, unless the event came from a
-        loan's stream (only its owner reads it): then the history cannot be split this way."""
+        In a part (:meth:`other_stream`): ``cash`` false leaves postings, remittance and notes to
+        part 0; a loan change of a loan another part owns is that part's, unless the event came
+        from a loan's stream (only its owner reads it): then the history cannot be split so."""
         if self.do_bal and cash:
             legs = (
                 payload_legs(kind, payload_of(kind, version, data))
@@ -618,17 +618,11 @@ class _Fold:
 
     # ------------------------------------------------------------------ parts
 
-    def split(self, rows: Iterable[tuple[int, str, int, str, Payload, bool]]) -> Iterator[EventRow]:
-        """The rows of a loan's stream, for :meth:`run`; every other row (the deal's, the cycle's:
-        every part reads them) folded here, in order: its postings, remittance and notes by part
-        0 only, its loan changes by the part owning the loan."""
-        cash = self.part is None or self.part[0] == 0
-        generic = self.generic
-        for seq, kind, version, day, data, loan_stream in rows:
-            if loan_stream:
-                yield seq, kind, version, day, data
-            else:
-                generic(seq, kind, version, day, data, cash, False)
+    def other_stream(self, seq: int, kind: str, version: int, day: str, data: Payload) -> None:
+        """A row of a stream other than a loan's (the deal's, the cycle's), which every part reads
+        (:func:`read_rows`), folded in its order among the loans' rows: its postings, remittance
+        and notes by part 0 only, its loan changes by the part owning the loan."""
+        self.generic(seq, kind, version, day, data, self.part is None or self.part[0] == 0, False)
 
     def partial(self) -> dict[str, Any]:
         """What a part hands to part 0 (:meth:`merge`): its loans encoded, the additive rest."""
@@ -730,13 +724,17 @@ class _Fold:
 
 
 def read_rows(
-    store: EventStore, deal_id: str, bounds: dict[str, Any], part: tuple[int, int] | None = None
-) -> Iterator[Any]:
+    store: EventStore,
+    deal_id: str,
+    bounds: dict[str, Any],
+    part: tuple[int, int] | None = None,
+    other: Callable[[int, str, int, str, Payload], None] | None = None,
+) -> Iterator[EventRow]:
     """The deal's events within ``bounds`` (:func:`events.store.events_query`), only the columns
     a fold reads (:data:`EventRow`). PostgreSQL: a server-side cursor, the date formatted by the
-    server, payloads parsed by orjson. ``part=(k, n)`` (PostgreSQL): only the rows of the loan
-    streams :func:`owner` gives ``k`` and every row of other streams, each with a sixth field,
-    whether it is a loan stream's (for :meth:`_Fold.split`)."""
+    server, payloads parsed by orjson. ``part=(k, n)`` with ``other`` (PostgreSQL): the rows of
+    the loan streams :func:`owner` gives ``k``; every row of another stream is handed to
+    ``other`` instead (:meth:`_Fold.other_stream`), in its place in the order."""
     from events.store import events_query
 
     q = events_query(deal_id, **{k: v for k, v in bounds.items() if k != "batch"})
@@ -804,8 +802,12 @@ def read_rows(
                 for seq, kind, version, day, text in got:
                     yield seq, kind, version, day, loads(text)
             else:
+                assert other is not None
                 for seq, kind, version, day, text, loan_stream in got:
-                    yield seq, kind, version, day, loads(text), loan_stream
+                    if loan_stream:
+                        yield seq, kind, version, day, loads(text)
+                    else:
+                        other(seq, kind, version, day, loads(text))
     finally:
         # a caller that stops early: the reader stops at its next batch
         stop.set()
@@ -887,7 +889,7 @@ def _parallel(
             with proc.stdin:
                 pickle.dump((*args, bounds, (k, n)), proc.stdin)
         fold = _Fold(deal_id, projections, part=(0, n))
-        fold.run(fold.split(read_rows(store, deal_id, bounds, part=(0, n))))
+        fold.run(read_rows(store, deal_id, bounds, (0, n), fold.other_stream))
         for proc in workers:
             assert proc.stdout is not None
             try:
@@ -925,7 +927,7 @@ def part_main() -> None:
     engine = db.make_engine(url)
     try:
         fold = _Fold(deal_id, projections, part=part)
-        fold.run(fold.split(read_rows(EventStore(engine), deal_id, bounds, part=part)))
+        fold.run(read_rows(EventStore(engine), deal_id, bounds, part, fold.other_stream))
         result: tuple[str, Any] = ("ok", fold.partial())
     except Unpartitionable as exc:
         result = ("unpartitionable", str(exc))
@@ -956,15 +958,16 @@ def fold_parts(
     ``k`` folds the rows :func:`read_rows` gives it, then part 0 merges the others'. Raises
     :class:`Unpartitionable` as :func:`_parallel` does."""
 
-    def part_rows(k: int) -> Iterator[tuple[int, str, int, str, Payload, bool]]:
-        for *row, stream in rows:
-            loan_stream = stream.startswith(LOAN_STREAM)
-            if not loan_stream or ord(stream[-1]) % n == k:
-                yield (*row, loan_stream)  # type: ignore[misc]
+    def part_rows(fold: _Fold, k: int) -> Iterator[EventRow]:
+        for seq, kind, version, day, data, stream in rows:
+            if not stream.startswith(LOAN_STREAM):
+                fold.other_stream(seq, kind, version, day, data)
+            elif ord(stream[-1]) % n == k:
+                yield seq, kind, version, day, data
 
     folds = [_Fold(deal_id, projections, part=(k, n)) for k in range(n)]
     for k, fold in enumerate(folds):
-        fold.run(fold.split(part_rows(k)))
+        fold.run(part_rows(fold, k))
     for fold in folds[1:]:
         folds[0].merge(fold.partial())
     return folds[0].states()
