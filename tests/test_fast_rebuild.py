@@ -11,6 +11,7 @@ payloads not in dumped form and payment-date cycles; and without a database over
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -36,11 +37,13 @@ from events.servicing import (
 from events.store import EventStore
 from ledger.cycle import run_due
 from ledger.servicing import negate_entries
+from projections import fast
 from projections.base import Projection, State
 from projections.fast import (
     LOAN_STREAM,
     Unpartitionable,
     _parallel,
+    default_parts,
     fast_rebuild,
     fold_parts,
     fold_rows,
@@ -599,3 +602,15 @@ def test_payload_legs_equal_the_models_legs(kind: str) -> None:
             if kind != "PoolBoarded":
                 assert payload_legs(kind, raw) is None
             break
+
+
+def test_parts_by_default(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One part for a small deal or on SQLite; two on PostgreSQL from PARALLEL_FROM events on a
+    machine with two CPUs; the environment variable decides when set."""
+    monkeypatch.delenv("TRUST_LEDGER_REBUILD_PARTS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert default_parts(store, "none") == 1
+    monkeypatch.setattr(fast, "PARALLEL_FROM", 0)
+    assert default_parts(store, "none") == (2 if store.dialect == "postgresql" else 1)
+    monkeypatch.setenv("TRUST_LEDGER_REBUILD_PARTS", "3")
+    assert default_parts(store, "none") == 3
