@@ -337,7 +337,10 @@ def run_replay(url: str, deal_id: str) -> dict[str, float]:
 
 
 def load_history(url: str, deal_id: str, batches: Iterable[list[NewEvent]], batch: int) -> int:
-    """Append the batches in chunks of ``batch`` events with the live projections deferred."""
+    """Append the batches in chunks of ``batch`` events with the live projections deferred, then
+    ``VACUUM ANALYZE`` the events (PostgreSQL): the state of a history written over months, which
+    autovacuum has long visited. Right after a bulk load, the first scan would instead set every
+    row's hint bits and race autovacuum for the two CPUs, which is not what a replay costs."""
     from events.store import EventStore
     from ledger import db
 
@@ -354,6 +357,9 @@ def load_history(url: str, deal_id: str, batches: Iterable[list[NewEvent]], batc
     if pending:
         store.append(pending, project=False)
         n += len(pending)
+    if store.dialect == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE) events")
     engine.dispose()
     return n
 
