@@ -498,6 +498,15 @@ class EventStore:
             ).scalar()
         return int(v or 0)
 
+    def rebuild_live(self, deal_id: str) -> int:
+        """Replace the deal's live projection rows and checkpoints with a rebuild from zero: after
+        a projection's definition changed, or to repair rows ``verify`` found altered. The chain
+        head stays locked meanwhile, so no append interleaves. Returns the rows written."""
+        with gc_paused(), self.engine.begin() as conn:
+            head, _ = self._lock_head(conn, deal_id)
+            states = self.runner.rebuild(self, deal_id, until_seq=head)
+            return self.runner.write_live(conn, deal_id, states, head)
+
     def deals(self) -> list[str]:
         with self.engine.connect().execution_options(sqlite_readonly=True) as conn:
             return [

@@ -158,6 +158,24 @@ def verify(
 
 
 @app.command()
+def rebuild(
+    deal: Annotated[str | None, typer.Option("--deal", help="One deal (default all)")] = None,
+    db_url: DbOption = None,
+) -> None:
+    """Replace the live projection rows with a replay from zero (after a projection's definition
+    changed, or to repair rows `verify` found altered); the events are not touched."""
+    with open_store(db_url) as store:
+        deals = [deal] if deal is not None else store.deals()
+        if deal is not None and deal not in store.deals():
+            raise fail(
+                f"no deal {deal!r} in the store (deals: {', '.join(store.deals()) or 'none'})"
+            )
+        for d in deals:
+            rows = store.rebuild_live(d)
+            out.print(f"deal {d}: {rows} live rows rebuilt from {store.head(d)[0]} events")
+
+
+@app.command()
 def demo(
     deal: Annotated[str, typer.Option("--deal", help="seed deal: 000-004 or a deal id")] = "001",
     loans: Annotated[int, typer.Option(help="loans in the simulated pool")] = 2000,

@@ -58,6 +58,17 @@ def _upsert(conn: sa.Connection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
+def _set_checkpoint(conn: sa.Connection, deal_id: str, name: str, last_seq: int) -> None:
+    stmt = _upsert(conn)(projection_checkpoints).values(
+        deal_id=deal_id, projection=name, last_seq=last_seq
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["deal_id", "projection"], set_={"last_seq": stmt.excluded.last_seq}
+        )
+    )
+
+
 class ProjectionRunner:
     def __init__(self, projections: Sequence[Projection[Any]]) -> None:
         self.projections = list(projections)
@@ -124,6 +135,26 @@ class ProjectionRunner:
                     )
                 total += len(chunk)
 
+    def write_live(
+        self, conn: sa.Connection, deal_id: str, states: dict[str, State], through_seq: int
+    ) -> int:
+        """Make ``states`` (a rebuild through ``through_seq``) the live rows: every other row of
+        these projections for the deal deleted, checkpoints at ``through_seq``. Returns the rows
+        written."""
+        written = 0
+        for projection in self.projections:
+            rows = states[projection.name]
+            conn.execute(
+                projection_rows.delete().where(
+                    projection_rows.c.deal_id == deal_id,
+                    projection_rows.c.projection == projection.name,
+                )
+            )
+            self._store_rows(conn, deal_id, projection.name, {}, rows)
+            _set_checkpoint(conn, deal_id, projection.name, through_seq)
+            written += len(rows)
+        return written
+
     def _checkpoint(self, conn: sa.Connection, deal_id: str, name: str) -> int:
         v = conn.execute(
             sa.select(projection_checkpoints.c.last_seq).where(
@@ -160,15 +191,7 @@ class ProjectionRunner:
         for seq, cs in changes:
             projection.apply_changes(state, seq, cs)
         self._store_rows(conn, deal_id, projection.name, before, state)
-        insert = _upsert(conn)
-        stmt = insert(projection_checkpoints).values(
-            deal_id=deal_id, projection=projection.name, last_seq=through_seq
-        )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["deal_id", "projection"], set_={"last_seq": stmt.excluded.last_seq}
-            )
-        )
+        _set_checkpoint(conn, deal_id, projection.name, through_seq)
 
     def _load(self, conn: sa.Connection, deal_id: str, name: str, keys: list[str] | None) -> State:
         """The stored rows of ``keys`` (None: every row of the projection)."""
@@ -443,16 +466,7 @@ class FastLiveBatch:
             for name, rows in changed.items():
                 runner._store_rows(conn, deal_id, name, {}, rows)
         for projection in runner.projections:
-            insert = _upsert(conn)
-            stmt = insert(projection_checkpoints).values(
-                deal_id=deal_id, projection=projection.name, last_seq=last
-            )
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["deal_id", "projection"],
-                    set_={"last_seq": stmt.excluded.last_seq},
-                )
-            )
+            _set_checkpoint(conn, deal_id, projection.name, last)
 
 
 def _copy_loan_rows_to_pool(conn: sa.Connection, deal_id: str, lids: list[str]) -> None:

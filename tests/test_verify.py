@@ -114,3 +114,51 @@ def test_tampered_projection_row_is_detected(engine: sa.Engine, store: EventStor
     assert report.chain == []
     assert [d.key for d in report.projections] == ["trust:income"]
     assert "replay differs from live at event seq 1" in (report.first_problem() or "")
+
+
+def test_rebuild_replaces_altered_and_stale_live_rows(
+    db_url: str, engine: sa.Engine, store: EventStore
+) -> None:
+    """``rebuild`` rewrites the live rows from the events: an altered row is restored, a row no
+    event made is removed, checkpoints stand at the head; the events are untouched."""
+    _seed(store)
+    head = store.head(DEAL)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE projection_rows SET value = :v WHERE projection = 'balances' "
+                "AND key = 'trust:income'"
+            ),
+            {"v": '{"balance": "1.00"}'},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO projection_rows (deal_id, projection, key, value, last_seq) "
+                "VALUES (:d, 'balances', 'stale:account', :v, 1)"
+            ),
+            {"d": DEAL, "v": '{"balance": "5.00"}'},
+        )
+    report = verify(store, DEAL)[0]
+    assert sorted(d.key for d in report.projections) == ["stale:account", "trust:income"]
+    result = runner.invoke(app, ["--db", db_url, "rebuild", "--deal", DEAL])
+    assert result.exit_code == 0, result.output
+    assert f"deal {DEAL}:" in result.output and "from 6 events" in result.output
+    report = verify(store, DEAL)[0]
+    assert report.ok, report.first_problem()
+    assert store.head(DEAL) == head
+    with engine.connect() as conn:
+        seqs = conn.execute(
+            sa.text("SELECT DISTINCT last_seq FROM projection_checkpoints WHERE deal_id = :d"),
+            {"d": DEAL},
+        ).all()
+    assert seqs == [(6,)]
+    # and the next append folds on from there
+    store.append([collection(9)])
+    assert verify(store, DEAL)[0].ok
+
+
+def test_rebuild_names_an_unknown_deal(db_url: str, store: EventStore) -> None:
+    _seed(store)
+    result = runner.invoke(app, ["--db", db_url, "rebuild", "--deal", "nope"])
+    assert result.exit_code == 1
+    assert "no deal 'nope'" in result.output
