@@ -100,16 +100,20 @@ def test_reordered_positions_are_detected(engine: sa.Engine, store: EventStore) 
     assert any("re-ordered" in p.reason for p in report.chain)
 
 
+def _alter_income_row(conn: sa.Connection) -> None:
+    conn.execute(
+        sa.text(
+            "UPDATE projection_rows SET value = :v WHERE projection = 'balances' "
+            "AND key = 'trust:income'"
+        ),
+        {"v": '{"balance": "1.00"}'},
+    )
+
+
 def test_tampered_projection_row_is_detected(engine: sa.Engine, store: EventStore) -> None:
     _seed(store)
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "UPDATE projection_rows SET value = :v WHERE projection = 'balances' "
-                "AND key = 'trust:income'"
-            ),
-            {"v": '{"balance": "1.00"}'},
-        )
+        _alter_income_row(conn)
     report = verify(store, DEAL)[0]
     assert report.chain == []
     assert [d.key for d in report.projections] == ["trust:income"]
@@ -124,13 +128,7 @@ def test_rebuild_replaces_altered_and_stale_live_rows(
     _seed(store)
     head = store.head(DEAL)
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "UPDATE projection_rows SET value = :v WHERE projection = 'balances' "
-                "AND key = 'trust:income'"
-            ),
-            {"v": '{"balance": "1.00"}'},
-        )
+        _alter_income_row(conn)
         conn.execute(
             sa.text(
                 "INSERT INTO projection_rows (deal_id, projection, key, value, last_seq) "
