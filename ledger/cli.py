@@ -20,7 +20,7 @@ from events.model import json_schemas
 from events.store import AppendResult, StoreError
 from ledger import db
 from ledger.cli_audit import add_audit_commands
-from ledger.cli_common import DbOption, State, fail, open_store
+from ledger.cli_common import DbOption, State, fail, open_store, require_deal
 from ledger.cli_cycle import cycle_app, run_due_command
 from ledger.cli_reconcile import reconcile_command
 from ledger.cli_report import report_app
@@ -165,12 +165,9 @@ def rebuild(
     """Replace the live projection rows with a replay from zero (after a projection's definition
     changed, or to repair rows `verify` found altered); the events are not touched."""
     with open_store(db_url) as store:
-        deals = [deal] if deal is not None else store.deals()
-        if deal is not None and deal not in store.deals():
-            raise fail(
-                f"no deal {deal!r} in the store (deals: {', '.join(store.deals()) or 'none'})"
-            )
-        for d in deals:
+        if deal is not None:
+            require_deal(store, deal)
+        for d in [deal] if deal is not None else store.deals():
             rows = store.rebuild_live(d)
             out.print(f"deal {d}: {rows} live rows rebuilt from {store.head(d)[0]} events")
 

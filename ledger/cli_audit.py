@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from events.store import EventStore
-from ledger.cli_common import DbOption, DealOption, fail, open_store
+from ledger.cli_common import DbOption, DealOption, fail, open_store, require_deal
 from ledger.history import account_history, history_json, loan_history
 from ledger.money import ZERO
 from ledger.timeaxes import TimePoint, parse_as_of, parse_known_at, state_at
@@ -64,8 +64,7 @@ def _emit(doc: Mapping[str, Any]) -> None:
 
 
 def _rows(store: EventStore, deal: str, point: TimePoint, name: str) -> dict[str, Any]:
-    if deal not in store.deals():
-        raise fail(f"no deal {deal!r} in the store (deals: {', '.join(store.deals()) or 'none'})")
+    require_deal(store, deal)
     state = state_at(store, deal, point, [name])[name]
     return {k: dict(v.row) for k, v in sorted(state.items())}
 

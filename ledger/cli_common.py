@@ -12,7 +12,7 @@ import typer
 from events.store import EventStore
 from ledger import db
 
-__all__ = ["DbOption", "DealOption", "State", "fail", "open_store"]
+__all__ = ["DbOption", "DealOption", "State", "fail", "open_store", "require_deal"]
 
 DbOption = Annotated[
     str | None,
@@ -44,3 +44,10 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` on stderr; raise the returned exit (1: refused, 2: bad usage)."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
+
+
+def require_deal(store: EventStore, deal: str) -> None:
+    """Refuse (exit 1) a deal the store does not hold, naming the deals it does."""
+    known = store.deals()
+    if deal not in known:
+        raise fail(f"no deal {deal!r} in the store (deals: {', '.join(known) or 'none'})")
