@@ -112,10 +112,15 @@ class Unpartitionable(Exception):
     """This history cannot be folded in parts exactly: the caller folds it in one."""
 
 
+def stream_owner(stream_id: str, n: int) -> int:
+    """The part (of ``n``) that reads a loan's stream: its id's last character, as
+    :func:`read_rows` selects it on the server (``mod(ascii(right(stream_id, 1)), n)``)."""
+    return ord(stream_id[-1]) % n
+
+
 def owner(loan_id: str, n: int) -> int:
-    """The part (of ``n``) that folds loan ``loan_id``: the last character of the loan's stream
-    id, as :func:`read_rows` selects it on the server (``mod(ascii(right(stream_id, 1)), n)``)."""
-    return ord((LOAN_STREAM + loan_id)[-1]) % n
+    """The part (of ``n``) that folds loan ``loan_id``: the one reading the loan's stream."""
+    return stream_owner(LOAN_STREAM + loan_id, n)
 
 
 def serves(projections: Sequence[Projection[Any]]) -> bool:
@@ -492,7 +497,6 @@ class _Fold:
             self.rem_seq,
         )
         period_seq, terms, bucket_of = self.period_seq, self._terms, delinquency_bucket
-        known_terms = self.terms
         dec = Decimal
         # postings of the inlined collections, summed here and added to the balances at the end
         # (their sums are exact, so the order of the additions cannot change them)
@@ -581,8 +585,7 @@ class _Fold:
                             moved = new_bal - old_bal
                             v = per.get("balance")
                             per["balance"] = (ZERO if v is None else v) + moved
-                            got = known_terms.get(lid)  # type: ignore[arg-type]
-                            rate, mat = got if got is not None else terms(lid, loan)  # type: ignore[arg-type]
+                            rate, mat = terms(lid, loan)  # type: ignore[arg-type]
                             v = per.get("bal_rate")
                             per["bal_rate"] = (ZERO if v is None else v) + moved * rate
                             v = per.get("bal_maturity")
@@ -590,8 +593,7 @@ class _Fold:
                             dq = per.get("dq")
                             if dq is None:
                                 dq = per["dq"] = {}
-                            dpd = loan["dpd"]
-                            bucket = "current" if dpd <= 0 else bucket_of(dpd)
+                            bucket = bucket_of(loan["dpd"])
                             cur = dq.get(bucket)
                             if cur is None:
                                 dq[bucket] = [0, ZERO + moved]
@@ -869,8 +871,8 @@ def _parallel(
     """The rebuild in ``n`` parts by loan (:func:`owner`): parts 1..n-1 in processes of their
     own, part 0 here, merged (:meth:`_Fold.merge`). Every part reads the rows of streams other
     than loans'. Raises :class:`Unpartitionable` if a part finds an event it cannot fold alone."""
-    if store.dialect != "postgresql" or not all(type(p) in FAST_KINDS for p in projections):
-        raise Unpartitionable("parts are read from PostgreSQL, for the default projections")
+    if store.dialect != "postgresql":
+        raise Unpartitionable("parts are read from PostgreSQL")
     # a fresh interpreter per part (not a fork: the caller may run threads and hold connections;
     # not multiprocessing's spawn: it re-runs the caller's main script)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -962,7 +964,7 @@ def fold_parts(
         for seq, kind, version, day, data, stream in rows:
             if not stream.startswith(LOAN_STREAM):
                 fold.other_stream(seq, kind, version, day, data)
-            elif ord(stream[-1]) % n == k:
+            elif stream_owner(stream, n) == k:
                 yield seq, kind, version, day, data
 
     folds = [_Fold(deal_id, projections, part=(k, n)) for k in range(n)]
