@@ -855,7 +855,9 @@ def default_parts(store: EventStore, deal_id: str) -> int:
     CPU (at most 2) on PostgreSQL for a deal of at least :data:`PARALLEL_FROM` events, else 1."""
     env = os.environ.get("TRUST_LEDGER_REBUILD_PARTS")
     if env:
-        return max(1, int(env))
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"TRUST_LEDGER_REBUILD_PARTS={env!r}: a whole number, 1 or more")
+        return int(env)
     if store.dialect != "postgresql" or store.head(deal_id)[0] < PARALLEL_FROM:
         return 1
     return min(2, os.cpu_count() or 1)

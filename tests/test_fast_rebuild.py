@@ -614,3 +614,7 @@ def test_parts_by_default(store: EventStore, monkeypatch: pytest.MonkeyPatch) ->
     assert default_parts(store, "none") == (2 if store.dialect == "postgresql" else 1)
     monkeypatch.setenv("TRUST_LEDGER_REBUILD_PARTS", "3")
     assert default_parts(store, "none") == 3
+    for bad in ("two", "0"):
+        monkeypatch.setenv("TRUST_LEDGER_REBUILD_PARTS", bad)
+        with pytest.raises(ValueError, match="TRUST_LEDGER_REBUILD_PARTS"):
+            default_parts(store, "none")
