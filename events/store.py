@@ -21,7 +21,6 @@ import sqlalchemy as sa
 import structlog
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from events.envelope import NewEvent, RecordedEvent, event_id_for
 from events.hashing import (
@@ -347,16 +346,22 @@ class EventStore:
     ) -> dict[str, int]:
         streams = sorted(stream_ids)
         versions = dict.fromkeys(streams, 0)
-        for chunk in _chunks(streams):
-            if self.dialect == "postgresql":  # one array parameter instead of thousands
-                member = events.c.stream_id == sa.any_(
-                    sa.bindparam("streams", list(chunk), type_=ARRAY(sa.String))
+        if self.dialect == "postgresql":
+            # one array parameter on the driver's cursor: for a 100,000-loan tape, SQLAlchemy's
+            # per-element processing of chunked array parameters cost 0.33 s of the 0.53 s
+            raw: Any = conn.connection.driver_connection
+            with raw.cursor() as cursor:
+                cursor.execute(
+                    "SELECT stream_id, max(stream_version) FROM events "
+                    "WHERE deal_id = %s AND stream_id = ANY(%s) GROUP BY stream_id",
+                    [deal_id, streams],
                 )
-            else:
-                member = events.c.stream_id.in_(chunk)
+                versions.update(cursor)
+            return versions
+        for chunk in _chunks(streams):
             q = (
                 sa.select(events.c.stream_id, sa.func.max(events.c.stream_version))
-                .where(events.c.deal_id == deal_id, member)
+                .where(events.c.deal_id == deal_id, events.c.stream_id.in_(chunk))
                 .group_by(events.c.stream_id)
             )
             for stream_id, version in conn.execute(q):

@@ -682,15 +682,29 @@ def _loan_snapshots(store: EventStore, deal_id: str) -> Mapping[str, LoanSnapsho
     their terms and delinquency log, cost twice as much to fetch and decode for 100,000 loans)."""
     loans = importlib.import_module("projections.loans")
     outstanding: Callable[[Mapping[str, Any]], Decimal] = loans.loan_outstanding
-    t = projection_rows
-    columns = [t.c.value[f].as_string().label(f) for f in _SNAPSHOT_FIELDS]
-    q = sa.select(t.c.key, t.c.value["dpd"].as_integer().label("dpd"), *columns).where(
-        t.c.deal_id == deal_id, t.c.projection == loans.LoanProjection.name
-    )
+    name = loans.LoanProjection.name
     out: dict[str, LoanSnapshot] = {}
     statuses = {s.value: s for s in LoanStatus}
     with store.engine.connect().execution_options(sqlite_readonly=True) as conn:
-        for key, dpd, *values in conn.execute(q):
+        if store.dialect == "postgresql":
+            # the driver's cursor: SQLAlchemy's result processing of 100,000 rows of seven
+            # extracted fields cost more than the query
+            fields = ", ".join(f"value->>'{f}'" for f in ("dpd", *_SNAPSHOT_FIELDS))
+            raw: Any = conn.connection.driver_connection
+            with raw.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT key, {fields} FROM projection_rows "
+                    "WHERE deal_id = %s AND projection = %s",
+                    [deal_id, name],
+                )
+                rows: Iterable[Sequence[Any]] = cursor.fetchall()  # one call, not one per row
+        else:
+            t = projection_rows
+            columns = [t.c.value[f].as_string() for f in ("dpd", *_SNAPSHOT_FIELDS)]
+            rows = conn.execute(
+                sa.select(t.c.key, *columns).where(t.c.deal_id == deal_id, t.c.projection == name)
+            )
+        for key, dpd, *values in rows:
             row = dict(zip(_SNAPSHOT_FIELDS, values, strict=True))
             out[key] = trusted(
                 LoanSnapshot,

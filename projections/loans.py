@@ -316,13 +316,17 @@ def default_outstanding(row: Mapping[str, Any]) -> Decimal:
     return max(left, ZERO)
 
 
+_NOTHING_OWED = (LoanStatus.REPURCHASED.value, LoanStatus.WRITTEN_OFF.value)
+_DEFAULTED = LoanStatus.DEFAULTED.value
+
+
 def loan_outstanding(row: Mapping[str, Any]) -> Decimal:
     """The contractual principal still owed (for a defaulted loan: not yet recovered or written
     off), as :class:`ledger.tapes.LoanSnapshot` means it."""
     status = row["status"]
-    if status in (LoanStatus.REPURCHASED.value, LoanStatus.WRITTEN_OFF.value):
+    if status in _NOTHING_OWED:
         return ZERO
-    if status == LoanStatus.DEFAULTED.value:
+    if status == _DEFAULTED:
         return default_outstanding(row) + max(Decimal(row["balance"]), ZERO)
     return Decimal(row["balance"])
 
