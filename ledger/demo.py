@@ -33,6 +33,7 @@ from events.store import EventStore
 from ledger import accounts
 from ledger.cycle import CycleResult, issue_notes, run_due
 from ledger.deal.loader import validate_deal_file
+from ledger.deal.schema import DealDefinition
 from ledger.money import ZERO, round_fen
 from ledger.pool_profiles import profile
 from ledger.reports import (
@@ -52,9 +53,9 @@ from ledger.servicing import (
     import_servicer_tape,
     load_deal,
 )
-from ledger.simulate import SimulationParams, simulate_months, simulate_pool
+from ledger.simulate import SimulatedMonth, SimulationParams, simulate_months, simulate_pool
 from ledger.statement_import import write_and_reconcile
-from ledger.tapes import write_boarding_csv, write_servicer_csv
+from ledger.tapes import BoardingRow, write_boarding_csv, write_servicer_csv
 from ledger.verify import verify
 from projections.base import State
 
@@ -141,18 +142,65 @@ def _balances(store: EventStore, deal_id: str) -> dict[str, Decimal]:
     return {k: Decimal(v.row["balance"]) for k, v in rows.items()}
 
 
-def run_demo(
+def service_month(
     store: EventStore,
-    seed: str = "001",
-    *,
-    loans: int = 2000,
-    months: int = 24,
-    stress_month: int | None = 14,
-    random_seed: int = 20211117,
-    out_dir: Path = Path("out"),
+    deal_id: str,
+    month: SimulatedMonth,
+    period: tuple[date, date],
+    tapes: Path,
+) -> Decimal:
+    """One simulated month as the servicer lives it: its tape written to ``tapes`` and imported
+    into the deal's collection ``period``, then everything the servicer holds remitted to the
+    trust account at the month's end. Returns the amount remitted (zero or less: none)."""
+    start, end = month.period_start, month.period_end
+    tape = tapes / f"servicer-{end:%Y-%m}.csv"
+    write_servicer_csv(month.rows, tape)
+    import_servicer_tape(store, deal_id, tape, period=period)
+    held = _balances(store, deal_id).get(accounts.SERVICER_HELD, ZERO)
+    if held > 0:
+        remit = CollectionsRemitted(
+            value_date=end, amount=held, period_start=start, period_end=end,
+            reference=f"remittance {end:%Y-%m}",
+        )  # fmt: skip
+        store.append(
+            [
+                NewEvent.of(
+                    remit,
+                    deal_id=deal_id,
+                    stream_id="remittance",
+                    effective_date=end,
+                    idempotency_key=f"remit:{end.isoformat()}",
+                    actor="servicer",
+                    role="servicer",
+                )
+            ]
+        )
+    return held
+
+
+@dataclass(frozen=True)
+class DemoDeal:
+    """A seed deal scaled to a simulated pool, loaded, boarded and its notes issued."""
+
+    deal: DealDefinition
+    pool: list[BoardingRow]
+    initial: Decimal
+    factor: Decimal
+    closing: date
+    tapes: Path
+
+
+def set_up_deal(
+    store: EventStore,
+    seed: str,
+    loans: int,
+    random_seed: int,
+    out_dir: Path,
     step: Progress = lambda _: None,
-) -> DemoResult:
-    """Board, service ``months`` months, remit, verify. ``step`` is told of each stage."""
+) -> DemoDeal:
+    """Draw ``loans`` loans shaped like the seed's pool (those failing its criteria dropped),
+    scale the seed's deal file to them (``out_dir/deal-<id>.yaml``), load it, board the pool
+    from a tape written to ``out_dir/tapes`` and issue the notes."""
     path = deal_file(seed)
     seed_deal = validate_deal_file(path)
     deal_id = seed_deal.deal_id
@@ -179,6 +227,24 @@ def run_demo(
     # day after cut-off, and says so in its summary
     closing = deal.calendar.closing_date or cut_off + timedelta(days=1)
     issue_notes(store, deal_id, closing)
+    return DemoDeal(deal, pool, initial, factor, closing, tapes)
+
+
+def run_demo(
+    store: EventStore,
+    seed: str = "001",
+    *,
+    loans: int = 2000,
+    months: int = 24,
+    stress_month: int | None = 14,
+    random_seed: int = 20211117,
+    out_dir: Path = Path("out"),
+    step: Progress = lambda _: None,
+) -> DemoResult:
+    """Board, service ``months`` months, remit, verify. ``step`` is told of each stage."""
+    setup = set_up_deal(store, seed, loans, random_seed, out_dir, step)
+    deal, deal_id, pool, tapes = setup.deal, setup.deal.deal_id, setup.pool, setup.tapes
+    initial, cut_off, closing = setup.initial, deal.calendar.cut_off_date, setup.closing
 
     # the simulator works in calendar months from the day after cut-off; each month's tape is
     # imported into the deal's collection period that contains it (seed 001's first period runs
@@ -196,28 +262,7 @@ def run_demo(
         start, end = month.period_start, month.period_end
         period = next(p for p in deal_periods if p[0] <= end <= p[1])
         step(f"servicing {start} to {end}")
-        tape = tapes / f"servicer-{end:%Y-%m}.csv"
-        write_servicer_csv(month.rows, tape)
-        import_servicer_tape(store, deal_id, tape, period=period)
-        held = _balances(store, deal_id).get(accounts.SERVICER_HELD, ZERO)
-        if held > 0:
-            remit = CollectionsRemitted(
-                value_date=end, amount=held, period_start=start, period_end=end,
-                reference=f"remittance {end:%Y-%m}",
-            )  # fmt: skip
-            store.append(
-                [
-                    NewEvent.of(
-                        remit,
-                        deal_id=deal_id,
-                        stream_id="remittance",
-                        effective_date=end,
-                        idempotency_key=f"remit:{end.isoformat()}",
-                        actor="servicer",
-                        role="servicer",
-                    )
-                ]
-            )
+        held = service_month(store, deal_id, month, period, tapes)
         bal = _balances(store, deal_id)
         defaulted = bal.get(accounts.POOL_DEFAULTED, ZERO) + bal.get(accounts.WRITTEN_OFF, ZERO)
         figures.append(
@@ -260,7 +305,7 @@ def run_demo(
         verified=report.ok,
         problems=[p for p in [report.first_problem()] if p],
         out_dir=out_dir,
-        scale_factor=factor,
+        scale_factor=setup.factor,
         closing_date=closing,
         closing_date_assumed=deal.calendar.closing_date is None,
         cycles=cycles,
