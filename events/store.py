@@ -179,6 +179,24 @@ def iter_events(
         yield _row_to_event(row)
 
 
+def _copy_out(conn: sa.Connection, q: sa.Select[Any]) -> Iterator[RecordedEvent]:
+    """The rows of ``q`` as events, streamed with a binary ``COPY ... TO STDOUT`` and payloads
+    parsed by orjson (PostgreSQL): about twice as fast as the server-side cursor, which matters
+    for a cycle or a rebuild reading a 100,000-loan history."""
+    import orjson
+    from psycopg.types.json import set_json_loads
+
+    compiled = q.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    raw: Any = conn.connection.driver_connection
+    make = RecordedEvent._make
+    with raw.cursor() as cursor:
+        set_json_loads(orjson.loads, cursor)
+        with cursor.copy(f"COPY ({compiled}) TO STDOUT (FORMAT BINARY)", compiled.params) as copy:
+            copy.set_types(COPY_TYPES)
+            for row in copy.rows():
+                yield make((*row[:9], row[9].astimezone(UTC), *row[10:], []))
+
+
 class EventStore:
     """Append and read events; the same code on both backends, ``COPY`` for bulk on PostgreSQL."""
 
@@ -475,7 +493,10 @@ class EventStore:
         (server-side cursor on PostgreSQL)."""
         q = events_query(deal_id, **bounds)
         with self.engine.connect().execution_options(sqlite_readonly=True) as conn:
-            yield from iter_events(conn, q, batch)
+            if self.dialect == "postgresql":
+                yield from _copy_out(conn, q)
+            else:
+                yield from iter_events(conn, q, batch)
 
     def read_positions(
         self, start: int = 1, stop: int | None = None, batch: int = 2000

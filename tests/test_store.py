@@ -42,6 +42,18 @@ def test_reads_by_stream_seq_position_and_effective_date(store: EventStore) -> N
     assert store.deals() == [DEAL, "OTHER"]
 
 
+def test_read_gives_back_every_field_and_honours_types_and_known_at(store: EventStore) -> None:
+    """PostgreSQL reads with a binary COPY whose bounds are bound into the statement: every
+    envelope field comes back as appended, and the type and recorded-time bounds filter."""
+    first = store.append([collection(1), collection(2)]).events
+    later = store.append([adjustment("10.00")]).events
+    stored = list(store.read(DEAL))
+    assert [e[:-1] for e in stored] == [e[:-1] for e in first + later]
+    assert [e.type for e in store.read(DEAL, types=[later[0].type])] == [later[0].type]
+    known = list(store.read(DEAL, recorded_until=first[-1].recorded_at))
+    assert [e.deal_seq for e in known] == [1, 2]
+
+
 def test_expected_version(store: EventStore) -> None:
     store.append([collection(1)], expected={"loan-L000001": NO_STREAM})
     with pytest.raises(ConcurrencyError, match=r"loan-L000001.*version 1, expected 0"):
