@@ -65,6 +65,7 @@ from ledger.deal.schema import DealDefinition
 from ledger.money import ZERO, round_fen
 from ledger.waterfall import NoteState, TriggerWatch, WaterfallState, posting_account
 from ledger.waterfall.state import CapUsage
+from projections.balances import BalancesProjection
 from projections.base import State
 from projections.loans import LoanProjection
 from projections.notes import NotesProjection
@@ -289,6 +290,7 @@ class CycleFolder:
     seq: int = 0
 
     def __post_init__(self) -> None:
+        self._balance_p = BalancesProjection()
         self._loan_p = LoanProjection()
         self._note_p = NotesProjection()
         self.closing_date = self.deal.calendar.closing_date
@@ -301,7 +303,9 @@ class CycleFolder:
 
     def feed(self, ev: RecordedEvent) -> None:
         self.seq += 1
-        for account, amount in ev.event.legs():
+        # the balances projection's legs: read from the payload for the loan-level types (pinned
+        # equal to the models' legs()), so that a 100,000-loan history is not validated again
+        for account, amount in self._balance_p.changes(ev):
             self.balances[account] = self.balances.get(account, ZERO) + amount
         self._loan_p.apply_changes(self.loans, self.seq, self._loan_p.changes(ev))
         self._note_p.apply_changes(self.notes, self.seq, self._note_p.changes(ev))

@@ -83,7 +83,7 @@ from projections.remittance import RemittanceProjection, remittance_change
 if TYPE_CHECKING:
     from events.store import EventStore
 
-__all__ = ["FAST_KINDS", "EventRow", "fast_rebuild", "read_rows", "serves"]
+__all__ = ["FAST_KINDS", "EventRow", "fast_rebuild", "read_rows", "recorded_of", "serves"]
 
 FAST_KINDS: tuple[type[Projection[Any]], ...] = (
     BalancesProjection,
@@ -102,6 +102,17 @@ prints them; the reference functions update them on the encoded row)."""
 _ACCOUNTS = ("servicer:collections-held", "pool:principal", "income:interest", "income:fees")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PERFORMING, _DELINQUENT = LoanStatus.PERFORMING.value, LoanStatus.DELINQUENT.value
+
+
+def recorded_of(deal_id: str, row: EventRow) -> RecordedEvent:
+    """The event of a row as the reference ``changes`` read it (type, version, payload,
+    effective date, sequence; the other envelope fields are not read by any default projection,
+    nor by :class:`ledger.cycle_state.CycleFolder`)."""
+    seq, kind, version, day, data = row
+    return RecordedEvent(
+        0, "", deal_id, seq, "", 0, kind, version, date.fromisoformat(day), _EPOCH,
+        "", "", "", None, None, data, "", "", [],
+    )  # fmt: skip
 
 
 LOAN_STREAM = "loan-"
@@ -475,12 +486,7 @@ class _Fold:
     def _recorded(
         self, seq: int, kind: str, version: int, day: str, data: Payload
     ) -> RecordedEvent:
-        """The event as the reference ``changes`` read it (type, version, payload, effective
-        date, sequence; the other envelope fields are not read by any default projection)."""
-        return RecordedEvent(
-            0, "", self.deal_id, seq, "", 0, kind, version, date.fromisoformat(day), _EPOCH,
-            "", "", "", None, None, data, "", "", [],
-        )  # fmt: skip
+        return recorded_of(self.deal_id, (seq, kind, version, day, data))
 
     def run(self, rows: Iterable[EventRow]) -> None:
         from events import catalogue  # noqa: F401  (the event types this fold asks about)
