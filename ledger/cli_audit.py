@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -18,11 +18,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from events.store import EventStore
-from ledger.cli_common import DbOption, DealOption, fail, open_store, require_deal
-from ledger.history import account_history, history_json, loan_history
+from ledger.cli_common import DbOption, DealOption, fail, open_store
+from ledger.history import history_json
 from ledger.money import ZERO
-from ledger.timeaxes import TimePoint, parse_as_of, parse_known_at, state_at
+from ledger.queries import QueryError, balances_doc, history_of, loans_doc, triggers_doc
+from ledger.timeaxes import TimePoint, parse_as_of, parse_known_at
 
 __all__ = ["add_audit_commands"]
 
@@ -63,10 +63,11 @@ def _emit(doc: Mapping[str, Any]) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
-def _rows(store: EventStore, deal: str, point: TimePoint, name: str) -> dict[str, Any]:
-    require_deal(store, deal)
-    state = state_at(store, deal, point, [name])[name]
-    return {k: dict(v.row) for k, v in sorted(state.items())}
+def _read(query: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
+    try:
+        return query()
+    except QueryError as exc:
+        raise fail(str(exc)) from None
 
 
 def balances(
@@ -80,13 +81,11 @@ def balances(
     _check_format(fmt)
     point = _point(as_of, known_at)
     with open_store(db_url) as store:
-        rows = _rows(store, deal, point, "balances")
-    result = {k: Decimal(v["balance"]) for k, v in rows.items()}
+        doc = _read(lambda: balances_doc(store, deal, point))
     if fmt == "json":
-        _emit(
-            {"deal_id": deal, **point.as_dict(), "balances": {k: str(v) for k, v in result.items()}}
-        )
+        _emit(doc)
         return
+    result = {k: Decimal(v) for k, v in doc["balances"].items()}
     table = Table(title=f"Balances — {deal} ({point.describe()})")
     table.add_column("account")
     table.add_column("balance", justify="right")
@@ -124,18 +123,11 @@ def loans(
     _check_format(fmt)
     point = _point(as_of, known_at)
     with open_store(db_url) as store:
-        rows = _rows(store, deal, point, "loans")
-    missing = [lid for lid in loan or () if lid not in rows]
-    if missing:
-        raise fail(f"deal {deal!r} has no loan {', '.join(missing)} ({point.describe()})")
-    chosen = {
-        k: v
-        for k, v in rows.items()
-        if (not loan or k in loan) and (status is None or v.get("status") == status)
-    }
+        doc = _read(lambda: loans_doc(store, deal, point, loan, status))
     if fmt == "json":
-        _emit({"deal_id": deal, **point.as_dict(), "loans": chosen})
+        _emit(doc)
         return
+    chosen = doc["loans"]
     table = Table(title=f"Loans — {deal} ({point.describe()}): {len(chosen)}")
     table.add_column("loan")
     for col in _LOAN_COLUMNS:
@@ -156,44 +148,24 @@ def triggers(
     _check_format(fmt)
     point = _point(as_of, known_at)
     with open_store(db_url) as store:
-        rows = _rows(store, deal, point, "notes")
-    found = {
-        k.split(":", 1)[1]: v for k, v in rows.items() if k.startswith(("trigger:", "declared:"))
-    }
+        doc = _read(lambda: triggers_doc(store, deal, point))
     if fmt == "json":
-        _emit(
-            {
-                "deal_id": deal,
-                **point.as_dict(),
-                "triggers": {
-                    k.removeprefix("trigger:"): v
-                    for k, v in rows.items()
-                    if k.startswith("trigger:")
-                },
-                "declared": {
-                    k.removeprefix("declared:"): v
-                    for k, v in rows.items()
-                    if k.startswith("declared:")
-                },
-            }
-        )
+        _emit(doc)
         return
     table = Table(title=f"Triggers — {deal} ({point.describe()})")
     table.add_column("trigger", no_wrap=True)
     for col in ("in effect", "breached", "value", "threshold", "as of"):
         table.add_column(col)
-    for k, v in rows.items():
-        if k.startswith("trigger:"):
-            table.add_row(
-                k.removeprefix("trigger:"), str(v.get("in_effect")), str(v.get("breached")),
-                str(v.get("value")), str(v.get("threshold")), str(v.get("as_of")),
-            )  # fmt: skip
-        elif k.startswith("declared:"):
-            table.add_row(
-                k.removeprefix("declared:") + " (declared)", str(v.get("declared")), "", "", "",
-                str(v.get("on")),
-            )  # fmt: skip
-    if not found:
+    for k, v in doc["declared"].items():  # the key order of the stored rows: declared first
+        table.add_row(
+            k + " (declared)", str(v.get("declared")), "", "", "", str(v.get("on")),
+        )  # fmt: skip
+    for k, v in doc["triggers"].items():
+        table.add_row(
+            k, str(v.get("in_effect")), str(v.get("breached")), str(v.get("value")),
+            str(v.get("threshold")), str(v.get("as_of")),
+        )  # fmt: skip
+    if not doc["declared"] and not doc["triggers"]:
         out.print(f"no trigger evaluated for {deal} ({point.describe()})")
         return
     out.print(table)
@@ -214,18 +186,10 @@ def history(
         raise fail("give exactly one of --loan or --account", 2)
     point = _point(as_of, known_at)
     with open_store(db_url) as store:
-        if deal not in store.deals():
-            raise fail(f"no deal {deal!r} in the store")
-        if loan is not None:
-            lines = loan_history(store, deal, loan, point)
-            subject = {"loan_id": loan}
-        else:
-            assert account is not None
-            lines = account_history(store, deal, account, point)
-            subject = {"account": account}
-    if not lines:
-        what = f"loan {loan!r}" if loan is not None else f"account {account!r}"
-        raise fail(f"deal {deal!r}: no event touches {what} ({point.describe()})")
+        try:
+            subject, lines = history_of(store, deal, point, loan=loan, account=account)
+        except QueryError as exc:
+            raise fail(str(exc)) from None
     doc = history_json(deal, subject, point, lines)
     if fmt == "json":
         _emit(doc)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from events.store import EventStore
-from ledger import db
+from ledger import db, queries
 
 __all__ = ["DbOption", "DealOption", "State", "fail", "open_store", "require_deal"]
 
@@ -48,6 +48,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def require_deal(store: EventStore, deal: str) -> None:
     """Refuse (exit 1) a deal the store does not hold, naming the deals it does."""
-    known = store.deals()
-    if deal not in known:
-        raise fail(f"no deal {deal!r} in the store (deals: {', '.join(known) or 'none'})")
+    try:
+        queries.require_deal(store, deal)
+    except queries.UnknownDeal as exc:
+        raise fail(str(exc)) from None

@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 
@@ -29,6 +29,7 @@ from ledger.cli_common import DbOption, DealOption, fail, open_store
 from ledger.cycle import (
     CycleResult,
     approve_cycle,
+    cycle_result_json,
     declare_event,
     elect_clean_up_call,
     issue_notes,
@@ -58,29 +59,11 @@ def _paid_out(result: CycleResult) -> Decimal | None:
     return None
 
 
-def result_json(result: CycleResult) -> dict[str, Any]:
-    """A result as JSON: the events posted (or that would be) with their keys and payloads."""
-    return {
-        "deal_id": result.deal_id,
-        "payment_date": result.payment_date.isoformat(),
-        "period_index": result.period_index,
-        "status": result.status,
-        "mode": result.mode,
-        "events": [
-            {
-                "type": e.type,
-                "idempotency_key": e.idempotency_key,
-                "effective_date": e.effective_date.isoformat(),
-                "data": e.data,
-            }
-            for e in result.events
-        ],
-    }
-
-
 def _print(results: Sequence[CycleResult], fmt: str) -> None:
     if fmt == "json":
-        typer.echo(json.dumps([result_json(r) for r in results], ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps([cycle_result_json(r) for r in results], ensure_ascii=False, indent=2)
+        )
         return
     if not results:
         typer.echo("nothing due: every payment date up to then is posted")

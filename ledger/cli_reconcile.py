@@ -23,16 +23,16 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from events.store import StoreError
 from ledger.cli_common import DbOption, fail, open_store
-from ledger.statement_import import AccountReconciliation, import_statements
+from ledger.statement_import import AccountReconciliation, import_statements, reconcile_json
 from ledger.statements import StatementRejected
 
-__all__ = ["EXIT_BREAKS", "reconcile_command", "reconcile_json"]
+__all__ = ["EXIT_BREAKS", "reconcile_command"]
 
 EXIT_BREAKS = 4
 """Exit code of ``--fail-on-breaks`` when a break is open."""
@@ -55,37 +55,6 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
             raise fail(f"--account {pair!r}: use BANK_ACCOUNT=LEDGER_ACCOUNT", 2)
         out[bank.strip()] = ledger.strip()
     return out
-
-
-def reconcile_json(deal_id: str, results: list[AccountReconciliation]) -> dict[str, Any]:
-    """The command's JSON: per-account summary, every match and every break (each with its
-    account), as recorded in ``ReconciliationCompleted``."""
-    accounts = []
-    matched: list[dict[str, Any]] = []
-    breaks: list[dict[str, Any]] = []
-    for r in results:
-        c = r.result
-        accounts.append(
-            {
-                "account": c.account,
-                "file": r.file,
-                "file_sha256": c.file_sha256,
-                "already_imported": r.duplicate,
-                "statement_event_id": r.statement.event_id,
-                "reconciliation_event_id": r.reconciliation.event_id,
-                "period_start": c.period_start.isoformat(),
-                "period_end": c.period_end.isoformat(),
-                "bank_closing_balance": None
-                if c.bank_closing_balance is None
-                else str(c.bank_closing_balance),
-                "ledger_closing_balance": str(c.ledger_closing_balance),
-                "matched": len(c.matched),
-                "breaks": len(c.breaks),
-            }
-        )
-        matched += [{"account": c.account, **m.model_dump(mode="json")} for m in c.matched]
-        breaks += [{"account": c.account, **b.model_dump(mode="json")} for b in c.breaks]
-    return {"deal_id": deal_id, "accounts": accounts, "matched": matched, "breaks": breaks}
 
 
 def _table(results: list[AccountReconciliation]) -> None:

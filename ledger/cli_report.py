@@ -16,28 +16,14 @@ error that names the ones that exist.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from events.store import EventStore
 from ledger.cli_common import DbOption, DealOption, fail, open_store
-from ledger.reports import (
-    FORMATS,
-    Format,
-    Report,
-    ReportError,
-    build_servicer_report,
-    build_trustee_report,
-    deal_of,
-    payment_dates,
-    read_events,
-    render,
-    report_periods,
-)
+from ledger.reports import FORMATS, Format, Kind, ReportError, build_report, render
 from ledger.timeaxes import parse_known_at
 
 __all__ = ["report_app"]
@@ -82,13 +68,20 @@ def _known(text: str | None) -> datetime | None:
 
 
 def _emit(
-    build: Callable[[EventStore], Report], db_url: str | None, fmt: Format, out: Path | None
+    kind: Kind,
+    deal: str,
+    dates: tuple[date | None, date | None],
+    known_at: datetime | None,
+    db_url: str | None,
+    fmt: Format,
+    out: Path | None,
 ) -> None:
     if fmt == "xlsx" and out is None:
         raise fail("--format xlsx needs --out FILE", 2)
+    day, as_of = dates
     with open_store(db_url) as store:
         try:
-            report = build(store)
+            report = build_report(store, kind, deal, day, as_of=as_of, known_at=known_at)
         except ReportError as exc:
             raise fail(str(exc)) from None
     data = render(report, fmt)
@@ -118,15 +111,6 @@ def _date_or_as_of(
     )
 
 
-def _latest(days: list[date], as_of: date, what: str) -> date:
-    """The last of ``days`` on or before ``as_of``."""
-    before = [d for d in days if d <= as_of]
-    if not before:
-        listed = ", ".join(d.isoformat() for d in days) or "none"
-        raise ReportError(f"no {what} on or before {as_of.isoformat()}; {what}s: {listed}")
-    return before[-1]
-
-
 @report_app.command("trustee")
 def trustee(
     deal: DealOption,
@@ -141,16 +125,8 @@ def trustee(
 ) -> None:
     """The trustee's payment-date report (受托机构报告) of one payment date, or the latest one on
     or before --as-of."""
-    day, upto = _date_or_as_of(payment_date, as_of, "--payment-date")
-    chosen, when = _format(fmt), _known(known_at)
-
-    def build(store: EventStore) -> Report:
-        events = read_events(store, deal, when)
-        pd = day if upto is None else _latest(payment_dates(events), upto, "payment date")
-        assert pd is not None
-        return build_trustee_report(events, deal, pd, known_at=when)
-
-    _emit(build, db_url, chosen, out)
+    dates = _date_or_as_of(payment_date, as_of, "--payment-date")
+    _emit("trustee", deal, dates, _known(known_at), db_url, _format(fmt), out)
 
 
 @report_app.command("servicer")
@@ -168,17 +144,5 @@ def servicer(
 ) -> None:
     """The servicer's monthly report (服务机构报告) of one collection period, or of the latest
     period ended on or before --as-of."""
-    day, upto = _date_or_as_of(period_end, as_of, "--period-end")
-    chosen, when = _format(fmt), _known(known_at)
-
-    def build(store: EventStore) -> Report:
-        events = read_events(store, deal, when)
-        if upto is None:
-            end = day
-        else:
-            ends = [e for _, e in report_periods(deal_of(events, deal), events)]
-            end = _latest(ends, upto, "collection period end")
-        assert end is not None
-        return build_servicer_report(events, deal, end, known_at=when)
-
-    _emit(build, db_url, chosen, out)
+    dates = _date_or_as_of(period_end, as_of, "--period-end")
+    _emit("servicer", deal, dates, _known(known_at), db_url, _format(fmt), out)

@@ -37,8 +37,8 @@ from ledger.servicing import (
     import_tape,
     list_deals,
     load_deal,
-    post_event,
-    reverse_event,
+    post_operator_event,
+    posted_json,
 )
 from ledger.tapes import TapeRejected
 
@@ -147,47 +147,16 @@ def post(
         raise fail(f"--effective-date: {exc}") from None
     with open_store(db_url) as store:
         try:
-            if type_name.lower() == "reversal":
-                missing = [k for k in ("event_id", "reason") if not payload.get(k)]
-                if missing:
-                    raise fail(f"reversal --data needs {' and '.join(missing)}")
-                recorded = reverse_event(
-                    store,
-                    deal,
-                    str(payload["event_id"]),
-                    str(payload["reason"]),
-                    actor,
-                    role,
-                    effective_date=when,
-                )
-            else:
-                recorded = post_event(
-                    store,
-                    type_name,
-                    deal,
-                    payload,
-                    actor,
-                    role,
-                    idempotency_key=key,
-                    effective_date=when,
-                )
+            recorded = post_operator_event(
+                store, type_name, deal, payload, actor, role,
+                idempotency_key=key, effective_date=when,
+            )  # fmt: skip
         except TapeRejected as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
         except StoreError as exc:
             raise fail(str(exc)) from None
-    typer.echo(
-        json.dumps(
-            {
-                "event_id": recorded.event_id,
-                "type": recorded.type,
-                "deal_id": recorded.deal_id,
-                "deal_seq": recorded.deal_seq,
-                "stream_id": recorded.stream_id,
-                "hash": recorded.hash,
-            }
-        )
-    )
+    typer.echo(json.dumps(posted_json(recorded)))
 
 
 def deal_load(

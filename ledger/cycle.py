@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import itemgetter
-from typing import Literal
+from typing import Any, Literal
 
 from events.cycle import (
     CYCLE_STREAM,
@@ -95,6 +95,7 @@ __all__ = [
     "approval_required",
     "approve_cycle",
     "cycle_key",
+    "cycle_result_json",
     "declare_event",
     "elect_clean_up_call",
     "issue_notes",
@@ -588,6 +589,26 @@ def _run_one(
     walk.add(recorded)
     walk.posted.add(pd)
     return result("already_posted" if appended.duplicate else "posted", recorded)
+
+
+def cycle_result_json(result: CycleResult) -> dict[str, Any]:
+    """A result as JSON: the events posted (or that would be) with their keys and payloads."""
+    return {
+        "deal_id": result.deal_id,
+        "payment_date": result.payment_date.isoformat(),
+        "period_index": result.period_index,
+        "status": result.status,
+        "mode": result.mode,
+        "events": [
+            {
+                "type": e.type,
+                "idempotency_key": e.idempotency_key,
+                "effective_date": e.effective_date.isoformat(),
+                "data": e.data,
+            }
+            for e in result.events
+        ],
+    }
 
 
 def run_due(

@@ -114,6 +114,8 @@ __all__ = [
     "negate_entries",
     "open_collection_period",
     "post_event",
+    "post_operator_event",
+    "posted_json",
     "reverse_event",
     "servicer_events",
     "tape_kind",
@@ -1168,3 +1170,43 @@ def reverse_event(
         role=role,
     )
     return store.append([new]).events[0]
+
+
+def post_operator_event(
+    store: EventStore,
+    type_name: str,
+    deal_id: str,
+    data: Mapping[str, Any],
+    actor: str,
+    role: str,
+    *,
+    idempotency_key: str | None = None,
+    effective_date: date | None = None,
+) -> RecordedEvent:
+    """What ``trust-ledger post`` and the HTTP API's ``POST .../events`` do: ``reversal`` (payload
+    ``{"event_id", "reason"}``) through :func:`reverse_event`, any other type through
+    :func:`post_event`."""
+    if type_name.lower() != "reversal":
+        return post_event(
+            store, type_name, deal_id, data, actor, role,
+            idempotency_key=idempotency_key, effective_date=effective_date,
+        )  # fmt: skip
+    missing = [k for k in ("event_id", "reason") if not data.get(k)]
+    if missing:
+        raise ServicingError(f"a reversal's data needs {' and '.join(missing)}")
+    return reverse_event(
+        store, deal_id, str(data["event_id"]), str(data["reason"]), actor, role,
+        effective_date=effective_date,
+    )  # fmt: skip
+
+
+def posted_json(recorded: RecordedEvent) -> dict[str, Any]:
+    """What a posted event is reported as: its id, type, place in the chain and hash."""
+    return {
+        "event_id": recorded.event_id,
+        "type": recorded.type,
+        "deal_id": recorded.deal_id,
+        "deal_seq": recorded.deal_seq,
+        "stream_id": recorded.stream_id,
+        "hash": recorded.hash,
+    }

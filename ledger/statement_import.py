@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from events.bank import BankStatementImported, ReconciliationCompleted
 from events.envelope import NewEvent, RecordedEvent, event_id_for
@@ -44,6 +45,7 @@ __all__ = [
     "deal_bank_accounts",
     "import_statements",
     "ledger_statements",
+    "reconcile_json",
     "write_and_reconcile",
 ]
 
@@ -316,3 +318,34 @@ def write_and_reconcile(
             }
         )
     return rows
+
+
+def reconcile_json(deal_id: str, results: list[AccountReconciliation]) -> dict[str, Any]:
+    """The command's JSON: per-account summary, every match and every break (each with its
+    account), as recorded in ``ReconciliationCompleted``."""
+    accounts = []
+    matched: list[dict[str, Any]] = []
+    breaks: list[dict[str, Any]] = []
+    for r in results:
+        c = r.result
+        accounts.append(
+            {
+                "account": c.account,
+                "file": r.file,
+                "file_sha256": c.file_sha256,
+                "already_imported": r.duplicate,
+                "statement_event_id": r.statement.event_id,
+                "reconciliation_event_id": r.reconciliation.event_id,
+                "period_start": c.period_start.isoformat(),
+                "period_end": c.period_end.isoformat(),
+                "bank_closing_balance": None
+                if c.bank_closing_balance is None
+                else str(c.bank_closing_balance),
+                "ledger_closing_balance": str(c.ledger_closing_balance),
+                "matched": len(c.matched),
+                "breaks": len(c.breaks),
+            }
+        )
+        matched += [{"account": c.account, **m.model_dump(mode="json")} for m in c.matched]
+        breaks += [{"account": c.account, **b.model_dump(mode="json")} for b in c.breaks]
+    return {"deal_id": deal_id, "accounts": accounts, "matched": matched, "breaks": breaks}

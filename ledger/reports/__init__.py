@@ -9,9 +9,11 @@ HTML with charts or XLSX, byte-identical when rebuilt from the same events.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
+from events.store import EventStore
 from ledger.report_files import report_csv, report_html, report_json
 from ledger.reports.model import Report, Section
 from ledger.reports.servicer import build_servicer_report, report_periods, servicer_report
@@ -28,9 +30,11 @@ __all__ = [
     "FORMATS",
     "Format",
     "History",
+    "Kind",
     "Report",
     "ReportError",
     "Section",
+    "build_report",
     "build_servicer_report",
     "build_trustee_report",
     "collection_period_end",
@@ -46,6 +50,45 @@ __all__ = [
 
 Format = Literal["json", "csv", "html", "xlsx"]
 FORMATS: tuple[Format, ...] = ("json", "csv", "html", "xlsx")
+Kind = Literal["trustee", "servicer"]
+
+
+def _latest(days: list[date], as_of: date, what: str) -> date:
+    """The last of ``days`` on or before ``as_of``."""
+    before = [d for d in days if d <= as_of]
+    if not before:
+        listed = ", ".join(d.isoformat() for d in days) or "none"
+        raise ReportError(f"no {what} on or before {as_of.isoformat()}; {what}s: {listed}")
+    return before[-1]
+
+
+def build_report(
+    store: EventStore,
+    kind: Kind,
+    deal_id: str,
+    day: date | None = None,
+    *,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+) -> Report:
+    """The trustee's report of payment date ``day`` or the servicer's of the collection period
+    ending on ``day``; with ``as_of`` instead, the latest one on or before it. As known at
+    ``known_at`` (every recorded event when None). Raises :class:`ReportError` naming the dates
+    that exist."""
+    if (day is None) == (as_of is None):
+        raise ValueError("give exactly one of a date or as_of")
+    events = read_events(store, deal_id, known_at)
+    if kind == "trustee":
+        pd = day if as_of is None else _latest(payment_dates(events), as_of, "payment date")
+        assert pd is not None
+        return build_trustee_report(events, deal_id, pd, known_at=known_at)
+    if as_of is None:
+        end = day
+    else:
+        ends = [e for _, e in report_periods(deal_of(events, deal_id), events)]
+        end = _latest(ends, as_of, "collection period end")
+    assert end is not None
+    return build_servicer_report(events, deal_id, end, known_at=known_at)
 
 
 def render(report: Report, fmt: Format) -> bytes:
