@@ -259,3 +259,46 @@ def scheduler(
         serve(url, deals, hour=hour, minute=minute)
     except (KeyboardInterrupt, SystemExit):
         out.print("scheduler stopped")
+
+
+KEYS_ENV = "TRUST_LEDGER_API_KEYS"
+
+
+@app.command()
+def serve(
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys",
+            help=f"Token file: lines of TOKEN NAME ROLE (servicer, trustee, auditor); "
+            f"default ${KEYS_ENV}",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    db_url: DbOption = None,
+) -> None:
+    """Run the HTTP API (ledger/api.py): the servicer's, trustee's and auditor's operations
+    behind bearer tokens; OpenAPI documentation at /docs."""
+    import os
+
+    import uvicorn
+
+    from ledger.api import KeyFileError, create_app, parse_keys
+
+    path = keys or (Path(os.environ[KEYS_ENV]) if os.environ.get(KEYS_ENV) else None)
+    if path is None:
+        raise fail(f"give --keys FILE or set {KEYS_ENV}: no token, no API", 2)
+    try:
+        callers = parse_keys(path.read_text(encoding="utf-8"), str(path))
+    except OSError as exc:
+        raise fail(f"{path}: {exc.strerror}") from None
+    except KeyFileError as exc:
+        raise fail(str(exc)) from None
+    with open_store(db_url) as store:
+        out.print(f"serving {len(callers)} token(s) on http://{host}:{port} (docs at /docs)")
+        uvicorn.run(create_app(store, callers), host=host, port=port, log_level="info")
+
+
+if __name__ == "__main__":  # python -m ledger.cli
+    app()
