@@ -2,6 +2,7 @@
 
     python -m benchmarks.ingest [--loans 100000] [--rounds 3] [--seed 0] [--no-replay]
                                 [--replay-loans 110000] [--replay-months 36] [--profile FILE]
+                                [--events-only]
 
 Per round, on fresh schemas:
 
@@ -26,6 +27,12 @@ colleague's ``benchmarks/replay.py`` appends a simulated history (``--replay-loa
 ``run_replay`` rebuilds every projection from zero in a fresh process (its events/s and peak
 RSS). ``--profile`` writes a cProfile of the last ingest and prints its top entries. The last line
 is one JSON object. Target (SPEC §8): ``ingest_per_s >= 0.70 × copy_per_s``.
+
+Each timed step also reports the CPU seconds it cost: this process (``getrusage``) and every
+PostgreSQL process of the machine (``/proc``; zero for a remote server). ``ratio_bound_by_cpu`` is
+the best ratio the import's CPU work would allow were it spread perfectly over every core: the
+COPY's wall time over (the import's client + server CPU seconds / the number of cores). A bound
+under 0.70 says no scheduling of the same work can meet the target on this machine.
 """
 
 from __future__ import annotations
@@ -34,10 +41,13 @@ import argparse
 import cProfile
 import importlib
 import json
+import os
 import pstats
+import resource
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +69,7 @@ from ledger.servicing import (
 )
 from ledger.simulate import simulate_months, simulate_pool
 from ledger.tapes import BoardingRow, format_boarding_csv, write_servicer_csv
+from projections.runner import ProjectionRunner
 
 DEAL_FILE = Path(__file__).resolve().parents[1] / "ledger" / "deals" / "004_byd_2021_2.yaml"
 DEAL = "byd_2021_2"
@@ -96,23 +107,63 @@ def _board(url: str, boarding: bytes) -> None:
     engine.dispose()
 
 
-def run_ingest(url: str, tape: Path, profile_to: Path | None = None) -> tuple[float, int]:
+def cpu_now() -> tuple[float, dict[int, float]]:
+    """CPU seconds (user + system) used so far by this process, and by each PostgreSQL process of
+    this machine (read from ``/proc``; none for a remote server)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    server: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                name, _, rest = f.read().rpartition(")")
+        except OSError:  # the process ended meanwhile
+            continue
+        if name.endswith("(postgres"):
+            fields = rest.split()
+            server[int(pid)] = (int(fields[11]) + int(fields[12])) / tick
+    return usage.ru_utime + usage.ru_stime, server
+
+
+@dataclass
+class Timed:
+    """Wall seconds of a timed step and the CPU seconds it cost this process and the server (the
+    server's processes alive at its end: a backend closed meanwhile is not the step's)."""
+
+    wall: float
+    client_cpu: float
+    server_cpu: float
+
+    @classmethod
+    def since(cls, t0: float, cpu0: tuple[float, dict[int, float]]) -> Timed:
+        wall = time.perf_counter() - t0
+        client, server = cpu_now()
+        used = sum(v - cpu0[1].get(pid, 0.0) for pid, v in server.items())
+        return cls(wall, client - cpu0[0], used)
+
+
+def run_ingest(
+    url: str, tape: Path, profile_to: Path | None = None, events_only: bool = False
+) -> tuple[Timed, int]:
     engine = db.make_engine(url)
-    store = EventStore(engine)
+    # --events-only: a store with no live read model, so the append writes the events alone
+    store = EventStore(engine, ProjectionRunner([]) if events_only else None)
     deal_in_force(store, DEAL)  # parse the deal once, as a running service would have
     prof = cProfile.Profile() if profile_to is not None else None
-    t0 = time.perf_counter()
+    cpu0, t0 = cpu_now(), time.perf_counter()
     if prof is not None:
         prof.enable()
     result = import_servicer_tape(store, DEAL, tape)
     if prof is not None:
         prof.disable()
-    elapsed = time.perf_counter() - t0
+    timed = Timed.since(t0, cpu0)
     if prof is not None and profile_to is not None:
         prof.dump_stats(str(profile_to))
     engine.dispose()
     assert not result.duplicate
-    return elapsed, len(result.events)
+    return timed, len(result.events)
 
 
 def read_rows(url: str, after_position: int) -> list[tuple[object, ...]]:
@@ -143,16 +194,16 @@ def max_position(url: str) -> int:
     return int(v or 0)
 
 
-def run_copy(url: str, rows: list[tuple[object, ...]]) -> float:
+def run_copy(url: str, rows: list[tuple[object, ...]]) -> Timed:
     """Raw binary COPY of the prepared rows in one transaction (as the import is one batch)."""
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as conn:
-        t0 = time.perf_counter()
+        cpu0, t0 = cpu_now(), time.perf_counter()
         with conn.transaction(), copy_cursor(conn) as cur, cur.copy(COPY_SQL) as copy:
             copy.set_types(COPY_TYPES)
             for row in rows:
                 copy.write_row(row)
-        return time.perf_counter() - t0
+        return Timed.since(t0, cpu0)
 
 
 def _replay(base: str, n_loans: int, months: int) -> dict[str, float] | None:
@@ -185,12 +236,18 @@ def main() -> None:
     ap.add_argument("--replay-loans", type=int, default=110_000)
     ap.add_argument("--replay-months", type=int, default=36)
     ap.add_argument("--profile", type=Path, help="write a cProfile of the last ingest here")
+    ap.add_argument(
+        "--events-only",
+        action="store_true",
+        help="not the import path: the same import with no live projection (what it would cost "
+        "were the projections written after the commit)",
+    )
     args = ap.parse_args()
     from ledger.logs import configure
 
     configure("WARNING")
-    ingest_times: list[float] = []
-    copy_times: list[float] = []
+    ingests: list[Timed] = []
+    copies: list[Timed] = []
     n_events = 0
     with tempfile.TemporaryDirectory() as tmp:
         print(f"simulating {args.loans:,} eligible loans and one month ...", flush=True)
@@ -203,25 +260,32 @@ def main() -> None:
                     _board(url, boarding)
                     start = max_position(url)
                     last = r == args.rounds
-                    elapsed, n_events = run_ingest(url, tape, args.profile if last else None)
-                    ingest_times.append(elapsed)
+                    profile_to = args.profile if last else None
+                    timed, n_events = run_ingest(url, tape, profile_to, args.events_only)
+                    ingests.append(timed)
                     rows = read_rows(url, start)
                 with fresh_schema(base, "ingest_copy") as url:
                     _board(url, boarding)
-                    copy_times.append(run_copy(url, rows))
+                    copies.append(run_copy(url, rows))
+                i, c = ingests[-1], copies[-1]
                 print(
-                    f"round {r}: ingest {n_events / ingest_times[-1]:,.0f} events/s "
-                    f"({ingest_times[-1]:.2f} s), copy {len(rows) / copy_times[-1]:,.0f} rows/s "
-                    f"({copy_times[-1]:.2f} s)",
+                    f"round {r}: ingest {n_events / i.wall:,.0f} events/s ({i.wall:.2f} s; CPU "
+                    f"{i.client_cpu:.2f} s here, {i.server_cpu:.2f} s server), copy "
+                    f"{len(rows) / c.wall:,.0f} rows/s ({c.wall:.2f} s; CPU {c.client_cpu:.2f} s "
+                    f"here, {c.server_cpu:.2f} s server)",
                     flush=True,
                 )
             replay = None
             if not args.no_replay:
                 print("replay ...", flush=True)
                 replay = _replay(base, args.replay_loans, args.replay_months)
-    ingest = n_events / statistics.median(ingest_times)
-    copy_rate = n_events / statistics.median(copy_times)
+    ingest = n_events / statistics.median(i.wall for i in ingests)
+    copy_rate = n_events / statistics.median(c.wall for c in copies)
     print(f"ingest / copy = {ingest / copy_rate:.2f} (target >= 0.70)")
+    # the best ratio the import's CPU work allows, were it spread perfectly over every core
+    cores = os.cpu_count() or 1
+    cpu = statistics.median(i.client_cpu + i.server_cpu for i in ingests)
+    bound = n_events / copy_rate / (cpu / cores)
     if args.profile is not None:
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(25)
     result: dict[str, float] = {
@@ -230,6 +294,13 @@ def main() -> None:
         "ratio_vs_copy": round(ingest / copy_rate, 3),
         "events": n_events,
         "tape_records": records,
+        "events_only": args.events_only,
+        "ingest_client_cpu_s": round(statistics.median(i.client_cpu for i in ingests), 2),
+        "ingest_server_cpu_s": round(statistics.median(i.server_cpu for i in ingests), 2),
+        "copy_client_cpu_s": round(statistics.median(c.client_cpu for c in copies), 2),
+        "copy_server_cpu_s": round(statistics.median(c.server_cpu for c in copies), 2),
+        "cores": cores,
+        "ratio_bound_by_cpu": round(bound, 3),
     }
     if replay is not None:
         result["replay_events"] = round(replay["replay_events"])

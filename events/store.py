@@ -267,6 +267,7 @@ class EventStore:
             return AppendResult(replay, duplicate=True)
         versions = self._stream_versions(conn, deal_id, {e.stream_id for e in new} | set(expected))
         self._check_expected(versions, expected)
+        project = project and bool(self.runner.projections)  # a store without read models
         live = self.runner.live_batch(conn, deal_id, last_seq + 1) if project else None
         first_position = self._reserve_positions(conn, len(new))
         chained = self._chain(new, last_seq, last_hash, versions, first_position)
@@ -365,16 +366,18 @@ class EventStore:
         streams = sorted(stream_ids)
         versions = dict.fromkeys(streams, 0)
         if self.dialect == "postgresql":
-            # one array parameter on the driver's cursor: for a 100,000-loan tape, SQLAlchemy's
-            # per-element processing of chunked array parameters cost 0.33 s of the 0.53 s
+            # one array parameter on the driver's cursor (for a 100,000-loan tape, SQLAlchemy's
+            # per-element processing of chunked array parameters cost 0.33 s of 0.53 s), and one
+            # backward index probe per stream: "stream_id = ANY(...) GROUP BY" is planned as a
+            # scan of the whole table once the array is large, which grows with every month
             raw: Any = conn.connection.driver_connection
             with raw.cursor() as cursor:
                 cursor.execute(
-                    "SELECT stream_id, max(stream_version) FROM events "
-                    "WHERE deal_id = %s AND stream_id = ANY(%s) GROUP BY stream_id",
+                    "SELECT s, (SELECT max(stream_version) FROM events "
+                    "WHERE deal_id = %s AND stream_id = s) FROM unnest(%s::text[]) AS s",
                     [deal_id, streams],
                 )
-                versions.update(cursor)
+                versions.update((s, v) for s, v in cursor if v is not None)
             return versions
         for chunk in _chunks(streams):
             q = (

@@ -175,3 +175,19 @@ def test_raw_event_is_validated_before_writing(store: EventStore) -> None:
     with pytest.raises(InvalidEvent, match="float"):
         store.append([bad])
     assert list(store.read(DEAL)) == []
+
+
+def test_a_store_without_read_models_writes_the_events_alone(store: EventStore) -> None:
+    from events.tables import projection_checkpoints, projection_rows
+    from projections.runner import ProjectionRunner
+
+    bare = EventStore(store.engine, ProjectionRunner([]))
+    r = bare.append([collection(1), collection(2)])
+    assert [e.deal_seq for e in r.events] == [1, 2]
+    with store.engine.connect() as conn:
+        for table in (projection_rows, projection_checkpoints):
+            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
+    # the default runner then folds the backlog on its next append: live equals a replay of all
+    store.append([collection(3)])
+    assert store.runner.live(store, DEAL, "balances")
+    assert store.runner.compare(store, DEAL) == []
