@@ -478,7 +478,7 @@ class _Walk:
 
     The history is read as the replay reads it (:func:`projections.fast.read_rows`: only the
     columns a fold needs, payloads parsed by orjson) and kept as rows; each becomes an event
-    only when it is fed. On a 100,000-loan pool this halves the cycle's time and memory."""
+    only when it is fed (``benchmarks/cycle.py``, 84,427 loans: 12.2 s to 7.3 s a cycle)."""
 
     def __init__(self, store: EventStore, deal_id: str, until: dt.date) -> None:
         self.store, self.deal_id = store, deal_id
