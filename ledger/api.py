@@ -11,12 +11,14 @@ triggers, history, reports
 ``GET /deals/{d}/verify``                           yes        yes
 ``POST /deals/{d}/tapes``               yes
 ``POST /deals/{d}/events``              yes         yes
-``POST /deals/{d}/run-due``,                        yes
-``.../approvals``, ``.../statements``
+``POST /deals``, ``.../notes-issued``,              yes
+``.../run-due``, ``.../approvals``,
+``.../statements``
 ======================================  ==========  =========  =========
 
 An event posted through the API records the token's name as its ``actor`` and the token's role
-as its ``role``: the audit trail says who did it. Reads take ``as_of`` (an effective date) and
+as its ``role`` (the notes' issue is recorded in the role ``issuer``): the audit trail says who did
+it. Reads take ``as_of`` (an effective date) and
 ``known_at`` (a recorded time; a bare date is the end of that day) as the CLI's ``--as-of`` and
 ``--known-at`` do, and answer with the CLI's ``--format json`` documents.
 
@@ -47,8 +49,9 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from events.store import ConcurrencyError, EventStore, IdempotencyConflict, StoreError
-from ledger.cycle import approve_cycle, cycle_result_json, run_due
+from ledger.cycle import approve_cycle, cycle_result_json, issue_notes, run_due
 from ledger.cycle_state import CycleError
+from ledger.deal.loader import DealValidationError
 from ledger.history import history_json
 from ledger.queries import (
     QueryError,
@@ -59,7 +62,13 @@ from ledger.queries import (
     triggers_doc,
 )
 from ledger.reports import Format, Kind, ReportError, build_report, render
-from ledger.servicing import import_tape, list_deals, post_operator_event, posted_json
+from ledger.servicing import (
+    import_tape,
+    list_deals,
+    post_operator_event,
+    posted_json,
+    record_deal,
+)
 from ledger.statement_import import import_statements, reconcile_json
 from ledger.statements import StatementRejected
 from ledger.tapes import TapeRejected
@@ -146,6 +155,13 @@ class RunDueIn(BaseModel):
     dry_run: bool = False
 
 
+class NotesIssuedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    closing_date: date | None = None
+    """Default: the deal file's closing date."""
+
+
 class ApprovalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -175,6 +191,11 @@ def create_app(store: EventStore, keys: Mapping[str, Caller]) -> FastAPI:
     @app.exception_handler(TapeRejected)
     def _tape(_: Request, exc: TapeRejected) -> JSONResponse:
         return _rejected(422, exc, exc.errors)
+
+    @app.exception_handler(DealValidationError)
+    def _deal(_: Request, exc: DealValidationError) -> JSONResponse:
+        problems = [{"path": p.path, "line": p.line, "reason": p.message} for p in exc.problems]
+        return JSONResponse({"detail": str(exc).split("\n", 1)[0], "problems": problems}, 422)
 
     @app.exception_handler(StatementRejected)
     def _statement(_: Request, exc: StatementRejected) -> JSONResponse:
@@ -236,6 +257,26 @@ def create_app(store: EventStore, keys: Mapping[str, Caller]) -> FastAPI:
     @app.get("/deals")
     def deals(_: Reader) -> list[dict[str, str | None]]:
         return list_deals(store)
+
+    @app.post("/deals")
+    async def load(
+        request: Request,
+        who: Trustee,
+        file: Annotated[str, Query(description="the deal file's name")] = "deal.yaml",
+    ) -> dict[str, Any]:
+        """A deal definition (YAML, ``deal schema``) as the request body: validated, every
+        problem named by YAML path and line, and recorded as the deal in force (``DealDefined``,
+        idempotent by content hash)."""
+        try:
+            text = (await request.body()).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HTTPException(422, f"{file}: not UTF-8 ({exc.reason})") from None
+
+        def work() -> dict[str, Any]:
+            recorded = record_deal(store, text, Path(file).name, actor=who.name, role=who.role)
+            return {**posted_json(recorded), "content_hash": recorded.data["content_hash"]}
+
+        return await run_in_threadpool(work)
 
     @app.get("/deals/{deal}/balances")
     def balances(
@@ -363,6 +404,12 @@ def create_app(store: EventStore, keys: Mapping[str, Caller]) -> FastAPI:
         Stops at a cycle that awaits the trustee's approval (its status says so)."""
         require_deal(store, deal)
         return [cycle_result_json(r) for r in run_due(store, deal, body.until, body.dry_run)]
+
+    @app.post("/deals/{deal}/notes-issued")
+    def notes_issued(deal: str, body: NotesIssuedIn, who: Trustee) -> dict[str, Any]:
+        """The notes of the deal in force recorded as issued (idempotent)."""
+        require_deal(store, deal)
+        return posted_json(issue_notes(store, deal, body.closing_date, actor=who.name))
 
     @app.post("/deals/{deal}/approvals")
     def approve(deal: str, body: ApprovalIn, who: Trustee) -> dict[str, Any]:

@@ -116,6 +116,7 @@ __all__ = [
     "post_event",
     "post_operator_event",
     "posted_json",
+    "record_deal",
     "reverse_event",
     "servicer_events",
     "tape_kind",
@@ -180,8 +181,23 @@ def load_deal(
     ``effective_date`` defaults to the deal's cut-off date (deterministic).
     """
     p = Path(path)
-    text = p.read_text(encoding="utf-8")
-    deal = load_deal_text(text, str(p))
+    return record_deal(
+        store, p.read_text(encoding="utf-8"), str(p),
+        actor=actor, role=role, effective_date=effective_date,
+    )  # fmt: skip
+
+
+def record_deal(
+    store: EventStore,
+    text: str,
+    source: str,
+    *,
+    actor: str = "operator",
+    role: str = "trustee",
+    effective_date: date | None = None,
+) -> RecordedEvent:
+    """:func:`load_deal` of a deal file's text (``source`` names it in the errors)."""
+    deal = load_deal_text(text, source)
     digest = deal_content_hash(text)
     event = DealDefined(name=deal.name, content=text, content_hash=digest)
     new = NewEvent.of(

@@ -27,14 +27,13 @@ from fastapi.testclient import TestClient
 from events.store import EventStore
 from ledger import accounts
 from ledger.api import KeyFileError, create_app, parse_keys
-from ledger.cycle import issue_notes
 from ledger.deal import validate_deal_file
 from ledger.demo import scaled_deal_text
 from ledger.money import ZERO
 from ledger.pool_profiles import profile
 from ledger.queries import balances_doc, history_of
 from ledger.reports import build_report, render
-from ledger.servicing import collection_periods, deal_in_force, eligible_rows, load_deal
+from ledger.servicing import collection_periods, deal_in_force, eligible_rows
 from ledger.simulate import SimulationParams, simulate_months, simulate_pool
 from ledger.statement_import import ledger_statements
 from ledger.statements import format_statement_csv, statement_file_name
@@ -68,16 +67,19 @@ def _head(store: EventStore) -> int:
 
 @pytest.fixture
 def serviced(store: EventStore, client: TestClient, tmp_path: Path) -> EventStore:
-    """Deal loaded and notes issued by the library (as ``deal load`` and ``cycle issue-notes``
-    do); boarding, three months of tapes and their remittances through the API."""
+    """Through the API: the trustee loads the deal (scaled to the pool) and issues the notes;
+    the servicer boards the pool, imports three months of tapes and remits each month."""
     cut_off = dt.date(2021, 6, 18)
     pool = eligible_rows(
         validate_deal_file(SEED_FILE), simulate_pool(profile("004"), 60, cut_off, 7)
     )
     initial = sum((r.outstanding_principal for r in pool), ZERO)
     text, _, _ = scaled_deal_text(SEED_FILE.read_text(encoding="utf-8"), initial)
-    (tmp_path / "deal.yaml").write_text(text, encoding="utf-8")
-    load_deal(store, tmp_path / "deal.yaml", effective_date=cut_off)
+    r = client.post(
+        "/deals", params={"file": "byd.yaml"}, content=text.encode(), headers=auth("trustee")
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["deal_id"] == DEAL and r.json()["type"] == "DealDefined"
 
     r = client.post(
         f"/deals/{DEAL}/tapes?file=boarding.csv",
@@ -87,7 +89,10 @@ def serviced(store: EventStore, client: TestClient, tmp_path: Path) -> EventStor
     assert r.status_code == 200, r.text
     assert r.json()["kind"] == "boarding"
     assert r.json()["events"] == len(pool) + 1  # LoanBoarded each, and PoolBoarded
-    issue_notes(store, DEAL, dt.date(2021, 9, 15))
+    r = client.post(
+        f"/deals/{DEAL}/notes-issued", json={"closing_date": "2021-09-15"}, headers=auth("trustee")
+    )
+    assert r.status_code == 200, r.text
 
     first = next(iter(collection_periods(deal_in_force(store, DEAL))))
     params = SimulationParams(first_period=cut_off + dt.timedelta(days=1))
@@ -144,6 +149,23 @@ def test_tokens_and_roles(client: TestClient) -> None:
     # a deal the store does not hold is named with the ones it does
     missing = client.get("/deals/nope/balances", headers=auth("auditor"))
     assert missing.status_code == 404 and "no deal 'nope'" in missing.json()["detail"]
+
+
+def test_a_bad_deal_file_names_path_and_line_and_stores_nothing(
+    store: EventStore, client: TestClient
+) -> None:
+    text = SEED_FILE.read_text(encoding="utf-8").replace("payment_day: 26", "payment_day: 42")
+    assert text != SEED_FILE.read_text(encoding="utf-8")
+    r = client.post(
+        "/deals", params={"file": "bad.yaml"}, content=text.encode(), headers=auth("trustee")
+    )
+    assert r.status_code == 422
+    problems = r.json()["problems"]
+    assert any(p["path"].startswith("calendar.payment_day") and p["line"] for p in problems)
+    assert "bad.yaml" in r.json()["detail"]
+    assert store.deals() == []
+    refused = client.post("/deals", content=text.encode(), headers=auth("servicer"))
+    assert refused.status_code == 403
 
 
 def test_key_file_errors_name_line_and_reason() -> None:
@@ -321,8 +343,18 @@ def test_serve_command_refuses_bad_keys_and_serves(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "ledger.cli", "--db", db_url, "serve", "--keys", str(keys),
-           "--port", str(port)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "ledger.cli",
+        "--db",
+        db_url,
+        "serve",
+        "--keys",
+        str(keys),
+        "--port",
+        str(port),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
