@@ -69,7 +69,7 @@ from ledger.servicing import (
     posted_json,
     record_deal,
 )
-from ledger.statement_import import import_statements, reconcile_json
+from ledger.statement_import import import_statements, parse_account_map, reconcile_json
 from ledger.statements import StatementRejected
 from ledger.tapes import TapeRejected
 from ledger.timeaxes import TimePoint, parse_known_at
@@ -429,12 +429,10 @@ def create_app(store: EventStore, keys: Mapping[str, Caller]) -> FastAPI:
     ) -> dict[str, Any]:
         """A custodian statement (SPEC §6 CSV or camt.053) as the request body: imported and
         reconciled against the ledger's cash postings."""
-        mapping: dict[str, str] = {}
-        for pair in account or []:
-            bank, sep, ledger_account = pair.partition("=")
-            if not sep or not bank.strip() or not ledger_account.strip():
-                raise HTTPException(422, f"account {pair!r}: use BANK_ACCOUNT=LEDGER_ACCOUNT")
-            mapping[bank.strip()] = ledger_account.strip()
+        try:
+            mapping = parse_account_map(account or [])
+        except ValueError as exc:
+            raise HTTPException(422, f"account {exc}") from None
         name = Path(file).name or "statement.csv"
         body = await request.body()
 

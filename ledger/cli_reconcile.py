@@ -29,7 +29,12 @@ import typer
 
 from events.store import StoreError
 from ledger.cli_common import DbOption, fail, open_store
-from ledger.statement_import import AccountReconciliation, import_statements, reconcile_json
+from ledger.statement_import import (
+    AccountReconciliation,
+    import_statements,
+    parse_account_map,
+    reconcile_json,
+)
 from ledger.statements import StatementRejected
 
 __all__ = ["EXIT_BREAKS", "reconcile_command"]
@@ -48,13 +53,10 @@ def _day(text: str | None, what: str) -> date | None:
 
 
 def _mapping(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        bank, sep, ledger = pair.partition("=")
-        if not sep or not bank.strip() or not ledger.strip():
-            raise fail(f"--account {pair!r}: use BANK_ACCOUNT=LEDGER_ACCOUNT", 2)
-        out[bank.strip()] = ledger.strip()
-    return out
+    try:
+        return parse_account_map(pairs)
+    except ValueError as exc:
+        raise fail(f"--account {exc}", 2) from None
 
 
 def _table(results: list[AccountReconciliation]) -> None:

@@ -87,7 +87,7 @@ from ledger.waterfall.triggers import (
     trigger_states,
     trigger_watches,
 )
-from projections.fast import EventRow, read_rows, recorded_of
+from projections.fast import EventRow, read_rows, recorded_of, row_of
 
 __all__ = [
     "CycleError",
@@ -465,10 +465,6 @@ def _nothing_due(store: EventStore, deal: DealDefinition, until: dt.date) -> boo
     return all(p.payment_date in posted for p in deal_schedule(deal, closing, until))
 
 
-def _row(e: RecordedEvent) -> EventRow:
-    return e.deal_seq, e.type, e.schema_version, e.effective_date.isoformat(), e.data
-
-
 _EFFECTIVE_ORDER = itemgetter(3, 0)
 """An event row's place in the walk: effective date, then chain order."""
 
@@ -515,7 +511,7 @@ class _Walk:
 
     def add(self, recorded: Sequence[RecordedEvent]) -> None:
         """Events just posted (or planned), all effective after what was fed."""
-        rest = self.pending[self.i :] + [_row(e) for e in recorded]
+        rest = self.pending[self.i :] + [row_of(e) for e in recorded]
         self.pending = sorted(rest, key=_EFFECTIVE_ORDER)
         self.i = 0
 

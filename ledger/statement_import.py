@@ -45,6 +45,7 @@ __all__ = [
     "deal_bank_accounts",
     "import_statements",
     "ledger_statements",
+    "parse_account_map",
     "reconcile_json",
     "write_and_reconcile",
 ]
@@ -137,6 +138,18 @@ def _with_period(st: AccountStatement, period: tuple[date, date] | None) -> Acco
         statement_id=st.statement_id,
         first_row=st.first_row,
     )
+
+
+def parse_account_map(pairs: Iterable[str]) -> dict[str, str]:
+    """``BANK=LEDGER`` pairs (a bank account id, e.g. an IBAN, and the ledger account it is) as a
+    map; a malformed pair raises :class:`ValueError` naming it."""
+    out = {}
+    for pair in pairs:
+        bank, sep, ledger = pair.partition("=")
+        if not sep or not bank.strip() or not ledger.strip():
+            raise ValueError(f"{pair!r}: use BANK_ACCOUNT=LEDGER_ACCOUNT")
+        out[bank.strip()] = ledger.strip()
+    return out
 
 
 def import_statements(

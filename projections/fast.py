@@ -83,7 +83,7 @@ from projections.remittance import RemittanceProjection, remittance_change
 if TYPE_CHECKING:
     from events.store import EventStore
 
-__all__ = ["FAST_KINDS", "EventRow", "fast_rebuild", "read_rows", "recorded_of", "serves"]
+__all__ = ["FAST_KINDS", "EventRow", "fast_rebuild", "read_rows", "recorded_of", "row_of", "serves"]
 
 FAST_KINDS: tuple[type[Projection[Any]], ...] = (
     BalancesProjection,
@@ -102,6 +102,17 @@ prints them; the reference functions update them on the encoded row)."""
 _ACCOUNTS = ("servicer:collections-held", "pool:principal", "income:interest", "income:fees")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PERFORMING, _DELINQUENT = LoanStatus.PERFORMING.value, LoanStatus.DELINQUENT.value
+
+
+def row_of(event: RecordedEvent) -> EventRow:
+    """The columns of an event a fold reads (the inverse of :func:`recorded_of`)."""
+    return (
+        event.deal_seq,
+        event.type,
+        event.schema_version,
+        event.effective_date.isoformat(),
+        event.data,
+    )
 
 
 def recorded_of(deal_id: str, row: EventRow) -> RecordedEvent:
@@ -450,7 +461,11 @@ class _Fold:
                 else None
             )
             if legs is None:  # what BalancesProjection.changes falls back to: the model
-                legs = list(self.balances_p.changes(self._recorded(seq, kind, version, day, data)))
+                legs = list(
+                    self.balances_p.changes(
+                        recorded_of(self.deal_id, (seq, kind, version, day, data))
+                    )
+                )
             bal, bseq = self.bal, self.bal_seq
             for account, amount in legs:
                 bal[account] = bal.get(account, ZERO) + amount
@@ -481,12 +496,9 @@ class _Fold:
                     r[REMITTANCE_FIELDS.index(field)] += v
                 self.rem_seq[day] = seq
         if self.notes is not None and cash and kind in NOTE_EVENT_TYPES:
-            self.notes.fold(self.notes_state, self._recorded(seq, kind, version, day, data))
-
-    def _recorded(
-        self, seq: int, kind: str, version: int, day: str, data: Payload
-    ) -> RecordedEvent:
-        return recorded_of(self.deal_id, (seq, kind, version, day, data))
+            self.notes.fold(
+                self.notes_state, recorded_of(self.deal_id, (seq, kind, version, day, data))
+            )
 
     def run(self, rows: Iterable[EventRow]) -> None:
         from events import catalogue  # noqa: F401  (the event types this fold asks about)

@@ -397,16 +397,10 @@ class FastLiveBatch:
         self.recorded: list[RecordedEvent] = []
 
     def add(self, event: RecordedEvent) -> None:
+        from projections.fast import row_of
+
         self.recorded.append(event)
-        self.rows.append(
-            (
-                event.deal_seq,
-                event.type,
-                event.schema_version,
-                event.effective_date.isoformat(),
-                event.data,
-            )
-        )
+        self.rows.append(row_of(event))
 
     def finish(self) -> None:
         from projections.fast import _Fold
