@@ -2,7 +2,7 @@
 
     python -m benchmarks.append [--events 200000] [--batch 10000] [--rounds 3]
 
-* ours: loan-level ``CollectionReceived`` events appended through ``EventStore.append`` in
+* ours: loan-level ``CollectionReceived`` events appended through ``ProjectedStore.append`` in
   batches: idempotency and stream-version checks, the SHA-256 hash chain, COPY, and the live
   projections in the same transaction — by default the double-entry balances (``--projections
   ledger``); ``--projections all`` adds every registered read model (loans, pool, remittance,
@@ -30,14 +30,15 @@ import psycopg
 import sqlalchemy as sa
 
 from benchmarks.pg import fresh_schema, server_url
+from events import db
 from events.catalogue import CollectionReceived
 from events.envelope import NewEvent
 from events.hashing import canonical_bytes, canonical_json
-from events.store import COPY_SQL, COPY_TYPES, CanonicalJson, EventStore, copy_cursor
+from events.store import COPY_SQL, COPY_TYPES, CanonicalJson, copy_cursor
 from events.tables import events as events_table
-from ledger import db
 from projections.balances import BalancesProjection
 from projections.runner import ProjectionRunner
+from projections.store import ProjectedStore
 
 DEAL = "BENCH"
 
@@ -72,7 +73,7 @@ def run_ours(url: str, new: list[NewEvent], batch: int, projections: str = "ledg
         if projections == "all"
         else ProjectionRunner([BalancesProjection()])
     )
-    store = EventStore(engine, runner)
+    store = ProjectedStore(engine, runner)
     t0 = time.perf_counter()
     for i in range(0, len(new), batch):
         store.append(new[i : i + batch])

@@ -4,10 +4,11 @@ the cycle reads.
     python -m benchmarks.cycle [--loans 119000] [--months 6] [--seed 0]
 
 Setup (not timed), on a fresh PostgreSQL schema (:mod:`benchmarks.pg`): the BYD 2021-2 deal file
-scaled to a simulated pool (:func:`ledger.demo.set_up_deal`: ``--loans`` drawn, about 84% of
+scaled to a simulated pool (:func:`ledger.simulation.demo.set_up_deal`: ``--loans`` drawn, about
+84% of
 them eligible, so the default boards about 100,000; loaded, boarded, notes issued), then
 ``--months`` simulated months, each imported as a servicer tape and remitted
-(:func:`ledger.demo.service_month`), exactly as the demo does.
+(:func:`ledger.simulation.demo.service_month`), exactly as the demo does.
 
 Timed, for each payment date that has fallen due in order: :func:`ledger.cycle.run_due` up to that
 date (one cycle: read the history, fold it to the determination date, plan, append one batch), and
@@ -29,13 +30,15 @@ from pathlib import Path
 import psycopg
 
 from benchmarks.pg import fresh_schema, server_url
-from events.store import COPY_TYPES, EventStore
-from ledger import db
-from ledger.cycle import run_due
-from ledger.cycle_state import deal_schedule
-from ledger.demo import service_month, set_up_deal
-from ledger.servicing import collection_periods
-from ledger.simulate import SimulationParams, simulate_months
+from events import db
+from events.store import COPY_TYPES
+from ledger.cycle.schedule import deal_schedule
+from ledger.cycle.walk import run_due
+from ledger.servicing.periods import collection_periods
+from ledger.simulation.demo import service_month, set_up_deal
+from ledger.simulation.months import simulate_months
+from ledger.simulation.pool import SimulationParams
+from projections.store import ProjectedStore
 
 
 def raw_read(url: str, deal_id: str, until: object) -> tuple[float, int]:
@@ -62,7 +65,7 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=6)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    from ledger.logs import configure
+    from ledger.core.logs import configure
 
     configure("WARNING")
     with (
@@ -71,7 +74,7 @@ def main() -> None:
         fresh_schema(base, "cycle_bench") as url,
     ):
         engine = db.make_engine(url)
-        store = EventStore(engine)
+        store = ProjectedStore(engine)
         t0 = time.perf_counter()
         setup = set_up_deal(store, "004", args.loans, args.seed, Path(tmp), print)
         deal = setup.deal

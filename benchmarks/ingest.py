@@ -7,7 +7,7 @@
 Per round, on fresh schemas:
 
 * setup (not timed): the BYD 2021-2 deal file is loaded and a simulated pool of ``--loans``
-  eligible loans (``ledger/simulate.py``, seed 004's profile, drawn loans failing the deal's
+  eligible loans (``ledger/simulation/``, seed 004's profile, drawn loans failing the deal's
   criteria dropped) is boarded through :func:`ledger.servicing.board_pool`, then ``ANALYZE`` (the
   statistics autovacuum would have after a bulk load; without them PostgreSQL filters the
   projection rows' keys instead of using the index and the import is 3x slower). The first
@@ -55,21 +55,21 @@ import psycopg
 import sqlalchemy as sa
 
 from benchmarks.pg import fresh_schema, server_url
+from events import db
 from events.hashing import canonical_bytes
-from events.store import COPY_SQL, COPY_TYPES, CanonicalJson, EventStore, copy_cursor
+from events.store import COPY_SQL, COPY_TYPES, CanonicalJson, copy_cursor
 from events.tables import events as events_table
-from ledger import db
-from ledger.pool_profiles import profile
-from ledger.servicing import (
-    board_pool,
-    deal_in_force,
-    eligible_rows,
-    import_servicer_tape,
-    load_deal,
-)
-from ledger.simulate import simulate_months, simulate_pool
-from ledger.tapes import BoardingRow, format_boarding_csv, write_servicer_csv
+from ledger.servicing.boarding import board_pool
+from ledger.servicing.deals import deal_in_force, load_deal
+from ledger.servicing.eligibility import eligible_rows
+from ledger.servicing.servicer_import import import_servicer_tape
+from ledger.servicing.tape_formats import BoardingRow
+from ledger.servicing.tape_writers import format_boarding_csv, write_servicer_csv
+from ledger.simulation.months import simulate_months
+from ledger.simulation.pool import simulate_pool
+from ledger.simulation.pool_profiles import profile
 from projections.runner import ProjectionRunner
+from projections.store import ProjectedStore
 
 DEAL_FILE = Path(__file__).resolve().parents[1] / "ledger" / "deals" / "004_byd_2021_2.yaml"
 DEAL = "byd_2021_2"
@@ -99,7 +99,7 @@ def make_inputs(n_loans: int, seed: int, directory: Path) -> tuple[bytes, Path, 
 
 def _board(url: str, boarding: bytes) -> None:
     engine = db.make_engine(url)
-    store = EventStore(engine)
+    store = ProjectedStore(engine)
     load_deal(store, DEAL_FILE)
     board_pool(store, DEAL, boarding, file="boarding.csv")
     with engine.begin() as conn:  # statistics as autovacuum would have them after a bulk load
@@ -149,7 +149,7 @@ def run_ingest(
 ) -> tuple[Timed, int]:
     engine = db.make_engine(url)
     # --events-only: a store with no live read model, so the append writes the events alone
-    store = EventStore(engine, ProjectionRunner([]) if events_only else None)
+    store = ProjectedStore(engine, ProjectionRunner([]) if events_only else None)
     deal_in_force(store, DEAL)  # parse the deal once, as a running service would have
     prof = cProfile.Profile() if profile_to is not None else None
     cpu0, t0 = cpu_now(), time.perf_counter()
@@ -243,7 +243,7 @@ def main() -> None:
         "were the projections written after the commit)",
     )
     args = ap.parse_args()
-    from ledger.logs import configure
+    from ledger.core.logs import configure
 
     configure("WARNING")
     ingests: list[Timed] = []

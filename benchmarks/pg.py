@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ledger import db
+from events import db
 
 
 @contextmanager
@@ -15,4 +15,4 @@ def server_url() -> Iterator[str]:
 
 
 fresh_schema = db.scratch_schema
-"""A migrated scratch schema on the benchmark server (see :func:`ledger.db.scratch_schema`)."""
+"""A migrated scratch schema on the benchmark server (see :func:`events.db.scratch_schema`)."""

@@ -2,7 +2,7 @@
 
     python -m benchmarks.replay [--loans 110000] [--months 36] [--batch 50000]
 
-``main`` simulates a pool and its servicing history (:mod:`ledger.simulate`), turns every servicer
+``main`` simulates a pool and its servicing history (:mod:`ledger.simulation`), turns every servicer
 row into its loan-level events (:func:`history_events`), appends them to a fresh PostgreSQL schema
 (:mod:`benchmarks.pg`) in large batches with ``project=False``, then measures
 :func:`run_replay`: :meth:`projections.runner.ProjectionRunner.rebuild` of the deal from zero into
@@ -32,10 +32,11 @@ from typing import Any
 
 from events import catalogue  # noqa: F401  (registers the event types)
 from events.envelope import NewEvent
-from ledger.money import ZERO
-from ledger.pool_profiles import PROFILES
-from ledger.simulate import SimulatedMonth, SimulationParams, simulate_months, simulate_pool
-from ledger.tapes import BoardingRow, RecordType, ServicerRow
+from ledger.core.money import ZERO
+from ledger.servicing.tape_formats import BoardingRow, RecordType, ServicerRow
+from ledger.simulation.months import simulate_months
+from ledger.simulation.pool import SimulatedMonth, SimulationParams, simulate_pool
+from ledger.simulation.pool_profiles import PROFILES
 
 DEAL = "REPLAY"
 
@@ -283,12 +284,12 @@ def history_events(
 
 
 def _replay_here(url: str, deal_id: str) -> dict[str, float]:
-    from events.store import EventStore
-    from ledger import db
+    from events import db
     from projections.runner import ProjectionRunner
+    from projections.store import ProjectedStore
 
     engine = db.make_engine(url)
-    store = EventStore(engine)
+    store = ProjectedStore(engine)
     runner = ProjectionRunner.default()
     t0 = time.perf_counter()
     states = runner.rebuild(store, deal_id)
@@ -345,11 +346,11 @@ def load_history(url: str, deal_id: str, batches: Iterable[list[NewEvent]], batc
     gigabytes of dirty pages for the two CPUs, which is not what a replay costs."""
     import sqlalchemy as sa
 
-    from events.store import EventStore
-    from ledger import db
+    from events import db
+    from projections.store import ProjectedStore
 
     engine = db.make_engine(url)
-    store = EventStore(engine)
+    store = ProjectedStore(engine)
     pending: list[NewEvent] = []
     n = 0
     for month in batches:

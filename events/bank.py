@@ -8,7 +8,7 @@ posts to the ledger: a break is a question for the trustee, not a correction.
 
 Both live on the stream ``bank-<account>``. Amounts are signed as the bank signs them: a credit to
 the trust's bank account is positive, which is the sign of a debit leg on the ledger's asset
-account (``ledger/accounts.py``).
+account (``ledger/core/accounts.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from events.model import Event, event_type
-from ledger.money import Money
+from ledger.core.money import Money
 
 
 class BankLine(BaseModel):

@@ -1,6 +1,6 @@
 """The event catalogue (SPEC §4): what can happen to a trust, as frozen pydantic payloads.
 
-Account names used by the postings follow ``ledger/accounts.py``.
+Account names used by the postings follow ``ledger/core/accounts.py``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from events.model import Event, Payload, event_type
-from ledger import accounts
-from ledger.journal import JournalEntry, entry_of
-from ledger.money import ZERO, Money
+from ledger.core import accounts
+from ledger.core.journal import JournalEntry, entry_of
+from ledger.core.money import ZERO, Money
 
 
 @event_type("DealDefined")

@@ -32,9 +32,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from events.model import Event, event_type
-from ledger import accounts
-from ledger.journal import JournalEntry, entry_of
-from ledger.money import Money
+from ledger.core import accounts
+from ledger.core.journal import JournalEntry, entry_of
+from ledger.core.money import Money
 
 MONTHLY_COLLATERAL = "trust:monthly-collateral"
 """Monthly Collateral standing to the credit of the Distribution Account (outside the ADA)."""

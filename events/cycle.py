@@ -1,12 +1,12 @@
 """Payment-date cycle events (SPEC §4, issue 5): what the trustee's monthly cycle records.
 
-A cycle is posted as one atomic batch (``ledger/cycle.py``): :class:`CollectionPeriodClosed` →
+A cycle is posted as one atomic batch (``ledger/cycle/``): :class:`CollectionPeriodClosed` →
 one :class:`TriggerEvaluated` per trigger → :class:`InterestAccrued` / :class:`FeeAccrued` →
 :class:`WaterfallExecuted` → :class:`DistributionPaid` (and :class:`CleanUpCallExercised` when the
 originator calls the pool). :class:`NotesIssued`, :class:`EventDeclared` and
 :class:`CycleApproved` are posted by the trustee or issuer outside the cycle.
 
-Postings (``ledger/accounts.py`` and ``ledger.waterfall.posting_account``):
+Postings (``ledger/core/accounts.py`` and ``ledger.waterfall.posting_account``):
 
 * remitted collections sit in ``trust:collections`` until the period is closed, which moves them
   into the deal's sub-accounts (``trust:income`` / ``trust:principal`` for seed 004,
@@ -29,10 +29,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from events.model import Event, event_type
-from ledger import accounts
-from ledger.journal import JournalEntry, entry_of
-from ledger.money import ZERO, Money, Rate
-from ledger.waterfall.state import CapUsage
+from ledger.core import accounts
+from ledger.core.journal import JournalEntry, entry_of
+from ledger.core.money import ZERO, Money, Rate
 
 CYCLE_STREAM = "cycle"
 
@@ -47,6 +46,15 @@ def note_account(note_id: str) -> str:
 
 
 # ------------------------------------------------------------------------------ deal / control
+
+
+class CapUsage(_Part):
+    """How much of a cap the within-cap fees used in one cap period (``caps.<id>.period``)."""
+
+    period_start: date | None = None
+    """First day of the cap period (a payment date, the start of a cap year); ``None`` for a
+    life-of-deal cap."""
+    used: Money = ZERO
 
 
 class NoteIssue(_Part):

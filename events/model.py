@@ -14,7 +14,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from ledger.journal import JournalEntry
+from ledger.core.journal import JournalEntry
 
 Payload = dict[str, Any]
 Upcaster = Callable[[Payload], Payload]

@@ -5,7 +5,7 @@ Tape record types map one to one (SPEC §6): COLLECTION → :class:`CollectionRe
 :class:`LoanDefaulted`, RECOVERY → :class:`RecoveryReceived`, WRITE_OFF → :class:`LoanWrittenOff`,
 REPURCHASE → :class:`LoanRepurchased`. Loan events live on the stream ``loan-<loan_id>``.
 
-Postings (``ledger/accounts.py``): the pool of performing receivables is ``pool:principal``;
+Postings (``ledger/core/accounts.py``): the pool of performing receivables is ``pool:principal``;
 a default moves the loan's balance to ``pool:defaulted``, a write-off takes what is left of it
 from there to ``loss:written-off``; cash the servicer collects sits in
 ``servicer:collections-held`` until it is remitted to the trust account (``trust:collections``).
@@ -38,9 +38,9 @@ from decimal import Decimal
 from pydantic import Field, model_validator
 
 from events.model import Event, Payload, event_type, upcaster
-from ledger import accounts
-from ledger.journal import JournalEntry, entry_of
-from ledger.money import ZERO, Money, Rate
+from ledger.core import accounts
+from ledger.core.journal import JournalEntry, entry_of
+from ledger.core.money import ZERO, Money, Rate
 
 
 class LoanEvent(Event):

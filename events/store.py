@@ -3,8 +3,12 @@
 An append runs in one transaction: lock the deal's chain head (``SELECT ... FOR UPDATE`` on
 PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds the database's write lock), settle
 idempotency, check expected stream versions, chain the hashes, write the rows (PostgreSQL through
-``COPY``) and bring the live projections up to date in the same transaction. A batch is stored
-whole or not at all.
+``COPY``) and hand each event to the :class:`Projector` composed around the store, if any, which
+brings its live read models up to date in the same transaction. A batch is stored whole or not at
+all.
+
+The store knows nothing of projections beyond that interface: :mod:`projections.store` composes
+the default read models around it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import Any, Protocol, TypedDict, Unpack
 
 import psycopg
 import sqlalchemy as sa
@@ -32,9 +36,6 @@ from events.hashing import (
     timestamp_text,
 )
 from events.tables import chain_heads, events
-
-if TYPE_CHECKING:
-    from projections.runner import FastLiveBatch, LiveBatch, ProjectionRunner
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +89,24 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+class LiveFold(Protocol):
+    """The live fold of one append, inside its transaction: each event as it is written, then
+    :meth:`finish` before the chain head moves."""
+
+    def add(self, event: RecordedEvent) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class Projector(Protocol):
+    """What the store asks of the read models composed around it (:mod:`projections.store`)."""
+
+    def live_batch(self, conn: sa.Connection, deal_id: str, first_seq: int) -> LiveFold | None:
+        """A fold for a batch that will be appended from ``first_seq``, or None when there is
+        nothing to keep live."""
+        ...
 
 
 class StoreError(Exception):
@@ -200,12 +219,10 @@ def _copy_out(conn: sa.Connection, q: sa.Select[Any]) -> Iterator[RecordedEvent]
 class EventStore:
     """Append and read events; the same code on both backends, ``COPY`` for bulk on PostgreSQL."""
 
-    def __init__(self, engine: sa.Engine, runner: ProjectionRunner | None = None) -> None:
-        from projections.runner import ProjectionRunner
-
+    def __init__(self, engine: sa.Engine, projector: Projector | None = None) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self.runner = runner if runner is not None else ProjectionRunner.default()
+        self.projector = projector
 
     # ------------------------------------------------------------------ writing
 
@@ -260,15 +277,16 @@ class EventStore:
         if not new:
             return AppendResult([], duplicate=False)
         deal_id = new[0].deal_id
-        last_seq, last_hash = self._lock_head(conn, deal_id)
+        last_seq, last_hash = self.lock_head(conn, deal_id)
         replay = self._replayed(conn, new)
         if replay is not None:
             log.info("append.idempotent_retry", deal_id=deal_id, events=len(replay))
             return AppendResult(replay, duplicate=True)
         versions = self._stream_versions(conn, deal_id, {e.stream_id for e in new} | set(expected))
         self._check_expected(versions, expected)
-        project = project and bool(self.runner.projections)  # a store without read models
-        live = self.runner.live_batch(conn, deal_id, last_seq + 1) if project else None
+        live = None
+        if project and self.projector is not None:
+            live = self.projector.live_batch(conn, deal_id, last_seq + 1)
         first_position = self._reserve_positions(conn, len(new))
         chained = self._chain(new, last_seq, last_hash, versions, first_position)
         recorded = self._write(conn, chained, live)
@@ -293,7 +311,10 @@ class EventStore:
                         f"event {i + 1} ({e.type}, key {e.idempotency_key!r}): {exc}"
                     ) from exc
 
-    def _lock_head(self, conn: sa.Connection, deal_id: str) -> tuple[int, str]:
+    def lock_head(self, conn: sa.Connection, deal_id: str) -> tuple[int, str]:
+        """The deal's chain head (last sequence, last hash), locked until ``conn`` commits: no
+        append to the deal interleaves (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN
+        IMMEDIATE`` already holds the database's write lock). Creates the head of a new deal."""
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -451,7 +472,7 @@ class EventStore:
         self,
         conn: sa.Connection,
         chained: Iterator[tuple[RecordedEvent, bytes]],
-        live: LiveBatch | FastLiveBatch | None,
+        live: LiveFold | None,
     ) -> list[RecordedEvent]:
         """Write the chained events (one ``COPY`` on PostgreSQL, where hashing the next event
         overlaps the server's work on the last) and fold them into the live batch."""
@@ -526,15 +547,6 @@ class EventStore:
                 )
             ).scalar()
         return int(v or 0)
-
-    def rebuild_live(self, deal_id: str) -> int:
-        """Replace the deal's live projection rows and checkpoints with a rebuild from zero: after
-        a projection's definition changed, or to repair rows ``verify`` found altered. The chain
-        head stays locked meanwhile, so no append interleaves. Returns the rows written."""
-        with gc_paused(), self.engine.begin() as conn:
-            head, _ = self._lock_head(conn, deal_id)
-            states = self.runner.rebuild(self, deal_id, until_seq=head)
-            return self.runner.write_live(conn, deal_id, states, head)
 
     def deals(self) -> list[str]:
         with self.engine.connect().execution_options(sqlite_readonly=True) as conn:

@@ -8,7 +8,7 @@ from events.tables import metadata
 
 config = context.config
 connection = config.attributes.get("connection")
-if connection is None:  # pragma: no cover - ledger.db always passes a connection
+if connection is None:  # pragma: no cover - events.db always passes a connection
     raise RuntimeError("run migrations through `trust-ledger db upgrade`")
 
 context.configure(

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from events.envelope import RecordedEvent
-from ledger.money import ZERO
+from ledger.core.money import ZERO
 from projections.base import Projection, Row
 from projections.legs import payload_legs
 from projections.loans import payload_of

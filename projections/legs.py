@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from ledger import accounts
-from ledger.money import ZERO
+from ledger.core import accounts
+from ledger.core.money import ZERO
 
 Legs = list[tuple[str, Decimal]]
 

@@ -4,7 +4,8 @@ Key: ``loan_id``. The row (JSON-able; money as decimal strings, exact to the fen
 
 ========================= =========================================================================
 ``status``                ``performing``, ``delinquent``, ``defaulted``, ``repurchased``,
-                          ``written_off`` or ``paid_off`` (:class:`ledger.tapes.LoanStatus` values);
+                          ``written_off`` or ``paid_off``
+                          (:class:`ledger.servicing.tape_formats.LoanStatus` values);
                           the delinquency bucket follows from ``dpd`` (:func:`delinquency_bucket`)
 ``dpd``                   days past due as last reported (boarding tape, delinquency reports, the
                           default)
@@ -39,7 +40,7 @@ schema version is upcast first.
 
 Scheduled vs paid and the Driver China Thirteen Discounted Receivables Balance are queries on a row
 (:func:`scheduled_vs_paid`, :func:`discounted_balance_of`), computed from the boarding terms with
-:mod:`ledger.amortisation`: they depend on the valuation date, not only on the events.
+:mod:`ledger.core.amortisation`: they depend on the valuation date, not only on the events.
 """
 
 from __future__ import annotations
@@ -48,11 +49,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from events.envelope import RecordedEvent
 from events.model import Payload, event_class, upcast
-from ledger.amortisation import (
+from ledger.core.amortisation import (
     DISCOUNT_RATE_DC13,
     Amortization,
     ScheduleRow,
@@ -61,12 +65,44 @@ from ledger.amortisation import (
     schedule,
     schedule_discounted_balance,
 )
-from ledger.money import ZERO
-from ledger.tapes import LoanSnapshot, LoanStatus
+from ledger.core.money import ZERO, Money
 from projections.base import Projection, Row
+from projections.rows import live_rows
 
 if TYPE_CHECKING:
     from events.store import EventStore
+
+
+class LoanStatus(StrEnum):
+    """Loan status as the servicer-tape checks see it (the loan projection's coarse status)."""
+
+    PERFORMING = "performing"
+    DELINQUENT = "delinquent"
+    DEFAULTED = "defaulted"
+    REPURCHASED = "repurchased"
+    WRITTEN_OFF = "written_off"
+    PAID_OFF = "paid_off"
+
+
+GONE: frozenset[LoanStatus] = frozenset(
+    {LoanStatus.REPURCHASED, LoanStatus.WRITTEN_OFF, LoanStatus.PAID_OFF}
+)
+"""Statuses of a loan that has left the pool for good."""
+
+
+class LoanSnapshot(BaseModel):
+    """What the servicer-tape checks need to know about a loan before the tape is applied.
+
+    ``outstanding_principal`` is the contractual principal still owed (for a defaulted loan: not
+    yet recovered or written off).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    outstanding_principal: Money
+    status: LoanStatus
+    days_past_due: int = Field(default=0, ge=0)
+
 
 __all__ = [
     "DPD_LOG",
@@ -322,7 +358,7 @@ _DEFAULTED = LoanStatus.DEFAULTED.value
 
 def loan_outstanding(row: Mapping[str, Any]) -> Decimal:
     """The contractual principal still owed (for a defaulted loan: not yet recovered or written
-    off), as :class:`ledger.tapes.LoanSnapshot` means it."""
+    off), as :class:`ledger.servicing.tape_formats.LoanSnapshot` means it."""
     status = row["status"]
     if status in _NOTHING_OWED:
         return ZERO
@@ -341,13 +377,13 @@ def loan_snapshot(row: Mapping[str, Any]) -> LoanSnapshot:
 
 def loan_rows(store: EventStore, deal_id: str) -> dict[str, Mapping[str, Any]]:
     """Every loan's live row."""
-    live = store.runner.live(store, deal_id, LoanProjection.name)
+    live = live_rows(store.engine, deal_id, LoanProjection.name)
     return {k: v.row for k, v in live.items()}
 
 
 def loan_snapshots(store: EventStore, deal_id: str) -> dict[str, LoanSnapshot]:
     """Each loan's state from the live loan projection, for the servicer-tape checks
-    (:func:`ledger.tapes.check_servicer_rows`)."""
+    (:func:`ledger.servicing.tape_formats.check_servicer_rows`)."""
     return {k: loan_snapshot(row) for k, row in loan_rows(store, deal_id).items()}
 
 
@@ -385,7 +421,8 @@ class ScheduledVsPaid:
 
 
 def scheduled_vs_paid(row: Mapping[str, Any], as_of: date) -> ScheduledVsPaid:
-    """Principal scheduled by ``as_of`` (from the boarding terms and :mod:`ledger.amortisation`)
+    """Principal scheduled by ``as_of`` (from the boarding terms and
+    :mod:`ledger.core.amortisation`)
     against principal paid."""
     due = [r for r in _schedule(row) if r.due_date <= as_of]
     scheduled = sum((r.principal for r in due), ZERO)

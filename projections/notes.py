@@ -12,7 +12,7 @@ Keys and rows (money as decimal strings, exact to the fen):
 * ``declared:<trigger id>`` — ``declared`` (an :class:`EventDeclared` not revoked), ``on``, ``by``;
 * ``cycle`` — ``last_payment_date``, ``period_index``, ``mode`` of the latest waterfall.
 
-Pure fold over the events (SPEC §2.5); the cycle (``ledger/cycle.py``) folds the same projection
+Pure fold over the events (SPEC §2.5); the cycle (``ledger/cycle/``) folds the same projection
 in memory to build the state of each determination date.
 """
 

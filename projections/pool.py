@@ -2,7 +2,8 @@
 
 **Period rule.** An event belongs to the collection period of its *effective date*; a period is a
 calendar month, keyed ``"YYYY-MM"``. (The deals' own Calculation-Date-to-Calculation-Date periods
-in ``ledger/calendar.py`` all end on a month end for the seed deals, so they coincide with calendar
+in ``ledger/core/calendar/`` all end on a month end for the seed deals, so they coincide with
+calendar
 months; a deal whose periods do not would map its dates here.) A boarding at a cut-off date falls in
 the cut-off's month, so the first collection period opens with the boarded balance.
 
@@ -48,8 +49,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from events.envelope import RecordedEvent
+from ledger.core.money import ZERO
 from ledger.deal.pool_rules import PRINCIPAL_DEFAULT_RATIO, DefaultRatioRule, default_ratio_rule
-from ledger.money import ZERO
 from projections.base import Projection, Row, State, Versioned
 from projections.loans import (
     LoanChange,
@@ -58,6 +59,7 @@ from projections.loans import (
     discounted_balance_of,
     loan_changes,
 )
+from projections.rows import live_rows
 
 if TYPE_CHECKING:
     from events.store import EventStore
@@ -120,7 +122,9 @@ def _contribution(row: Mapping[str, Any] | None) -> tuple[Decimal, str, Decimal,
     )
 
 
-def _delta(old: Mapping[str, Any] | None, new: Mapping[str, Any], kind: str) -> dict[str, Any]:
+def loan_period_delta(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any], kind: str
+) -> dict[str, Any]:
     """The period delta of one loan change: flows and the loan's change of contribution."""
     delta: dict[str, Any] = {}
     for flow in _TOUCHES[kind]:
@@ -232,7 +236,7 @@ class PoolProjection(Projection[Any]):
             if change is None:  # the period row of the loan change just applied
                 assert pending is not None
                 old, new, kind = pending
-                delta = _delta(old, new, kind)
+                delta = loan_period_delta(old, new, kind)
                 if delta:
                     state[key] = Versioned(add_delta(current.row if current else None, delta), seq)
                 pending = None
@@ -449,6 +453,6 @@ def pool_periods(
 ) -> list[PoolPeriod]:
     """The pool report from the live rows; with ``deal``, its cumulative default ratio is the
     deal's own definition (else the principal-based one)."""
-    live = store.runner.live(store, deal_id, PoolProjection.name)
+    live = live_rows(store.engine, deal_id, PoolProjection.name)
     rule = default_ratio_rule(deal) if deal is not None else PRINCIPAL_DEFAULT_RATIO
     return pool_report({k: v.row for k, v in live.items()}, rule)

@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from events.envelope import RecordedEvent
 from events.model import Payload
-from ledger.money import ZERO
+from ledger.core.money import ZERO
 from projections.base import Projection, Row
 from projections.loans import payload_of
+from projections.rows import live_rows
 
 if TYPE_CHECKING:
     from events.store import EventStore
@@ -217,5 +218,5 @@ def remittance_periods(rows: Mapping[str, Mapping[str, Any]]) -> list[Remittance
 
 def commingling(store: EventStore, deal_id: str, as_of: date) -> Exposure:
     """:func:`exposure` from the live rows."""
-    live = store.runner.live(store, deal_id, RemittanceProjection.name)
+    live = live_rows(store.engine, deal_id, RemittanceProjection.name)
     return exposure({k: v.row for k, v in live.items()}, as_of)

@@ -19,6 +19,7 @@ from events.hashing import canonical_json
 from events.tables import projection_checkpoints, projection_rows
 from projections.balances import BalancesProjection
 from projections.base import Projection, Row, State, Versioned
+from projections.rows import live_rows
 
 if TYPE_CHECKING:
     from events.store import EventStore
@@ -93,11 +94,14 @@ class ProjectionRunner:
 
     def live_batch(
         self, conn: sa.Connection, deal_id: str, first_seq: int
-    ) -> LiveBatch | FastLiveBatch:
+    ) -> LiveBatch | FastLiveBatch | None:
         """Start folding a batch that will be appended from ``first_seq``, inside the append's
-        transaction. A projection that was deferred first folds its backlog from the table."""
+        transaction (the store's :class:`~events.store.Projector` interface); None for a runner
+        without projections. A projection that was deferred first folds its backlog."""
         from events.store import events_query, iter_events
 
+        if not self.projections:
+            return None
         for projection in self.projections:
             done = self._checkpoint(conn, deal_id, projection.name)
             if done < first_seq - 1:
@@ -105,7 +109,7 @@ class ProjectionRunner:
                     conn, events_query(deal_id, after_seq=done, until_seq=first_seq - 1)
                 )
                 self._fold_into_table(conn, deal_id, projection, backlog)
-        from projections.fast import serves
+        from projections.fast_rows import serves
 
         if serves(self.projections):
             return FastLiveBatch(self, conn, deal_id, first_seq)
@@ -255,7 +259,8 @@ class ProjectionRunner:
         """Every projection folded from zero over the deal's events within ``bounds`` (one
         streamed pass): by :mod:`projections.fast` when every projection is of a default kind
         (the same rows, pinned by a test), else by :meth:`rebuild_reference`."""
-        from projections.fast import fast_rebuild, serves
+        from projections.fast import fast_rebuild
+        from projections.fast_rows import serves
 
         if serves(self.projections):
             return fast_rebuild(store, deal_id, self.projections, **bounds)
@@ -271,12 +276,7 @@ class ProjectionRunner:
         return states
 
     def live(self, store: EventStore, deal_id: str, name: str) -> State:
-        t = projection_rows
-        with store.engine.connect().execution_options(sqlite_readonly=True) as conn:
-            q = sa.select(t.c.key, t.c.value, t.c.last_seq).where(
-                t.c.deal_id == deal_id, t.c.projection == name
-            )
-            return {k: Versioned(v, int(s)) for k, v, s in conn.execute(q)}
+        return live_rows(store.engine, deal_id, name)
 
     def compare(self, store: EventStore, deal_id: str) -> list[RowDiff]:
         """Differences between the live rows and a rebuild from zero, earliest event first."""
@@ -290,7 +290,7 @@ class ProjectionRunner:
                 if (
                     a is None
                     or b is None
-                    or _norm(a.row) != _norm(b.row)
+                    or normal_json(a.row) != normal_json(b.row)
                     or a.last_seq != b.last_seq
                 ):
                     diffs.append(RowDiff(p.name, key, a, b))
@@ -397,13 +397,13 @@ class FastLiveBatch:
         self.recorded: list[RecordedEvent] = []
 
     def add(self, event: RecordedEvent) -> None:
-        from projections.fast import row_of
+        from projections.fast_rows import row_of
 
         self.recorded.append(event)
         self.rows.append(row_of(event))
 
     def finish(self) -> None:
-        from projections.fast import _Fold
+        from projections.fast_fold import Fold
         from projections.loans import loan_changes_of
 
         if not self.rows:
@@ -434,7 +434,7 @@ class FastLiveBatch:
             else:  # balances, notes: a few rows each
                 keys = None
             loaded[name] = runner._load(conn, deal_id, name, keys)
-        fold = _Fold(deal_id, runner.projections)
+        fold = Fold(deal_id, runner.projections)
         fold.load(loaded)
         fold.run(self.rows)
         states = fold.states()
@@ -503,5 +503,5 @@ def _copy_upsert_all(conn: sa.Connection, deal_id: str, changed: dict[str, State
     cursor.execute("DELETE FROM projection_rows_stage")
 
 
-def _norm(row: Row) -> str:
+def normal_json(row: Row) -> str:
     return canonical_json(dict(row))

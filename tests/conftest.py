@@ -16,9 +16,11 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import settings
 
-from events import catalogue  # noqa: F401  (registers the event types)
-from events.store import EventStore
-from ledger import db
+from events import (
+    catalogue,  # noqa: F401  (registers the event types)
+    db,
+)
+from projections.store import ProjectedStore
 
 # No per-example deadline: speed is measured by benchmarks/, never asserted by a test (a loaded
 # two-core CI machine would otherwise fail property tests at random).
@@ -36,7 +38,7 @@ def pg_url() -> Iterator[str]:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database URL on each backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+        url = f"sqlite:///{tmp_path / 'events.db'}"
         engine = db.make_engine(url)
         db.upgrade(engine)
         engine.dispose()
@@ -54,8 +56,8 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def store(engine: sa.Engine) -> EventStore:
-    return EventStore(engine)
+def store(engine: sa.Engine) -> ProjectedStore:
+    return ProjectedStore(engine)
 
 
 def owner_execute(engine: sa.Engine, *statements: str, **params: Any) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from events.catalogue import AdjustmentPosted, CollectionReceived
 from events.envelope import NewEvent
-from ledger.journal import transfer
+from ledger.core.journal import transfer
 
 DEAL = "DEAL-1"
 

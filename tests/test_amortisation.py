@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.amortisation import (
+from ledger.core.amortisation import (
     DISCOUNT_RATE_DC13,
     Amortization,
     add_months,
@@ -23,7 +23,7 @@ from ledger.amortisation import (
     schedule,
     schedule_discounted_balance,
 )
-from ledger.money import MoneyError
+from ledger.core.money import MoneyError
 
 D = Decimal
 

@@ -1,4 +1,4 @@
-"""The HTTP API (``trust-ledger serve``, ``ledger/api.py``) on both backends.
+"""The HTTP API (``trust-ledger serve``, ``ledger/api/``) on both backends.
 
 A BYD 2021-2 deal (seed 004) scaled to a small simulated pool is run through the API the way its
 parties would: the servicer boards the pool and imports three monthly tapes, remits the
@@ -24,22 +24,25 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from events.store import EventStore
-from ledger import accounts
-from ledger.api import KeyFileError, create_app, parse_keys
+from ledger.api.app import KeyFileError, create_app, parse_keys
+from ledger.audit.queries import balances_doc, history_of
+from ledger.audit.statement_csv import format_statement_csv, statement_file_name
+from ledger.audit.statement_import import ledger_statements
+from ledger.audit.timeaxes import CURRENT
+from ledger.audit.verify import verify
+from ledger.core import accounts
+from ledger.core.money import ZERO
 from ledger.deal import validate_deal_file
-from ledger.demo import scaled_deal_text
-from ledger.money import ZERO
-from ledger.pool_profiles import profile
-from ledger.queries import balances_doc, history_of
 from ledger.reports import build_report, render
-from ledger.servicing import collection_periods, deal_in_force, eligible_rows
-from ledger.simulate import SimulationParams, simulate_months, simulate_pool
-from ledger.statement_import import ledger_statements
-from ledger.statements import format_statement_csv, statement_file_name
-from ledger.tapes import format_boarding_csv, write_servicer_csv
-from ledger.timeaxes import CURRENT
-from ledger.verify import verify
+from ledger.servicing.deals import deal_in_force
+from ledger.servicing.eligibility import eligible_rows
+from ledger.servicing.periods import collection_periods
+from ledger.servicing.tape_writers import format_boarding_csv, write_servicer_csv
+from ledger.simulation.demo import scaled_deal_text
+from ledger.simulation.months import simulate_months
+from ledger.simulation.pool import SimulationParams, simulate_pool
+from ledger.simulation.pool_profiles import profile
+from projections.store import ProjectedStore
 
 DEAL = "byd_2021_2"
 SEED_FILE = Path(__file__).resolve().parents[1] / "ledger" / "deals" / "004_byd_2021_2.yaml"
@@ -56,17 +59,17 @@ def auth(role: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def client(store: EventStore) -> Iterator[TestClient]:
+def client(store: ProjectedStore) -> Iterator[TestClient]:
     with TestClient(create_app(store, parse_keys(KEYS, "keys.txt"))) as c:
         yield c
 
 
-def _head(store: EventStore) -> int:
+def _head(store: ProjectedStore) -> int:
     return store.head(DEAL)[0]
 
 
 @pytest.fixture
-def serviced(store: EventStore, client: TestClient, tmp_path: Path) -> EventStore:
+def serviced(store: ProjectedStore, client: TestClient, tmp_path: Path) -> ProjectedStore:
     """Through the API: the trustee loads the deal (scaled to the pool) and issues the notes;
     the servicer boards the pool, imports three months of tapes and remits each month."""
     cut_off = dt.date(2021, 6, 18)
@@ -152,7 +155,7 @@ def test_tokens_and_roles(client: TestClient) -> None:
 
 
 def test_a_bad_deal_file_names_path_and_line_and_stores_nothing(
-    store: EventStore, client: TestClient
+    store: ProjectedStore, client: TestClient
 ) -> None:
     text = SEED_FILE.read_text(encoding="utf-8").replace("payment_day: 26", "payment_day: 42")
     assert text != SEED_FILE.read_text(encoding="utf-8")
@@ -182,7 +185,7 @@ def test_key_file_errors_name_line_and_reason() -> None:
 
 
 def test_the_parties_run_a_payment_date_through_the_api(
-    serviced: EventStore, client: TestClient
+    serviced: ProjectedStore, client: TestClient
 ) -> None:
     store = serviced
     run = client.post(
@@ -260,7 +263,7 @@ def test_the_parties_run_a_payment_date_through_the_api(
 
 
 def test_posts_record_the_caller_and_refusals_store_nothing(
-    serviced: EventStore, client: TestClient, tmp_path: Path
+    serviced: ProjectedStore, client: TestClient, tmp_path: Path
 ) -> None:
     store = serviced
     head = _head(store)
@@ -327,7 +330,7 @@ def test_serve_command_refuses_bad_keys_and_serves(tmp_path: Path) -> None:
     good one it answers on its port (a real uvicorn process over an SQLite store)."""
     from typer.testing import CliRunner
 
-    from ledger.cli import app
+    from ledger.cli.main import app
 
     db_url = f"sqlite:///{tmp_path / 'api.db'}"
     runner = CliRunner()

@@ -10,25 +10,20 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from events.store import EventStore
-from ledger import accounts
-from ledger.cli_servicing import deal_store_commands, post, tape_app
+from ledger.cli.deal import deal_app
+from ledger.cli.servicing import deal_store_commands, post, tape_app
+from ledger.core import accounts
+from ledger.core.logs import configure
 from ledger.deal import validate_deal_file
-from ledger.deal.cli import deal_app
 from ledger.deal.loader import DealValidationError
-from ledger.logs import configure
-from ledger.servicing import (
-    ServicingError,
-    board_pool,
-    check_eligibility,
-    deal_in_force,
-    eligible_rows,
-    list_deals,
-    load_deal,
-    loan_fields_of,
-    open_collection_period,
-)
-from ledger.tapes import TapeRejected, parse_boarding_tape
+from ledger.servicing.boarding import board_pool
+from ledger.servicing.deals import deal_in_force, list_deals, load_deal
+from ledger.servicing.eligibility import check_eligibility, eligible_rows, loan_fields_of
+from ledger.servicing.periods import open_collection_period
+from ledger.servicing.results import ServicingError
+from ledger.servicing.tape_formats import TapeRejected
+from ledger.servicing.tape_parse import parse_boarding_tape
+from projections.store import ProjectedStore
 
 DEALS = Path(__file__).resolve().parents[1] / "ledger" / "deals"
 BYD_FILE = DEALS / "004_byd_2021_2.yaml"
@@ -61,13 +56,13 @@ BAD_TAPE = (
 ).encode()
 
 
-def boarded_byd(store: EventStore, tape: bytes = GOOD_TAPE) -> None:
+def boarded_byd(store: ProjectedStore, tape: bytes = GOOD_TAPE) -> None:
     """The BYD deal loaded and the four-loan pool boarded (shared with the servicing tests)."""
     load_deal(store, BYD_FILE)
     board_pool(store, BYD, tape, file="pool.csv")
 
 
-def balances(store: EventStore, deal_id: str) -> dict[str, Decimal]:
+def balances(store: ProjectedStore, deal_id: str) -> dict[str, Decimal]:
     live = store.runner.live(store, deal_id, "balances")
     return {k: Decimal(v.row["balance"]) for k, v in live.items()}
 
@@ -93,7 +88,7 @@ def cli_app() -> typer.Typer:
 # ----------------------------------------------------------------------------- deals
 
 
-def test_load_deal_is_idempotent_and_in_force(store: EventStore) -> None:
+def test_load_deal_is_idempotent_and_in_force(store: ProjectedStore) -> None:
     first = load_deal(store, BYD_FILE)
     again = load_deal(store, BYD_FILE)
     assert again.event_id == first.event_id and again.deal_seq == 1
@@ -109,7 +104,7 @@ def test_load_deal_is_idempotent_and_in_force(store: EventStore) -> None:
         deal_in_force(store, "nope")
 
 
-def test_amended_deal_file_is_the_one_in_force(store: EventStore, tmp_path: Path) -> None:
+def test_amended_deal_file_is_the_one_in_force(store: ProjectedStore, tmp_path: Path) -> None:
     load_deal(store, BYD_FILE)
     amended = tmp_path / "byd.yaml"
     text = BYD_FILE.read_text(encoding="utf-8")
@@ -119,7 +114,7 @@ def test_amended_deal_file_is_the_one_in_force(store: EventStore, tmp_path: Path
     assert deal_in_force(store, BYD).name.startswith("AMENDED ")
 
 
-def test_invalid_deal_file_stores_nothing(store: EventStore, tmp_path: Path) -> None:
+def test_invalid_deal_file_stores_nothing(store: ProjectedStore, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BYD_FILE.read_text(encoding="utf-8").replace("deal_id: byd_2021_2", "x: 1"))
     with pytest.raises(DealValidationError):
@@ -127,7 +122,7 @@ def test_invalid_deal_file_stores_nothing(store: EventStore, tmp_path: Path) -> 
     assert store.deals() == []
 
 
-def test_open_collection_period_from_the_deal_calendar(store: EventStore) -> None:
+def test_open_collection_period_from_the_deal_calendar(store: ProjectedStore) -> None:
     load_deal(store, BYD_FILE)
     # 004: the first period runs from the cut-off 2021-06-18 to the first calculation date
     assert [str(d) for d in open_collection_period(store, BYD)] == ["2021-06-18", "2021-09-30"]
@@ -136,7 +131,7 @@ def test_open_collection_period_from_the_deal_calendar(store: EventStore) -> Non
 # ----------------------------------------------------------------------------- boarding
 
 
-def test_boarding_happy_path(store: EventStore) -> None:
+def test_boarding_happy_path(store: ProjectedStore) -> None:
     load_deal(store, BYD_FILE)
     result = board_pool(store, BYD, GOOD_TAPE, file="pool.csv")
     assert not result.duplicate
@@ -166,7 +161,7 @@ def test_boarding_happy_path(store: EventStore) -> None:
     assert store.head(BYD)[0] == 6
 
 
-def test_boarding_rejects_the_whole_tape_listing_every_failing_row(store: EventStore) -> None:
+def test_boarding_rejects_the_whole_tape_listing_every_failing_row(store: ProjectedStore) -> None:
     load_deal(store, BYD_FILE)
     with pytest.raises(TapeRejected) as info:
         board_pool(store, BYD, BAD_TAPE, file="bad.csv")
@@ -189,7 +184,7 @@ def test_boarding_rejects_the_whole_tape_listing_every_failing_row(store: EventS
     assert list(store.read(BYD, types=["LoanBoarded", "PoolBoarded"])) == []
 
 
-def test_boarding_needs_a_deal_definition(store: EventStore) -> None:
+def test_boarding_needs_a_deal_definition(store: ProjectedStore) -> None:
     with pytest.raises(ServicingError, match="deal load"):
         board_pool(store, BYD, GOOD_TAPE)
     assert store.deals() == []

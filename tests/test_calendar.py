@@ -14,7 +14,7 @@ import chinese_calendar
 import pytest
 from structlog.testing import capture_logs
 
-from ledger.calendar import (
+from ledger.core.calendar import (
     SOURCE_CHINESE_CALENDAR,
     SOURCE_WEEKENDS_ONLY,
     BusinessCalendar,

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from ledger.calendar import (
+from ledger.core.calendar import (
     DayCount,
     DayCountFraction,
     accrue,
@@ -16,7 +16,7 @@ from ledger.calendar import (
     day_count_fraction,
     year_fraction,
 )
-from ledger.money import round_fen
+from ledger.core.money import round_fen
 
 D = dt.date
 ACT365 = DayCount.ACT_365_FIXED

@@ -8,7 +8,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.calendar import (
+from ledger.core.calendar import (
     BusinessCalendar,
     BusinessDayConvention,
     DateRules,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from ledger.calendar import (
+from ledger.core.calendar import (
     BusinessDayConvention,
     DateRules,
     DayCount,

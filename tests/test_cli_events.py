@@ -8,9 +8,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from events.store import EventStore
-from ledger import db
-from ledger.cli import app
+from events import db
+from ledger.cli.main import app
+from projections.store import ProjectedStore
 from tests.helpers import DEAL, adjustment, collection
 
 runner = CliRunner()
@@ -23,7 +23,7 @@ def _engine_with_schema(url: str) -> sa.Engine:
 
 
 def test_export_import_round_trips_byte_identically(
-    db_url: str, store: EventStore, tmp_path: Path
+    db_url: str, store: ProjectedStore, tmp_path: Path
 ) -> None:
     store.append([adjustment("500.00")] + [collection(n) for n in range(1, 8)])
     store.append([adjustment("7.50", deal="SECOND", key="x")])
@@ -49,7 +49,7 @@ def test_export_import_round_trips_byte_identically(
 
 
 def test_import_into_postgresql_round_trips(
-    pg_url: str, db_url: str, store: EventStore, tmp_path: Path
+    pg_url: str, db_url: str, store: ProjectedStore, tmp_path: Path
 ) -> None:
     store.append([adjustment("500.00")] + [collection(n) for n in range(1, 4)])
     first = tmp_path / "first.jsonl"
@@ -74,7 +74,7 @@ def test_import_into_postgresql_round_trips(
 
 
 def test_bad_import_names_file_line_field_and_stores_nothing(
-    db_url: str, store: EventStore, tmp_path: Path
+    db_url: str, store: ProjectedStore, tmp_path: Path
 ) -> None:
     data = {"loan_id": "L1", "value_date": "2024-03-01", "principal": "1.00"}
     good: dict[str, object] = {
@@ -107,7 +107,7 @@ def test_bad_import_names_file_line_field_and_stores_nothing(
 
 
 def test_import_of_altered_export_is_refused_whole(
-    db_url: str, store: EventStore, tmp_path: Path
+    db_url: str, store: ProjectedStore, tmp_path: Path
 ) -> None:
     store.append([adjustment("500.00")] + [collection(n) for n in range(1, 4)])
     f = tmp_path / "x.jsonl"
@@ -119,10 +119,10 @@ def test_import_of_altered_export_is_refused_whole(
     r = runner.invoke(app, ["--db", target, "events", "import", str(f)])
     assert r.exit_code == 1
     assert f"{f}:3: hash" in " ".join(r.output.split())
-    assert list(EventStore(_engine_with_schema(target)).read(DEAL)) == []
+    assert list(ProjectedStore(_engine_with_schema(target)).read(DEAL)) == []
 
 
-def test_balances_json_and_trial_balance(db_url: str, store: EventStore) -> None:
+def test_balances_json_and_trial_balance(db_url: str, store: ProjectedStore) -> None:
     store.append([adjustment("1000.00"), collection(1, principal="10.10", interest="0.33")])
     r = runner.invoke(app, ["--db", db_url, "balances", "--deal", DEAL, "--format", "json"])
     assert r.exit_code == 0, r.output
@@ -156,7 +156,7 @@ def test_db_upgrade_and_default_url(tmp_path: Path, monkeypatch: object) -> None
     try:
         r = runner.invoke(app, ["db", "upgrade"])
         assert r.exit_code == 0, r.output
-        assert (tmp_path / "trust-ledger.db").exists()
+        assert (tmp_path / "trust-events.db").exists()
         mp.setenv("TRUST_LEDGER_DB", f"sqlite:///{tmp_path / 'env.db'}")
         r = runner.invoke(app, ["db", "upgrade"])
         assert (tmp_path / "env.db").exists()

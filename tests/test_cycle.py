@@ -24,29 +24,29 @@ from events.catalogue import CollectionReceived
 from events.cycle import WaterfallExecuted
 from events.envelope import NewEvent, RecordedEvent
 from events.servicing import CollectionsRemitted, LoanBoarded, LoanDefaulted
-from events.store import AppendResult, EventStore
-from ledger.amortisation import add_months
-from ledger.cycle import (
-    CycleResult,
+from events.store import AppendResult
+from ledger.core.amortisation import add_months
+from ledger.core.discounting import discounted_balance
+from ledger.core.journal import apply_entries
+from ledger.core.money import round_fen
+from ledger.cycle.acts import (
     approve_cycle,
     declare_event,
     elect_clean_up_call,
     issue_notes,
     offer_additional_receivables,
-    run_cycle,
-    run_due,
 )
-from ledger.cycle_state import deal_schedule, discounted_balance
+from ledger.cycle.schedule import deal_schedule
+from ledger.cycle.walk import CycleResult, run_cycle, run_due
 from ledger.deal import DealDefinition
-from ledger.demo import scaled_deal_text
-from ledger.journal import apply_entries
-from ledger.money import round_fen
-from ledger.servicing import deal_in_force, load_deal
+from ledger.servicing.deals import deal_in_force, load_deal
+from ledger.simulation.demo import scaled_deal_text
 from ledger.waterfall import posting_account
 from projections.base import fold_all
 from projections.loans import apply_loan_change, discounted_balance_of
 from projections.notes import NotesProjection
 from projections.pool import pool_periods
+from projections.store import ProjectedStore
 
 D = Decimal
 DEALS = Path(__file__).resolve().parents[1] / "ledger" / "deals"
@@ -62,7 +62,7 @@ MONTHLY_PRINCIPAL = D("2777.78")
 
 def scaled_deal(src: str, tmp: Path, extra: dict[str, Any] | None = None) -> Path:
     """The seed deal file with notes and RMB parameters scaled to the test pool (the demo's
-    rule, :func:`ledger.demo.scaled_deal_text`), plus any ``extra`` parameters."""
+    rule, :func:`ledger.simulation.demo.scaled_deal_text`), plus any ``extra`` parameters."""
     text, _, _ = scaled_deal_text((DEALS / src).read_text(encoding="utf-8"), POOL)
     data = yaml.safe_load(text)
     for name, value in (extra or {}).items():
@@ -129,7 +129,7 @@ def servicing_events(
 
 
 @pytest.fixture
-def byd_setup(store: EventStore, tmp_path: Path) -> Callable[..., DealDefinition]:
+def byd_setup(store: ProjectedStore, tmp_path: Path) -> Callable[..., DealDefinition]:
     def setup(extra: dict[str, Any] | None = None) -> DealDefinition:
         path = scaled_deal("004_byd_2021_2.yaml", tmp_path, extra)
         load_deal(store, path)
@@ -144,7 +144,7 @@ def byd_setup(store: EventStore, tmp_path: Path) -> Callable[..., DealDefinition
 
 
 @pytest.fixture
-def driver_setup(store: EventStore, tmp_path: Path) -> Callable[[], DealDefinition]:
+def driver_setup(store: ProjectedStore, tmp_path: Path) -> Callable[[], DealDefinition]:
     def setup() -> DealDefinition:
         path = scaled_deal("001_driver_china_13.yaml", tmp_path)
         load_deal(store, path)
@@ -158,7 +158,7 @@ def driver_setup(store: EventStore, tmp_path: Path) -> Callable[[], DealDefiniti
 
 
 def seed_deal(
-    store: EventStore, tmp: Path, src: str, closing: dt.date | None, defaults: dict[int, int]
+    store: ProjectedStore, tmp: Path, src: str, closing: dt.date | None, defaults: dict[int, int]
 ) -> DealDefinition:
     """A seed deal with its notes and RMB parameters scaled to the test pool, notes issued at
     ``closing`` and 16 months of servicing with ``defaults``."""
@@ -172,11 +172,11 @@ def seed_deal(
 # ------------------------------------------------------------------------------ checks
 
 
-def cycle_events(store: EventStore, deal_id: str) -> list[RecordedEvent]:
+def cycle_events(store: ProjectedStore, deal_id: str) -> list[RecordedEvent]:
     return [e for e in store.read(deal_id) if e.stream_id == "cycle"]
 
 
-def waterfalls(store: EventStore, deal_id: str) -> list[WaterfallExecuted]:
+def waterfalls(store: ProjectedStore, deal_id: str) -> list[WaterfallExecuted]:
     out = []
     for e in store.read(deal_id, types=["WaterfallExecuted"]):
         ev = e.event
@@ -185,7 +185,7 @@ def waterfalls(store: EventStore, deal_id: str) -> list[WaterfallExecuted]:
     return out
 
 
-def balances_until(store: EventStore, deal_id: str, day: dt.date) -> dict[str, Decimal]:
+def balances_until(store: ProjectedStore, deal_id: str, day: dt.date) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}
     for e in store.read(deal_id, effective_to=day):
         for account, amount in e.event.legs():
@@ -197,7 +197,7 @@ def _step_of(memo: str) -> str:
     return memo.split(": ", 1)[0]
 
 
-def check_payment_date(store: EventStore, deal: DealDefinition, w: WaterfallExecuted) -> None:
+def check_payment_date(store: ProjectedStore, deal: DealDefinition, w: WaterfallExecuted) -> None:
     """The invariants of every payment date (issue 5 item 6)."""
     # available funds = paid + retained, and the ledger agrees after the date
     assert w.available == w.paid_out + w.retained
@@ -246,7 +246,7 @@ def planned_signature(results: list[CycleResult]) -> list[tuple[Any, ...]]:
 
 
 def test_byd_fourteen_payment_dates_with_acceleration(
-    store: EventStore, byd_setup: Callable[..., DealDefinition]
+    store: ProjectedStore, byd_setup: Callable[..., DealDefinition]
 ) -> None:
     deal = byd_setup()
     until = dt.date(2022, 11, 30)
@@ -305,7 +305,7 @@ def test_byd_fourteen_payment_dates_with_acceleration(
 
 
 def test_byd_dry_run_posts_nothing_and_equals_the_posted_cycles(
-    store: EventStore, byd_setup: Callable[..., DealDefinition]
+    store: ProjectedStore, byd_setup: Callable[..., DealDefinition]
 ) -> None:
     deal = byd_setup()
     until = dt.date(2022, 3, 31)
@@ -319,7 +319,7 @@ def test_byd_dry_run_posts_nothing_and_equals_the_posted_cycles(
 
 
 def test_byd_crash_inside_the_batch_leaves_no_cycle_then_rerun_posts_exactly_one(
-    store: EventStore,
+    store: ProjectedStore,
     byd_setup: Callable[..., DealDefinition],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -357,7 +357,7 @@ def test_byd_crash_inside_the_batch_leaves_no_cycle_then_rerun_posts_exactly_one
 
 
 def test_byd_trustee_approval_stops_the_cycle_until_approved(
-    store: EventStore, byd_setup: Callable[..., DealDefinition]
+    store: ProjectedStore, byd_setup: Callable[..., DealDefinition]
 ) -> None:
     required = {"value": "1", "assumed": True, "comment": "test: trustee approves each cycle"}
     deal = byd_setup({"trustee_approval_required": required})
@@ -378,7 +378,7 @@ def test_byd_trustee_approval_stops_the_cycle_until_approved(
 
 
 def test_run_cycle_refuses_to_skip_a_payment_date(
-    store: EventStore, byd_setup: Callable[..., DealDefinition]
+    store: ProjectedStore, byd_setup: Callable[..., DealDefinition]
 ) -> None:
     deal = byd_setup()
     schedule = deal_schedule(deal, dt.date(2021, 9, 15), dt.date(2022, 1, 31))
@@ -393,7 +393,7 @@ def test_run_cycle_refuses_to_skip_a_payment_date(
 
 
 def test_driver_fourteen_payment_dates_revolving_amortising_and_ce_increase(
-    store: EventStore, driver_setup: Callable[[], DealDefinition]
+    store: ProjectedStore, driver_setup: Callable[[], DealDefinition]
 ) -> None:
     deal = driver_setup()
     until = dt.date(2023, 1, 31)
@@ -445,7 +445,7 @@ def test_driver_fourteen_payment_dates_revolving_amortising_and_ce_increase(
 
 
 def test_driver_dry_run_equals_posted(
-    store: EventStore, driver_setup: Callable[[], DealDefinition]
+    store: ProjectedStore, driver_setup: Callable[[], DealDefinition]
 ) -> None:
     deal = driver_setup()
     until = dt.date(2022, 6, 30)
@@ -458,7 +458,7 @@ def test_driver_dry_run_equals_posted(
 
 
 def test_driver_clean_up_call_when_elected_repays_every_note(
-    store: EventStore, tmp_path: Path
+    store: ProjectedStore, tmp_path: Path
 ) -> None:
     # clean-up threshold raised so the call is available on the first amortising date
     high = {"value": "0.95", "source": "test: clean-up available early"}
@@ -491,7 +491,7 @@ def test_driver_clean_up_call_when_elected_repays_every_note(
 
 
 def test_byd_event_of_default_declared_switches_to_post_default(
-    store: EventStore, byd_setup: Callable[..., DealDefinition]
+    store: ProjectedStore, byd_setup: Callable[..., DealDefinition]
 ) -> None:
     deal = byd_setup()
     run_due(store, deal.deal_id, dt.date(2021, 12, 31))
@@ -537,7 +537,7 @@ def test_fast_discounted_balance_agrees_with_the_loan_projection(method: str) ->
     ],
 )
 def test_other_seed_deals_run_thirteen_payment_dates(
-    store: EventStore, tmp_path: Path, src: str, closing: dt.date | None
+    store: ProjectedStore, tmp_path: Path, src: str, closing: dt.date | None
 ) -> None:
     """Seeds 000, 002 and 003 through 13 payment dates with the invariants of every date (their
     RMB parameters — every parameter of 10,000 or more — scaled to the test pool)."""
@@ -555,7 +555,7 @@ def test_other_seed_deals_run_thirteen_payment_dates(
 
 
 def test_driver_revolving_purchase_of_offered_receivables(
-    store: EventStore, driver_setup: Callable[[], DealDefinition]
+    store: ProjectedStore, driver_setup: Callable[[], DealDefinition]
 ) -> None:
     deal = driver_setup()
     # the originator offers DRB 200,000 for the January 2022 PD (an Additional Purchase Date)
@@ -579,30 +579,30 @@ def test_driver_revolving_purchase_of_offered_receivables(
 
 
 def test_concurrent_runs_post_each_cycle_once(
-    store: EventStore, byd_setup: Callable[..., DealDefinition]
+    store: ProjectedStore, byd_setup: Callable[..., DealDefinition]
 ) -> None:
     """A run that planned its cycles before another run posted them finds them already posted
     (same keys, same content) and posts nothing twice."""
-    from ledger import cycle
+    from ledger.cycle import walk
 
     deal = byd_setup()
     until = dt.date(2021, 12, 31)
-    stale = cycle._Walk(store, deal.deal_id, until)
+    stale = walk.DueWalk(store, deal.deal_id, until)
     periods = stale.periods()
     period, state = next(periods)
     assert state is not None
     other = run_due(store, deal.deal_id, until)
     assert [r.status for r in other] == ["posted"] * 3
     head = store.head(deal.deal_id)
-    first = cycle._run_one(stale, period, state, False, None)
+    first = walk.run_one(stale, period, state, False, None)
     assert first.status == "already_posted"
-    rest = [cycle._run_one(stale, p, s, False, None) for p, s in periods if s is not None]
+    rest = [walk.run_one(stale, p, s, False, None) for p, s in periods if s is not None]
     assert [r.status for r in rest] == ["already_posted"] * 2
     assert store.head(deal.deal_id) == head
 
 
 def test_trigger_window_is_carried_from_one_payment_date_to_the_next(
-    store: EventStore, tmp_path: Path
+    store: ProjectedStore, tmp_path: Path
 ) -> None:
     """A breach that must hold on two consecutive evaluations takes effect one date later; the
     pending change is recorded in TriggerEvaluated and carried by the notes projection."""
@@ -627,7 +627,7 @@ def test_trigger_window_is_carried_from_one_payment_date_to_the_next(
     assert evaluated[5]["watch_since"] is None
 
 
-def trigger_records(store: EventStore, deal_id: str, trigger_id: str) -> list[dict[str, Any]]:
+def trigger_records(store: ProjectedStore, deal_id: str, trigger_id: str) -> list[dict[str, Any]]:
     return [
         e.data for e in store.read(deal_id, types=["TriggerEvaluated"])
         if e.data["trigger_id"] == trigger_id
@@ -638,7 +638,7 @@ def trigger_records(store: EventStore, deal_id: str, trigger_id: str) -> list[di
 
 
 def test_wenhui_thirteen_payment_dates_cumulative_default_ratio_accelerates(
-    store: EventStore, tmp_path: Path
+    store: ProjectedStore, tmp_path: Path
 ) -> None:
     """Seed 003 through 13 payment dates: six loans defaulting in September 2024 (collection
     period 7, 2024-09-01..30) take the cumulative default ratio above 10% at that period end
@@ -687,7 +687,7 @@ def test_wenhui_thirteen_payment_dates_cumulative_default_ratio_accelerates(
 
 
 def test_weshare_thirteen_payment_dates_event_of_default_declared(
-    store: EventStore, tmp_path: Path
+    store: ProjectedStore, tmp_path: Path
 ) -> None:
     """Seed 000 has no metric trigger (rule sheet §8: no cumulative-default or delinquency
     trigger; EoD-1/2 need a senior interest or legal-maturity principal failure, which a pool

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import yaml
 
-from events.store import EventStore
-from ledger import cycle
-from ledger.cycle import issue_notes, run_due
-from ledger.money import round_fen
-from ledger.servicing import deal_in_force, load_deal
-from ledger.waterfall.state import CapUsage
+from events.cycle import CapUsage
+from ledger.core.money import round_fen
+from ledger.cycle.acts import issue_notes
+from ledger.cycle.walk import DueWalk, run_due
+from ledger.servicing.deals import deal_in_force, load_deal
+from projections.store import ProjectedStore
 from tests.test_cycle import DEALS, POOL, D, servicing_events
 
 
 def test_annual_cap_usage_is_carried_and_rolls_with_the_trust_year(
-    store: EventStore, tmp_path: Path
+    store: ProjectedStore, tmp_path: Path
 ) -> None:
     src = "003_wenhui_2024_1.yaml"
     data = yaml.safe_load((DEALS / src).read_text(encoding="utf-8"))
@@ -44,7 +44,7 @@ def test_annual_cap_usage_is_carried_and_rolls_with_the_trust_year(
     assert row == {"period_start": "2025-03-29", "used": "0.00"}
 
     # the next date's determination state hands the carried usage to the engine
-    walk = cycle._Walk(store, deal.deal_id, dt.date(2025, 5, 31))
+    walk = DueWalk(store, deal.deal_id, dt.date(2025, 5, 31))
     states = [s for _, s in walk.periods() if s is not None]
     assert states and states[0].waterfall.cap_usage == {
         "annual_expense_cap": CapUsage(period_start=dt.date(2025, 3, 29), used=D("0.00"))

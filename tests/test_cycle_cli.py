@@ -1,4 +1,4 @@
-"""``run-due`` and the ``cycle`` commands (ledger/cli_cycle.py) on both backends."""
+"""``run-due`` and the ``cycle`` commands (ledger/cli/cycle.py) on both backends."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner, Result
 
-from events.store import EventStore
-from ledger import db
-from ledger.cli_cycle import cycle_app, run_due_command
-from ledger.logs import configure
-from ledger.servicing import load_deal
+from events import db
+from ledger.cli.cycle import cycle_app, run_due_command
+from ledger.core.logs import configure
+from ledger.servicing.deals import load_deal
+from projections.store import ProjectedStore
 from tests.test_cycle import scaled_deal, servicing_events
 
 app = typer.Typer()
@@ -31,7 +31,7 @@ runner = CliRunner()
 
 def _setup(url: str, tmp_path: Path) -> None:
     engine = db.make_engine(url)
-    store = EventStore(engine)
+    store = ProjectedStore(engine)
     path = scaled_deal("004_byd_2021_2.yaml", tmp_path)
     load_deal(store, path)
     store.append(servicing_events("byd_2021_2", dt.date(2021, 6, 18), 6, {}))

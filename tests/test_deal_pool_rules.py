@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ledger.core.expr import ExprError, Value
 from ledger.deal import DealDefinition, validate_deal_file
 from ledger.deal.pool_rules import eligibility_failures, repurchase_price
-from ledger.expr import ExprError, Value
 from ledger.waterfall import NoteState, WaterfallState
 from ledger.waterfall.triggers import clean_up_call_available
 

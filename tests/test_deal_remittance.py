@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ledger.calendar_rules import (
+from ledger.core.calendar.rules import (
     FrequentRemittanceMode,
     FrequentRemittanceRule,
     RemittanceBasis,
     RemittanceRule,
     schedule_period,
 )
-from ledger.cycle_state import business_calendar, date_rules
+from ledger.cycle.schedule import business_calendar, date_rules
 from ledger.deal import DealDefinition, DealValidationError, load_deal_text, validate_deal_file
 from ledger.deal.remittance import calendar_rules, date_rules_remittance, remittance_rule_index
 from ledger.waterfall import NoteState, WaterfallState

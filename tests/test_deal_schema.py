@@ -9,14 +9,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from ledger.cli.deal import deal_app
 from ledger.deal import (
     DealValidationError,
     deal_json_schema,
     load_deal_text,
     validate_deal_file,
 )
-from ledger.deal.cli import deal_app
-from ledger.deal.schema import PayFeesStep, TopUpStep
+from ledger.deal.steps import PayFeesStep, TopUpStep
 
 ROOT = Path(__file__).resolve().parents[1]
 BYD = ROOT / "ledger" / "deals" / "004_byd_2021_2.yaml"

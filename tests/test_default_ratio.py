@@ -12,7 +12,7 @@ import pytest
 from events.envelope import NewEvent
 from events.model import Event
 from events.servicing import LoanBoarded, LoanDefaulted
-from events.store import EventStore
+from ledger.core.expr import ExprError
 from ledger.deal import validate_deal_file
 from ledger.deal.loader import load_deal_text
 from ledger.deal.pool_rules import (
@@ -20,9 +20,9 @@ from ledger.deal.pool_rules import (
     PRINCIPAL_DEFAULT_RATIO,
     default_ratio_rule,
 )
-from ledger.demo import scaled_deal_text
-from ledger.expr import ExprError
+from ledger.simulation.demo import scaled_deal_text
 from projections.pool import pool_periods
+from projections.store import ProjectedStore
 from tests.test_boarding import DEALS
 
 D = Decimal
@@ -90,12 +90,13 @@ def _boarded(
 
 
 def test_driver_china_thirteen_ratio_on_discounted_receivables_balances(
-    store: EventStore,
+    store: ProjectedStore,
 ) -> None:
     """Worked by hand. Seed 001 L18684-18696: CGLR = Σ DRB of all Defaulted Receivables from the
     Cut-Off Date through the end of the Monthly Period / Aggregate Cut-Off Date DRB; DRB = the
     scheduled principal and interest discounted at 5.1371% p.a., 30/360 (L18753-18771), one
-    period of 5.1371%/12 a month (ledger/amortisation.py): b = 1 + 0.051371/12 = 1.00428091666...
+    period of 5.1371%/12 a month (ledger/core/amortisation.py): b = 1 + 0.051371/12 =
+    1.00428091666...
 
     The deal is scaled to a 3,600.00 pool (the demo's rule), so ``params.cut_off_adrb`` = 3,600.00.
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import yaml
 
-from events.store import EventStore
-from ledger.demo import run_demo, scaled_deal_text, write_reports
 from ledger.reports import render, servicer_report, trustee_report
+from ledger.simulation.demo import run_demo, scaled_deal_text, write_reports
+from projections.store import ProjectedStore
 
 
 def test_demo_runs_payment_dates_through_a_breach_and_verifies(
-    store: EventStore, tmp_path: Path
+    store: ProjectedStore, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     result = run_demo(store, "001", loans=300, months=12, stress_month=6, out_dir=out)

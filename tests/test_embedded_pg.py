@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from events.store import EventStore
-from ledger import db
-from ledger.db import embedded_postgres
-from ledger.verify import verify
+from events import db
+from events.db import embedded_postgres
+from ledger.audit.verify import verify
+from projections.store import ProjectedStore
 from tests.helpers import DEAL, adjustment, collection
 
 
@@ -16,7 +16,7 @@ def test_embedded_server_runs_the_store(tmp_path: Path) -> None:
         engine = db.make_engine(url)
         try:
             db.upgrade(engine)
-            store = EventStore(engine)
+            store = ProjectedStore(engine)
             store.append([adjustment("10.00"), collection(1)])
             assert engine.dialect.name == "postgresql"
             assert [r.ok for r in verify(store, DEAL)] == [True]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from events.model import Event, event_type, json_schemas, load_event, upcast, upcaster
-from ledger.money import Money
+from ledger.core.money import Money
 
 
 @event_type("TestFeeCharged", version=3)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.expr import (
+from ledger.core.expr import (
     Call,
     ExprError,
     Kind,

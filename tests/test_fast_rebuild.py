@@ -34,27 +34,19 @@ from events.servicing import (
     PoolBoarded,
     RecoveryReceived,
 )
-from events.store import EventStore
-from ledger.cycle import run_due
-from ledger.servicing import negate_entries
+from ledger.cycle.walk import run_due
+from ledger.servicing.operator import negate_entries
 from projections import fast
 from projections.base import Projection, State
-from projections.fast import (
-    LOAN_STREAM,
-    Unpartitionable,
-    _parallel,
-    default_parts,
-    fast_rebuild,
-    fold_parts,
-    fold_rows,
-    serves,
-)
+from projections.fast import default_parts, fast_rebuild, fold_parts, fold_rows, parallel_rebuild
+from projections.fast_rows import LOAN_STREAM, Unpartitionable, serves
 from projections.legs import PAYLOAD_LEGS, payload_legs
 from projections.loans import LoanProjection
 from projections.notes import NotesProjection
 from projections.pool import PoolProjection
 from projections.remittance import RemittanceProjection
-from projections.runner import ProjectionRunner, _norm
+from projections.runner import ProjectionRunner, normal_json
+from projections.store import ProjectedStore
 from tests.test_cycle import seed_deal
 
 D = Decimal
@@ -66,7 +58,10 @@ def same_rows(fast: dict[str, State], ref: dict[str, State]) -> None:
         got = fast[name]
         assert set(got) == set(rows), name
         for key, v in rows.items():
-            assert (_norm(got[key].row), got[key].last_seq) == (_norm(v.row), v.last_seq), (
+            assert (normal_json(got[key].row), got[key].last_seq) == (
+                normal_json(v.row),
+                v.last_seq,
+            ), (
                 name,
                 key,
             )
@@ -106,7 +101,7 @@ def _reversal(original: RecordedEvent, key: str) -> NewEvent:
     return _of(ev, original.deal_id, original.effective_date, key)
 
 
-def history(store: EventStore, tmp: Path) -> str:
+def history(store: ProjectedStore, tmp: Path) -> str:
     """BYD scaled to 40 loans, 16 months of servicing with defaults, then recoveries, write-offs,
     repurchases, delinquency reports, raw payloads, reversals and the payment dates."""
     deal = seed_deal(store, tmp, "004_byd_2021_2.yaml", dt.date(2021, 9, 15), {5: 3, 9: 2})
@@ -237,7 +232,7 @@ RUNNER_CASES: list[Callable[[], list[Projection[Any]]]] = [
 ]
 
 
-def test_fast_rebuild_equals_the_reference_fold(store: EventStore, tmp_path: Path) -> None:
+def test_fast_rebuild_equals_the_reference_fold(store: ProjectedStore, tmp_path: Path) -> None:
     deal_id = history(store, tmp_path)
     kinds = {e.type for e in store.read(deal_id)}
     assert {"EventReversed", "WaterfallExecuted", "RecoveryReceived", "LoanRepurchased"} <= kinds
@@ -264,7 +259,7 @@ def test_fast_rebuild_equals_the_reference_fold(store: EventStore, tmp_path: Pat
 
 @pytest.mark.parametrize("parts", [2, 3])
 def test_rebuild_in_parallel_parts_equals_the_reference(
-    store: EventStore, tmp_path: Path, parts: int
+    store: ProjectedStore, tmp_path: Path, parts: int
 ) -> None:
     """PostgreSQL: the parts run in processes of their own and are merged (the same rows as the
     reference, within bounds too); SQLite has no parallel reader: the rebuild folds in one."""
@@ -274,10 +269,10 @@ def test_rebuild_in_parallel_parts_equals_the_reference(
     for bounds in ({}, {"until_seq": head // 2}, {"effective_to": dt.date(2022, 1, 31)}):
         ref = runner.rebuild_reference(store, deal_id, **bounds)
         if store.dialect == "postgresql":
-            same_rows(_parallel(store, deal_id, runner.projections, bounds, parts), ref)
+            same_rows(parallel_rebuild(store, deal_id, runner.projections, bounds, parts), ref)
         else:
             with pytest.raises(Unpartitionable):
-                _parallel(store, deal_id, runner.projections, bounds, parts)
+                parallel_rebuild(store, deal_id, runner.projections, bounds, parts)
         same_rows(fast_rebuild(store, deal_id, runner.projections, parts=parts, **bounds), ref)
 
 
@@ -604,7 +599,7 @@ def test_payload_legs_equal_the_models_legs(kind: str) -> None:
             break
 
 
-def test_parts_by_default(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parts_by_default(store: ProjectedStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """One part for a small deal or on SQLite; two on PostgreSQL from PARALLEL_FROM events on a
     machine with two CPUs; the environment variable decides when set."""
     monkeypatch.delenv("TRUST_LEDGER_REBUILD_PARTS", raising=False)

@@ -16,15 +16,15 @@ from events.servicing import (
     LoanWrittenOff,
     RecoveryReceived,
 )
-from events.store import EventStore
-from ledger.tapes import LoanStatus
 from projections.loans import (
+    LoanStatus,
     delinquency_bucket,
     discounted_balance_of,
     loan_rows,
     loan_snapshots,
     scheduled_vs_paid,
 )
+from projections.store import ProjectedStore
 
 DEAL = "LOANS-1"
 CUT = date(2024, 2, 29)
@@ -101,11 +101,11 @@ def reverse(original: RecordedEvent, on: date) -> NewEvent:
     return new(rev, on, stream=original.stream_id)
 
 
-def one(store: EventStore, ev: NewEvent) -> RecordedEvent:
+def one(store: ProjectedStore, ev: NewEvent) -> RecordedEvent:
     return store.append([ev]).events[0]
 
 
-def test_status_transitions_sticky_default_and_snapshots(store: EventStore) -> None:
+def test_status_transitions_sticky_default_and_snapshots(store: ProjectedStore) -> None:
     store.append([boarded("A"), boarded("B"), boarded("C", "500.00")])
     snaps = loan_snapshots(store, DEAL)
     assert {k: (s.status, s.outstanding_principal) for k, s in snaps.items()} == {
@@ -183,7 +183,7 @@ def test_status_transitions_sticky_default_and_snapshots(store: EventStore) -> N
     assert store.runner.compare(store, DEAL) == []
 
 
-def test_reversal_nets_out_every_kind(store: EventStore) -> None:
+def test_reversal_nets_out_every_kind(store: ProjectedStore) -> None:
     store.append([boarded("A"), boarded("B", dpd=20)])
     before = loan_rows(store, DEAL)
     assert before["B"]["status"] == "delinquent" and before["B"]["dpd"] == 20
@@ -246,7 +246,7 @@ def test_reversal_nets_out_every_kind(store: EventStore) -> None:
     assert store.runner.compare(store, DEAL) == []
 
 
-def test_scheduled_vs_paid_and_discounted_balance(store: EventStore) -> None:
+def test_scheduled_vs_paid_and_discounted_balance(store: ProjectedStore) -> None:
     store.append([boarded("A"), collected("A", "1000.00", "60.00", on=date(2024, 3, 15))])
     row = loan_rows(store, DEAL)["A"]
     sv = scheduled_vs_paid(row, date(2024, 4, 30))

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from events import db
 from events.tables import metadata
-from ledger import db
 
 
 def test_migrations_match_metadata(engine: sa.Engine) -> None:

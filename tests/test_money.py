@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.journal import JournalEntry, Posting, apply_entries, transfer, trial_balance
-from ledger.money import MoneyError, allocate, money, round_fen
+from ledger.core.journal import JournalEntry, Posting, apply_entries, transfer, trial_balance
+from ledger.core.money import MoneyError, allocate, money, round_fen
 
 amounts = st.decimals(
     min_value=Decimal("-1e12"),

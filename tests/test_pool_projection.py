@@ -12,18 +12,18 @@ from hypothesis import strategies as st
 
 from benchmarks.replay import history_events
 from events.servicing import LoanDefaulted, LoanRepurchased, LoanWrittenOff, RecoveryReceived
-from events.store import EventStore
-from ledger.pool_profiles import PROFILES
-from ledger.simulate import SimulationParams, simulate_months, simulate_pool
-from ledger.tapes import LoanStatus
-from projections.loans import loan_rows, loan_snapshots
+from ledger.simulation.months import simulate_months
+from ledger.simulation.pool import SimulationParams, simulate_pool
+from ledger.simulation.pool_profiles import PROFILES
+from projections.loans import LoanStatus, loan_rows, loan_snapshots
 from projections.pool import pool_periods
+from projections.store import ProjectedStore
 from tests.test_loans_projection import DEAL, boarded, collected, dpd, new, one, reverse
 
 Q = Decimal("0.00000001")
 
 
-def test_period_figures_exact_to_the_fen(store: EventStore) -> None:
+def test_period_figures_exact_to_the_fen(store: ProjectedStore) -> None:
     store.append([boarded("A"), boarded("B"), boarded("C", "500.00")])
     store.append(
         [
@@ -117,7 +117,7 @@ def test_period_figures_exact_to_the_fen(store: EventStore) -> None:
     assert store.runner.compare(store, DEAL) == []
 
 
-def test_reversal_nets_out_of_the_period(store: EventStore) -> None:
+def test_reversal_nets_out_of_the_period(store: ProjectedStore) -> None:
     store.append([boarded("A")])
     before = pool_periods(store, DEAL)
     original = one(store, collected("A", "1000.00", "60.00", on=date(2024, 3, 15)))
@@ -158,7 +158,7 @@ LIVELY = SimulationParams(
     stress=st.one_of(st.none(), st.integers(1, 12)),
 )
 def test_balance_identity_on_simulated_histories(
-    store: EventStore, seed: int, loans: int, months: int, profile: str, stress: int | None
+    store: ProjectedStore, seed: int, loans: int, months: int, profile: str, stress: int | None
 ) -> None:
     """closing = opening − principal collected − defaults − repurchases + purchases, per period and
     loan by loan, through the store and the live projections; every loan agrees with the

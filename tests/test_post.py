@@ -8,11 +8,12 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
-from events.store import EventStore
-from ledger import accounts
-from ledger.servicing import ServicingError, negate_entries, post_event, reverse_event
-from ledger.tapes import LoanStatus, TapeRejected
-from projections.loans import loan_snapshots
+from ledger.core import accounts
+from ledger.servicing.operator import negate_entries, post_event, reverse_event
+from ledger.servicing.results import ServicingError
+from ledger.servicing.tape_formats import TapeRejected
+from projections.loans import LoanStatus, loan_snapshots
+from projections.store import ProjectedStore
 from tests.test_boarding import BYD, POOL_TOTAL, balances, boarded_byd, cli_app
 
 D = Decimal
@@ -25,7 +26,7 @@ COLLECTION = {
 }
 
 
-def test_post_then_reverse_nets_out_in_every_projection(store: EventStore) -> None:
+def test_post_then_reverse_nets_out_in_every_projection(store: ProjectedStore) -> None:
     boarded_byd(store)
     before = balances(store, BYD)
     posted = post_event(store, "CollectionReceived", BYD, COLLECTION, "ops", "servicer")
@@ -75,7 +76,7 @@ def test_post_then_reverse_nets_out_in_every_projection(store: EventStore) -> No
     assert store.runner.compare(store, BYD) == []
 
 
-def test_reversing_a_default_restores_the_loan(store: EventStore) -> None:
+def test_reversing_a_default_restores_the_loan(store: ProjectedStore) -> None:
     boarded_byd(store)
     default = post_event(
         store,
@@ -160,7 +161,7 @@ def test_reversing_a_default_restores_the_loan(store: EventStore) -> None:
     ],
 )
 def test_post_is_validated_like_a_tape_row(
-    store: EventStore, type_name: str, data: dict[str, object], field: str, reason: str
+    store: ProjectedStore, type_name: str, data: dict[str, object], field: str, reason: str
 ) -> None:
     boarded_byd(store)
     head = store.head(BYD)
@@ -173,7 +174,7 @@ def test_post_is_validated_like_a_tape_row(
     assert store.head(BYD) == head
 
 
-def test_types_that_are_not_posted_by_hand(store: EventStore) -> None:
+def test_types_that_are_not_posted_by_hand(store: ProjectedStore) -> None:
     boarded_byd(store)
     for name in ("DealDefined", "LoanBoarded", "PoolBoarded", "EventReversed"):
         with pytest.raises(ServicingError, match="cannot be posted directly"):
@@ -182,7 +183,7 @@ def test_types_that_are_not_posted_by_hand(store: EventStore) -> None:
         post_event(store, "NoSuchEvent", BYD, {})
 
 
-def test_cli_post_and_reversal(db_url: str, store: EventStore) -> None:
+def test_cli_post_and_reversal(db_url: str, store: ProjectedStore) -> None:
     boarded_byd(store)
     runner = CliRunner()
     app = cli_app()

@@ -7,17 +7,17 @@ from decimal import Decimal
 
 from events.catalogue import EventReversed
 from events.envelope import NewEvent
-from events.store import EventStore
 from projections.balances import BalancesProjection
 from projections.base import fold_all
+from projections.store import ProjectedStore
 from tests.helpers import DEAL, adjustment, collection
 
 
-def _balances(store: EventStore) -> dict[str, str]:
+def _balances(store: ProjectedStore) -> dict[str, str]:
     return {k: v.row["balance"] for k, v in store.runner.live(store, DEAL, "balances").items()}
 
 
-def test_live_equals_rebuild_and_trial_balance_zero(store: EventStore) -> None:
+def test_live_equals_rebuild_and_trial_balance_zero(store: ProjectedStore) -> None:
     store.append([adjustment("1000.00")])
     for n in range(1, 20):
         store.append([collection(n, principal=f"{n}.01", interest="0.10")])
@@ -29,7 +29,7 @@ def test_live_equals_rebuild_and_trial_balance_zero(store: EventStore) -> None:
     assert {k: v.row["balance"] for k, v in rebuilt.items()} == live
 
 
-def test_deferred_projection_catches_up(store: EventStore) -> None:
+def test_deferred_projection_catches_up(store: ProjectedStore) -> None:
     store.append([adjustment("10.00")])
     store.append([collection(n) for n in range(1, 50)], project=False)
     assert _balances(store) == {"trust:income": "10.00", "equity:seller": "-10.00"}
@@ -43,7 +43,7 @@ def test_deferred_projection_catches_up(store: EventStore) -> None:
     assert store.runner.catch_up(store, DEAL) == 0
 
 
-def test_reversal_nets_out_and_stays_in_history(store: EventStore) -> None:
+def test_reversal_nets_out_and_stays_in_history(store: ProjectedStore) -> None:
     store.append([adjustment("10.00")])
     original = store.append([collection(1, principal="40.00", interest="2.00")]).events[0]
     rev = EventReversed(
@@ -82,7 +82,7 @@ def test_reversal_nets_out_and_stays_in_history(store: EventStore) -> None:
     assert store.runner.compare(store, DEAL) == []
 
 
-def test_large_batches_keep_live_equal_to_rebuild(store: EventStore) -> None:
+def test_large_batches_keep_live_equal_to_rebuild(store: ProjectedStore) -> None:
     """Batches changing more rows than one statement takes (PostgreSQL stages them through COPY
     and one upsert): inserts, then updates of the same rows."""
     store.append([adjustment("10.00")])

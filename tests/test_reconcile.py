@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events.bank import BankLine, LedgerPosting
-from ledger.calendar_business import BusinessCalendar
-from ledger.money import ZERO
-from ledger.reconcile import Reconciliation, reconcile, statement_lines
-from ledger.statements import balances_of
+from ledger.audit.reconcile import Reconciliation, reconcile, statement_lines
+from ledger.audit.statement_model import balances_of
+from ledger.core.calendar.business import BusinessCalendar
+from ledger.core.money import ZERO
 
 D = Decimal
 START = date(2022, 1, 3)

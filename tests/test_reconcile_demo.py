@@ -7,13 +7,13 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from events.store import EventStore
-from ledger.demo import run_demo
-from ledger.statements import parse_statement
+from ledger.audit.statements import parse_statement
+from ledger.simulation.demo import run_demo
+from projections.store import ProjectedStore
 
 
 def test_demo_writes_and_reconciles_the_custodian_statements(
-    store: EventStore, tmp_path: Path
+    store: ProjectedStore, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     result = run_demo(store, "004", loans=120, months=8, stress_month=None, out_dir=out)

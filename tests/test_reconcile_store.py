@@ -18,19 +18,16 @@ import typer
 from typer.testing import CliRunner
 
 from events.bank import BankLine, BankStatementImported, ReconciliationCompleted
-from events.store import EventStore
-from ledger.cli_reconcile import EXIT_BREAKS, reconcile_command
-from ledger.cycle import issue_notes, run_due
-from ledger.logs import configure
-from ledger.servicing import deal_in_force, load_deal
-from ledger.statement_import import deal_bank_accounts, import_statements, ledger_statements
-from ledger.statements import (
-    AccountStatement,
-    StatementRejected,
-    format_statement_csv,
-    statement_file_name,
-)
-from ledger.verify import verify
+from ledger.audit.statement_csv import format_statement_csv, statement_file_name
+from ledger.audit.statement_import import deal_bank_accounts, import_statements, ledger_statements
+from ledger.audit.statement_model import AccountStatement, StatementRejected
+from ledger.audit.verify import verify
+from ledger.cli.reconcile import EXIT_BREAKS, reconcile_command
+from ledger.core.logs import configure
+from ledger.cycle.acts import issue_notes
+from ledger.cycle.walk import run_due
+from ledger.servicing.deals import deal_in_force, load_deal
+from projections.store import ProjectedStore
 from tests.test_cycle import scaled_deal, servicing_events
 
 D = Decimal
@@ -38,7 +35,7 @@ DEAL = "byd_2021_2"
 
 
 @pytest.fixture
-def byd(store: EventStore, tmp_path: Path) -> str:
+def byd(store: ProjectedStore, tmp_path: Path) -> str:
     load_deal(store, scaled_deal("004_byd_2021_2.yaml", tmp_path))
     deal = deal_in_force(store, DEAL)
     issue_notes(store, DEAL, dt.date(2021, 9, 15))
@@ -63,12 +60,12 @@ def _write(st: AccountStatement, folder: Path, lines: list[BankLine] | None = No
     return path
 
 
-def _count(store: EventStore) -> int:
+def _count(store: ProjectedStore) -> int:
     return sum(1 for _ in store.read(DEAL))
 
 
 def test_statements_from_the_ledger_reconcile_with_zero_breaks(
-    store: EventStore, byd: str, tmp_path: Path
+    store: ProjectedStore, byd: str, tmp_path: Path
 ) -> None:
     statements = ledger_statements(store, byd)
     accounts = {st.account for st in statements}
@@ -96,7 +93,7 @@ def test_statements_from_the_ledger_reconcile_with_zero_breaks(
 
 
 def test_one_altered_one_missing_one_extra_line_are_exactly_three_breaks(
-    store: EventStore, byd: str, tmp_path: Path
+    store: ProjectedStore, byd: str, tmp_path: Path
 ) -> None:
     (st,) = ledger_statements(store, byd, ["trust:income"])
     lines = list(st.lines)
@@ -141,7 +138,7 @@ def test_one_altered_one_missing_one_extra_line_are_exactly_three_breaks(
 
 
 def test_reimporting_a_statement_stores_nothing(
-    store: EventStore, byd: str, tmp_path: Path
+    store: ProjectedStore, byd: str, tmp_path: Path
 ) -> None:
     paths = [_write(st, tmp_path) for st in ledger_statements(store, byd)]
     first = import_statements(store, byd, paths)
@@ -157,7 +154,7 @@ def test_reimporting_a_statement_stores_nothing(
 
 
 def test_a_bad_statement_stores_nothing_and_names_row_and_field(
-    store: EventStore, byd: str, tmp_path: Path
+    store: ProjectedStore, byd: str, tmp_path: Path
 ) -> None:
     good = _write(ledger_statements(store, byd, ["trust:collections"])[0], tmp_path)
     bad = tmp_path / "bad.csv"
@@ -191,7 +188,7 @@ def test_a_bad_statement_stores_nothing_and_names_row_and_field(
 
 
 def test_camt053_statement_maps_its_account_and_reports_breaks(
-    store: EventStore, byd: str, tmp_path: Path
+    store: ProjectedStore, byd: str, tmp_path: Path
 ) -> None:
     (st,) = ledger_statements(store, byd, ["trust:collections"])
     first = st.lines[0]
@@ -240,7 +237,7 @@ app.command("reconcile")(reconcile_command)
 
 
 def test_reconcile_cli_json_and_exit_codes(
-    store: EventStore, byd: str, tmp_path: Path, db_url: str
+    store: ProjectedStore, byd: str, tmp_path: Path, db_url: str
 ) -> None:
     statements = ledger_statements(store, byd, ["trust:collections", "trust:principal"])
     clean = _write(statements[0], tmp_path)

@@ -13,12 +13,13 @@ from pydantic import ValidationError
 from events.envelope import NewEvent
 from events.model import load_event, upcast
 from events.servicing import RecoveryReceived
-from events.store import EventStore
-from ledger import accounts
-from ledger.servicing import import_servicer_tape, post_event, reverse_event
-from ledger.tapes import TapeRejected
+from ledger.core import accounts
+from ledger.servicing.operator import post_event, reverse_event
+from ledger.servicing.servicer_import import import_servicer_tape
+from ledger.servicing.tape_formats import TapeRejected
 from projections.loans import loan_rows, loan_snapshots
 from projections.pool import pool_periods
+from projections.store import ProjectedStore
 from tests.test_boarding import BYD, balances, boarded_byd
 from tests.test_servicer_import import HEADER
 
@@ -34,7 +35,7 @@ DEFAULT_RECOVER_WRITE_OFF = (
 ).encode()
 
 
-def test_recovery_row_split_posts_to_the_right_accounts(store: EventStore) -> None:
+def test_recovery_row_split_posts_to_the_right_accounts(store: ProjectedStore) -> None:
     boarded_byd(store)
     result = import_servicer_tape(store, BYD, DEFAULT_RECOVER_WRITE_OFF, file="sep.csv")
     first, second = (e for e in result.events if e.type == "RecoveryReceived")
@@ -85,7 +86,7 @@ def test_recovery_row_split_posts_to_the_right_accounts(store: EventStore) -> No
 
 
 def test_recovered_principal_is_capped_at_the_defaulted_principal_outstanding(
-    store: EventStore,
+    store: ProjectedStore,
 ) -> None:
     boarded_byd(store)
     too_much = (
@@ -148,7 +149,7 @@ def test_model_derives_checks_and_refuses() -> None:
     ]
 
 
-def test_version_1_payload_is_upcast_with_its_amount_as_principal(store: EventStore) -> None:
+def test_version_1_payload_is_upcast_with_its_amount_as_principal(store: ProjectedStore) -> None:
     v1 = {"loan_id": "L4", "value_date": "2021-09-30", "amount": "5000.00", "reference": "R6"}
     assert upcast("RecoveryReceived", 1, v1) == {
         **v1,
@@ -187,7 +188,7 @@ def test_version_1_payload_is_upcast_with_its_amount_as_principal(store: EventSt
     assert store.runner.compare(store, BYD) == []
 
 
-def test_post_checks_written_off_and_reversal_nets_the_split(store: EventStore) -> None:
+def test_post_checks_written_off_and_reversal_nets_the_split(store: ProjectedStore) -> None:
     boarded_byd(store)
     import_servicer_tape(store, BYD, (HEADER + "DEFAULT,L4,2021-09-30,,,,,95,x,R5\n").encode())
     data = {"loan_id": "L4", "value_date": "2021-09-30", "principal": "100.00", "fees": "5.00"}
@@ -215,12 +216,12 @@ def test_post_checks_written_off_and_reversal_nets_the_split(store: EventStore) 
     assert store.runner.compare(store, BYD) == []
 
 
-def test_cycle_splits_recoveries_into_principal_and_income(store: EventStore) -> None:
-    """The payment-date cycle's collection split (ledger/cycle_state.py): recovered principal is
+def test_cycle_splits_recoveries_into_principal_and_income(store: ProjectedStore) -> None:
+    """The payment-date cycle's collection split (ledger/cycle/state.py): recovered principal is
     the deals' ``recovery_principal`` item, recovered interest and fees ``recovery_income``
     (seed 004 L2454 (d), L2740 (c))."""
-    from ledger.cycle_state import CycleFolder
-    from ledger.servicing import deal_in_force
+    from ledger.cycle.state import CycleFolder
+    from ledger.servicing.deals import deal_in_force
 
     boarded_byd(store)
     result = import_servicer_tape(store, BYD, DEFAULT_RECOVER_WRITE_OFF)

@@ -7,18 +7,18 @@ from decimal import Decimal
 
 from events.collateral import COLLATERAL_PAYABLE, MONTHLY_COLLATERAL, MonthlyCollateralPosted
 from events.servicing import CollectionsRemitted, RecoveryReceived
-from events.store import EventStore
-from ledger import accounts
+from ledger.core import accounts
 from projections.remittance import commingling, exposure, remittance_periods
+from projections.store import ProjectedStore
 from tests.test_loans_projection import DEAL, boarded, collected, new, one, reverse
 
 
-def _balances(store: EventStore) -> dict[str, Decimal]:
+def _balances(store: ProjectedStore) -> dict[str, Decimal]:
     live = store.runner.live(store, DEAL, "balances")
     return {k: Decimal(v.row["balance"]) for k, v in live.items()}
 
 
-def _rows(store: EventStore) -> dict[str, dict[str, str]]:
+def _rows(store: ProjectedStore) -> dict[str, dict[str, str]]:
     return {k: dict(v.row) for k, v in store.runner.live(store, DEAL, "remittance").items()}
 
 
@@ -26,7 +26,7 @@ def remit(amount: str, on: date) -> MonthlyCollateralPosted | CollectionsRemitte
     return CollectionsRemitted(value_date=on, amount=Decimal(amount))
 
 
-def test_held_since_and_per_period(store: EventStore) -> None:
+def test_held_since_and_per_period(store: ProjectedStore) -> None:
     store.append([boarded("A"), boarded("B")])
     store.append(
         [
@@ -68,7 +68,7 @@ def test_held_since_and_per_period(store: EventStore) -> None:
     assert store.runner.compare(store, DEAL) == []
 
 
-def test_reversed_collection_leaves_the_servicer(store: EventStore) -> None:
+def test_reversed_collection_leaves_the_servicer(store: ProjectedStore) -> None:
     store.append([boarded("A")])
     original = one(store, collected("A", "1000.00", "60.00", on=date(2024, 3, 5)))
     store.append([reverse(original, date(2024, 3, 6))])
@@ -77,7 +77,7 @@ def test_reversed_collection_leaves_the_servicer(store: EventStore) -> None:
     assert store.runner.compare(store, DEAL) == []
 
 
-def test_monthly_collateral_parts_netting_release(store: EventStore) -> None:
+def test_monthly_collateral_parts_netting_release(store: ProjectedStore) -> None:
     """Driver China Thirteen below the Servicer Required Rating: Part 1 on 15 Feb and Part 2 on
     1 Mar for March; the 6th BD before the April PD nets March's Collections and releases the
     excess."""

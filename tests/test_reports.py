@@ -19,15 +19,15 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from events import db
 from events.bank import Break, ReconciliationCompleted
 from events.catalogue import CollectionReceived
 from events.cycle import DistributionPaid, InterestAccrued, TriggerEvaluated, WaterfallExecuted
 from events.envelope import NewEvent
 from events.jsonl import export_lines, parse_line
 from events.model import Event
-from events.store import EventStore
-from ledger import db
-from ledger.cycle import run_due
+from ledger.audit.timeaxes import parse_known_at
+from ledger.cycle.walk import run_due
 from ledger.deal import DealDefinition
 from ledger.reports import (
     FORMATS,
@@ -42,8 +42,8 @@ from ledger.reports import (
     servicer_report,
     trustee_report,
 )
-from ledger.servicing import reverse_event
-from ledger.timeaxes import parse_known_at
+from ledger.servicing.operator import reverse_event
+from projections.store import ProjectedStore
 from tests.test_cycle import seed_deal
 
 D = Decimal
@@ -51,7 +51,7 @@ UNTIL = dt.date(2022, 3, 31)
 
 
 @pytest.fixture
-def byd(store: EventStore, tmp_path: Path) -> DealDefinition:
+def byd(store: ProjectedStore, tmp_path: Path) -> DealDefinition:
     deal = seed_deal(store, tmp_path, "004_byd_2021_2.yaml", dt.date(2021, 9, 15), {7: 3})
     results = run_due(store, deal.deal_id, UNTIL)
     assert [r.status for r in results] == ["posted"] * 6
@@ -60,23 +60,23 @@ def byd(store: EventStore, tmp_path: Path) -> DealDefinition:
 
 @pytest.fixture
 def fresh_store(
-    store: EventStore, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[EventStore]:
+    store: ProjectedStore, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[ProjectedStore]:
     """An empty store on the *other* backend: a rebuild there must give the same bytes, so
     nothing in a report depends on the database."""
     if store.dialect == "postgresql":
         engine = db.make_engine(f"sqlite:///{tmp_path / 'rebuilt.db'}")
         db.upgrade(engine)
-        yield EventStore(engine)
+        yield ProjectedStore(engine)
         engine.dispose()
         return
     with db.scratch_schema(request.getfixturevalue("pg_url"), "r") as url:
         engine = db.make_engine(url)
-        yield EventStore(engine)
+        yield ProjectedStore(engine)
         engine.dispose()
 
 
-def _cycle(store: EventStore, deal_id: str, day: dt.date, kind: type[Event]) -> list[Any]:
+def _cycle(store: ProjectedStore, deal_id: str, day: dt.date, kind: type[Event]) -> list[Any]:
     return [
         e.event
         for e in store.read(deal_id, types=[kind.type_name])
@@ -84,7 +84,7 @@ def _cycle(store: EventStore, deal_id: str, day: dt.date, kind: type[Event]) -> 
     ]
 
 
-def _all_files(store: EventStore, deal: DealDefinition) -> dict[str, bytes]:
+def _all_files(store: ProjectedStore, deal: DealDefinition) -> dict[str, bytes]:
     events = read_events(store, deal.deal_id)
     files: dict[str, bytes] = {}
     for day in payment_dates(events):
@@ -99,7 +99,7 @@ def _all_files(store: EventStore, deal: DealDefinition) -> dict[str, bytes]:
 
 
 def test_trustee_report_agrees_with_the_cycle_events_to_the_fen(
-    store: EventStore, byd: DealDefinition
+    store: ProjectedStore, byd: DealDefinition
 ) -> None:
     days = payment_dates(read_events(store, byd.deal_id))
     assert len(days) == 6
@@ -161,7 +161,7 @@ def test_trustee_report_agrees_with_the_cycle_events_to_the_fen(
     assert history[-1]["mode"] == "accelerated"
 
 
-def test_servicer_report_figures(store: EventStore, byd: DealDefinition) -> None:
+def test_servicer_report_figures(store: ProjectedStore, byd: DealDefinition) -> None:
     events = read_events(store, byd.deal_id)
     # collection period 7 of the servicing helper: three loans default (see tests/test_cycle.py)
     report = servicer_report(store, byd.deal_id, dt.date(2022, 1, 31))
@@ -192,7 +192,9 @@ def test_servicer_report_figures(store: EventStore, byd: DealDefinition) -> None
     assert comm.get("held_since") == dt.date(2022, 1, 15)
 
 
-def test_unknown_dates_name_the_dates_that_exist(store: EventStore, byd: DealDefinition) -> None:
+def test_unknown_dates_name_the_dates_that_exist(
+    store: ProjectedStore, byd: DealDefinition
+) -> None:
     with pytest.raises(ReportError, match=r"no payment date 2021-12-01.*2021-10-26"):
         trustee_report(store, byd.deal_id, dt.date(2021, 12, 1))
     with pytest.raises(ReportError, match=r"no collection period ending 2021-12-15.*2021-11-30"):
@@ -202,7 +204,7 @@ def test_unknown_dates_name_the_dates_that_exist(store: EventStore, byd: DealDef
 
 
 def test_reports_identical_after_a_full_rebuild(
-    store: EventStore, fresh_store: EventStore, byd: DealDefinition
+    store: ProjectedStore, fresh_store: ProjectedStore, byd: DealDefinition
 ) -> None:
     first = _all_files(store, byd)
     assert len(first) == 6 * 2 * len(FORMATS)
@@ -222,7 +224,7 @@ def test_reports_identical_after_a_full_rebuild(
         assert rebuilt[name] == first[name], name
 
 
-def test_xlsx_opens_and_holds_the_figures(store: EventStore, byd: DealDefinition) -> None:
+def test_xlsx_opens_and_holds_the_figures(store: ProjectedStore, byd: DealDefinition) -> None:
     day = payment_dates(read_events(store, byd.deal_id))[4]
     report = trustee_report(store, byd.deal_id, day)
     data = render(report, "xlsx")
@@ -253,11 +255,13 @@ def test_xlsx_opens_and_holds_the_figures(store: EventStore, byd: DealDefinition
     assert core.count(f"{day.isoformat()}T00:00:00Z") == 2
 
 
-def _last_recorded(store: EventStore, deal_id: str) -> dt.datetime:
+def _last_recorded(store: ProjectedStore, deal_id: str) -> dt.datetime:
     return list(store.read(deal_id))[-1].recorded_at
 
 
-def test_known_at_gives_as_reported_and_as_restated(store: EventStore, byd: DealDefinition) -> None:
+def test_known_at_gives_as_reported_and_as_restated(
+    store: ProjectedStore, byd: DealDefinition
+) -> None:
     day = payment_dates(read_events(store, byd.deal_id))[2]
     reported = trustee_report(store, byd.deal_id, day)
     end = reported.section("deal").get("collection_period_end")
@@ -326,11 +330,11 @@ def test_report_model_rejects_misfit_rows() -> None:
 
 
 def test_cli_writes_the_reports_and_names_the_dates_that_exist(
-    store: EventStore, byd: DealDefinition, db_url: str, tmp_path: Path
+    store: ProjectedStore, byd: DealDefinition, db_url: str, tmp_path: Path
 ) -> None:
     from typer.testing import CliRunner
 
-    from ledger.cli import app
+    from ledger.cli.main import app
 
     runner = CliRunner()
     day = payment_dates(read_events(store, byd.deal_id))[1]
@@ -405,7 +409,7 @@ def _reconciled(deal_id: str, end: dt.date, breaks: tuple[Break, ...], key: str)
 
 
 def test_reconciliation_status_is_the_latest_statement_before_the_payment_date(
-    store: EventStore, byd: DealDefinition
+    store: ProjectedStore, byd: DealDefinition
 ) -> None:
     days = payment_dates(read_events(store, byd.deal_id))
     gap = Break(
@@ -433,7 +437,7 @@ def test_reconciliation_status_is_the_latest_statement_before_the_payment_date(
 
 
 def test_one_history_shared_by_many_reports_gives_the_same_reports(
-    store: EventStore, byd: DealDefinition
+    store: ProjectedStore, byd: DealDefinition
 ) -> None:
     """The demo folds the pool once for all dates; with a late reversal in the history (recorded
     after events effective later than it) the shared fold must still equal a fold from zero."""

@@ -8,19 +8,19 @@ from pathlib import Path
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from events.store import EventStore
-from ledger.cycle import issue_notes
-from ledger.scheduler import JOB_TABLE, job_id, serve
-from ledger.servicing import deal_in_force, load_deal
+from ledger.cycle.acts import issue_notes
+from ledger.cycle.scheduler import JOB_TABLE, job_id, serve
+from ledger.servicing.deals import deal_in_force, load_deal
+from projections.store import ProjectedStore
 from tests.test_cycle import scaled_deal, servicing_events
 
 
-def _cycle_dates(store: EventStore, deal_id: str) -> list[str]:
+def _cycle_dates(store: ProjectedStore, deal_id: str) -> list[str]:
     return [e.data["payment_date"] for e in store.read(deal_id, types=["WaterfallExecuted"])]
 
 
 def test_restarts_catch_up_each_missed_date_exactly_once(
-    db_url: str, store: EventStore, tmp_path: Path
+    db_url: str, store: ProjectedStore, tmp_path: Path
 ) -> None:
     path = scaled_deal("004_byd_2021_2.yaml", tmp_path)
     load_deal(store, path)

@@ -12,19 +12,19 @@ from typer.testing import CliRunner
 
 from events.envelope import NewEvent
 from events.model import event_class
-from events.store import EventStore
-from ledger import accounts
-from ledger.cli import app as main_app
-from ledger.servicing import (
-    _loan_snapshots,
-    collection_periods,
+from ledger.cli.main import app as main_app
+from ledger.core import accounts
+from ledger.servicing.imports import import_tape
+from ledger.servicing.periods import collection_periods, open_collection_period
+from ledger.servicing.servicer_import import (
     import_servicer_tape,
-    import_tape,
-    open_collection_period,
+    lean_loan_snapshots,
     servicer_events,
 )
-from ledger.tapes import LoanSnapshot, LoanStatus, TapeRejected, validate_servicer_tape
-from projections.loans import loan_snapshots
+from ledger.servicing.tape_checks import validate_servicer_tape
+from ledger.servicing.tape_formats import TapeRejected
+from projections.loans import LoanSnapshot, LoanStatus, loan_snapshots
+from projections.store import ProjectedStore
 from tests.test_boarding import BYD, balances, boarded_byd, cli_app
 
 D = Decimal
@@ -45,7 +45,7 @@ HAPPY = (
 ).encode()
 
 
-def test_servicer_tape_becomes_events(store: EventStore) -> None:
+def test_servicer_tape_becomes_events(store: ProjectedStore) -> None:
     boarded_byd(store)
     result = import_servicer_tape(store, BYD, HAPPY, file="july.csv")
     assert not result.duplicate
@@ -73,7 +73,7 @@ def test_servicer_tape_becomes_events(store: EventStore) -> None:
     assert result.events[0].effective_date == date(2021, 7, 15)
 
     snaps = loan_snapshots(store, BYD)
-    assert _loan_snapshots(store, BYD) == snaps  # the import's lean read of the same rows
+    assert lean_loan_snapshots(store, BYD) == snaps  # the import's lean read of the same rows
     assert snaps["L1"].outstanding_principal == D("77000.00")
     assert snaps["L2"].status is LoanStatus.REPURCHASED
     assert snaps["L3"].status is LoanStatus.PERFORMING and snaps["L3"].days_past_due == 0
@@ -87,7 +87,7 @@ def test_servicer_tape_becomes_events(store: EventStore) -> None:
     assert store.runner.compare(store, BYD) == []
 
 
-def test_reimport_is_a_reported_no_op(store: EventStore) -> None:
+def test_reimport_is_a_reported_no_op(store: ProjectedStore) -> None:
     boarded_byd(store)
     first = import_servicer_tape(store, BYD, HAPPY, file="july.csv")
     head = store.head(BYD)
@@ -171,7 +171,7 @@ ERRORS = [
 
 @pytest.mark.parametrize(("rows", "line", "field", "reason"), ERRORS)
 def test_each_validation_error_names_file_row_field_and_stores_nothing(
-    store: EventStore, rows: str, line: int, field: str, reason: str
+    store: ProjectedStore, rows: str, line: int, field: str, reason: str
 ) -> None:
     boarded_byd(store)
     head = store.head(BYD)
@@ -184,7 +184,7 @@ def test_each_validation_error_names_file_row_field_and_stores_nothing(
     assert store.head(BYD) == head
 
 
-def test_repurchase_of_a_loan_gone_in_an_earlier_tape(store: EventStore) -> None:
+def test_repurchase_of_a_loan_gone_in_an_earlier_tape(store: ProjectedStore) -> None:
     boarded_byd(store)
     import_servicer_tape(
         store, BYD, (HEADER + "COLLECTION,L4,2021-07-05,30000.00,,,true,,,P\n").encode()
@@ -199,7 +199,7 @@ def test_repurchase_of_a_loan_gone_in_an_earlier_tape(store: EventStore) -> None
     assert store.head(BYD) == head
 
 
-def test_a_tape_is_stored_whole_or_not_at_all(store: EventStore) -> None:
+def test_a_tape_is_stored_whole_or_not_at_all(store: ProjectedStore) -> None:
     boarded_byd(store)
     head = store.head(BYD)
     good_rows = HAPPY.decode().split("\n", 1)[1]
@@ -219,7 +219,7 @@ def test_a_tape_is_stored_whole_or_not_at_all(store: EventStore) -> None:
     assert [(e.row, e.field) for e in info.value.errors] == [(2, "principal"), (3, "loan_id")]
 
 
-def test_period_override_and_closed_periods(store: EventStore) -> None:
+def test_period_override_and_closed_periods(store: ProjectedStore) -> None:
     boarded_byd(store)
     october = (HEADER + "COLLECTION,L1,2021-10-15,100.00,10.00,,false,,,R1\n").encode()
     with pytest.raises(TapeRejected):
@@ -230,7 +230,7 @@ def test_period_override_and_closed_periods(store: EventStore) -> None:
     assert len(result.events) == 1
 
 
-def test_trusted_events_equal_validated_ones(store: EventStore) -> None:
+def test_trusted_events_equal_validated_ones(store: ProjectedStore) -> None:
     """The import builds events without a second pydantic validation: the payloads and models
     must be exactly what the validated models give."""
     loans = {
@@ -253,7 +253,7 @@ def test_trusted_events_equal_validated_ones(store: EventStore) -> None:
         assert new.validate() == validated
 
 
-def test_cli_servicer_tape_import(db_url: str, store: EventStore, tmp_path: Path) -> None:
+def test_cli_servicer_tape_import(db_url: str, store: ProjectedStore, tmp_path: Path) -> None:
     boarded_byd(store)
     runner = CliRunner()
     tape = tmp_path / "servicer_2021-07.csv"
@@ -291,7 +291,7 @@ def test_collection_periods_follow_the_deal_calendar() -> None:
     assert byd == (date(2021, 6, 18), date(2021, 9, 30))
 
 
-def test_the_open_period_moves_on_once_the_period_is_closed(store: EventStore) -> None:
+def test_the_open_period_moves_on_once_the_period_is_closed(store: ProjectedStore) -> None:
     cycle = pytest.importorskip("events.cycle")
     boarded_byd(store)
     closed = cycle.CollectionPeriodClosed(
@@ -338,7 +338,7 @@ EXTRA_TAPE = (
 
 
 def test_extra_columns_are_kept_on_every_event_and_exported(
-    db_url: str, store: EventStore, tmp_path: Path
+    db_url: str, store: ProjectedStore, tmp_path: Path
 ) -> None:
     boarded_byd(store)
     result = import_servicer_tape(store, BYD, EXTRA_TAPE, file="extra.csv")
@@ -378,7 +378,7 @@ def test_extra_columns_are_kept_on_every_event_and_exported(
     assert again.read_bytes() == out.read_bytes()
 
 
-def test_no_extra_columns_leave_payloads_as_before(store: EventStore) -> None:
+def test_no_extra_columns_leave_payloads_as_before(store: ProjectedStore) -> None:
     """Without extra columns a payload has no ``extra`` key: the payloads (and so the hashes) of
     tapes imported before the field existed are what the models give now."""
     boarded_byd(store)
@@ -399,8 +399,9 @@ def test_no_extra_columns_leave_payloads_as_before(store: EventStore) -> None:
 # --- progress on long imports (SPEC §5) ---------------------------------------------------------
 
 
-def test_import_reports_each_stage_to_its_step_callback(store: EventStore) -> None:
-    from ledger.servicing import IMPORT_STAGES, load_deal
+def test_import_reports_each_stage_to_its_step_callback(store: ProjectedStore) -> None:
+    from ledger.servicing.deals import load_deal
+    from ledger.servicing.results import IMPORT_STAGES
     from tests.test_boarding import BYD_FILE, GOOD_TAPE
 
     load_deal(store, BYD_FILE)
@@ -425,7 +426,7 @@ def test_progress_bar_only_on_a_terminal() -> None:
 
     from rich.console import Console
 
-    from ledger.cli_servicing import import_progress
+    from ledger.cli.servicing import import_progress
 
     piped = io.StringIO()
     with import_progress(Console(file=piped)) as step:
@@ -442,13 +443,13 @@ def test_progress_bar_only_on_a_terminal() -> None:
 
 
 def test_cli_tape_import_is_quiet_off_a_terminal_and_draws_on_one(
-    db_url: str, store: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, store: ProjectedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import io
 
     from rich.console import Console
 
-    import ledger.cli_servicing as cli_servicing
+    import ledger.cli.servicing as cli_servicing
 
     boarded_byd(store)
     tape = tmp_path / "servicer_2021-07.csv"

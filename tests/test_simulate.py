@@ -14,39 +14,36 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.amortisation import (
+from ledger.core.amortisation import (
     Amortization,
     add_months,
     loan_discounted_balance,
     loan_schedule,
     schedule,
 )
-from ledger.pool_profiles import BYD_2021_2, DRIVER_CHINA_13, PROFILES, profile
-from ledger.simulate import (
-    SimulatedMonth,
-    SimulationParams,
-    simulate_months,
-    simulate_pool,
-    write_history,
-)
-from ledger.tapes import (
-    BoardingRow,
-    LoanSnapshot,
-    LoanStatus,
-    RecordType,
-    check_servicer_rows,
-    format_boarding_csv,
-    format_servicer_csv,
-    parse_boarding_tape,
-    read_boarding_tape,
-    read_servicer_tape,
-    validate_servicer_tape,
-)
+from ledger.servicing.tape_checks import check_servicer_rows, validate_servicer_tape
+from ledger.servicing.tape_formats import BoardingRow, RecordType
+from ledger.servicing.tape_parse import parse_boarding_tape, read_boarding_tape, read_servicer_tape
+from ledger.servicing.tape_writers import format_boarding_csv, format_servicer_csv
+from ledger.simulation.months import simulate_months, write_history
+from ledger.simulation.pool import SimulatedMonth, SimulationParams, simulate_pool
+from ledger.simulation.pool_profiles import BYD_2021_2, DRIVER_CHINA_13, PROFILES, profile
+from projections.loans import LoanSnapshot, LoanStatus
 
 D = Decimal
 FEN = D("0.01")
 LEDGER = Path(__file__).resolve().parent.parent / "ledger"
-MY_MODULES = ("amortisation.py", "tapes.py", "simulate.py", "pool_profiles.py")
+MY_MODULES = (
+    "core/amortisation.py",
+    "servicing/tape_formats.py",
+    "servicing/tape_fields.py",
+    "servicing/tape_parse.py",
+    "servicing/tape_checks.py",
+    "servicing/tape_writers.py",
+    "simulation/pool.py",
+    "simulation/months.py",
+    "simulation/pool_profiles.py",
+)
 
 # High rates so a short history shows every record type.
 BUSY = SimulationParams(

@@ -9,13 +9,9 @@ from pathlib import Path
 import pytest
 
 from events.bank import BankLine
-from ledger.statements import (
-    AccountStatement,
-    StatementRejected,
-    format_statement_csv,
-    parse_statement,
-    statement_file_name,
-)
+from ledger.audit.statement_csv import format_statement_csv, statement_file_name
+from ledger.audit.statement_model import AccountStatement, StatementRejected
+from ledger.audit.statements import parse_statement
 
 D = Decimal
 DATA = Path(__file__).resolve().parent / "data"

@@ -9,12 +9,13 @@ import pytest
 import sqlalchemy as sa
 
 from events.envelope import NewEvent
-from events.store import NO_STREAM, ConcurrencyError, EventStore, IdempotencyConflict
+from events.store import NO_STREAM, ConcurrencyError, IdempotencyConflict
 from events.verify import check_chain
+from projections.store import ProjectedStore
 from tests.helpers import DEAL, adjustment, collection
 
 
-def test_append_assigns_sequence_versions_and_chain(store: EventStore) -> None:
+def test_append_assigns_sequence_versions_and_chain(store: ProjectedStore) -> None:
     r = store.append([collection(1), collection(2), collection(1, key="col-1b")])
     seqs = [e.deal_seq for e in r.events]
     assert seqs == [1, 2, 3]
@@ -27,7 +28,7 @@ def test_append_assigns_sequence_versions_and_chain(store: EventStore) -> None:
     assert check_chain(DEAL, stored, store.head(DEAL)) == []
 
 
-def test_reads_by_stream_seq_position_and_effective_date(store: EventStore) -> None:
+def test_reads_by_stream_seq_position_and_effective_date(store: ProjectedStore) -> None:
     store.append([collection(n) for n in range(1, 11)])
     store.append([adjustment("10.00", deal="OTHER")])
     assert [e.stream_id for e in store.read(DEAL, stream_id="loan-L000003")] == ["loan-L000003"]
@@ -42,7 +43,7 @@ def test_reads_by_stream_seq_position_and_effective_date(store: EventStore) -> N
     assert store.deals() == [DEAL, "OTHER"]
 
 
-def test_read_gives_back_every_field_and_honours_types_and_known_at(store: EventStore) -> None:
+def test_read_gives_back_every_field_and_honours_types_and_known_at(store: ProjectedStore) -> None:
     """PostgreSQL reads with a binary COPY whose bounds are bound into the statement: every
     envelope field comes back as appended, and the type and recorded-time bounds filter."""
     first = store.append([collection(1), collection(2)]).events
@@ -54,7 +55,7 @@ def test_read_gives_back_every_field_and_honours_types_and_known_at(store: Event
     assert [e.deal_seq for e in known] == [1, 2]
 
 
-def test_expected_version(store: EventStore) -> None:
+def test_expected_version(store: ProjectedStore) -> None:
     store.append([collection(1)], expected={"loan-L000001": NO_STREAM})
     with pytest.raises(ConcurrencyError, match=r"loan-L000001.*version 1, expected 0"):
         store.append([collection(1, key="again")], expected={"loan-L000001": NO_STREAM})
@@ -62,7 +63,7 @@ def test_expected_version(store: EventStore) -> None:
     assert store.stream_version(DEAL, "loan-L000001") == 2
 
 
-def test_two_writers_same_expected_version_exactly_one_wins(store: EventStore) -> None:
+def test_two_writers_same_expected_version_exactly_one_wins(store: ProjectedStore) -> None:
     store.append([collection(1)])
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
@@ -86,7 +87,7 @@ def test_two_writers_same_expected_version_exactly_one_wins(store: EventStore) -
     assert check_chain(DEAL, store.read(DEAL), store.head(DEAL)) == []
 
 
-def test_concurrent_appends_to_one_deal_keep_one_chain(store: EventStore) -> None:
+def test_concurrent_appends_to_one_deal_keep_one_chain(store: ProjectedStore) -> None:
     def writer(w: int) -> None:
         for i in range(5):
             store.append([collection(100 * w + i)])
@@ -101,7 +102,7 @@ def test_concurrent_appends_to_one_deal_keep_one_chain(store: EventStore) -> Non
     assert check_chain(DEAL, events, store.head(DEAL)) == []
 
 
-def test_idempotent_retry_returns_original(store: EventStore) -> None:
+def test_idempotent_retry_returns_original(store: ProjectedStore) -> None:
     first = store.append([collection(1), collection(2)])
     again = store.append([collection(1), collection(2)])
     assert again.duplicate and not first.duplicate
@@ -110,7 +111,7 @@ def test_idempotent_retry_returns_original(store: EventStore) -> None:
     assert len(list(store.read(DEAL))) == 2
 
 
-def test_conflicting_retry_is_an_error_naming_the_key(store: EventStore) -> None:
+def test_conflicting_retry_is_an_error_naming_the_key(store: ProjectedStore) -> None:
     store.append([collection(1)])
     with pytest.raises(IdempotencyConflict, match="'col-1'"):
         store.append([collection(1, principal="99.00")])
@@ -120,7 +121,7 @@ def test_conflicting_retry_is_an_error_naming_the_key(store: EventStore) -> None
     assert [e.idempotency_key for e in store.read(DEAL)] == ["col-1"]
 
 
-def test_batch_is_atomic(store: EventStore) -> None:
+def test_batch_is_atomic(store: ProjectedStore) -> None:
     store.append([collection(1)])
     with pytest.raises(ConcurrencyError):
         store.append_batches(
@@ -141,7 +142,7 @@ def test_batch_is_atomic(store: EventStore) -> None:
     ],
 )
 def test_database_refuses_update_and_delete(
-    engine: sa.Engine, store: EventStore, statement: str
+    engine: sa.Engine, store: ProjectedStore, statement: str
 ) -> None:
     store.append([collection(1), collection(2)])
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
@@ -149,7 +150,7 @@ def test_database_refuses_update_and_delete(
     assert len(list(store.read(DEAL))) == 2
 
 
-def test_database_refuses_truncate_on_postgresql(engine: sa.Engine, store: EventStore) -> None:
+def test_database_refuses_truncate_on_postgresql(engine: sa.Engine, store: ProjectedStore) -> None:
     store.append([collection(1)])
     if engine.dialect.name != "postgresql":
         # SQLite has no TRUNCATE; its DELETE-all shortcut is covered by the DELETE trigger above
@@ -160,7 +161,7 @@ def test_database_refuses_truncate_on_postgresql(engine: sa.Engine, store: Event
     assert len(list(store.read(DEAL))) == 1
 
 
-def test_raw_event_is_validated_before_writing(store: EventStore) -> None:
+def test_raw_event_is_validated_before_writing(store: ProjectedStore) -> None:
     from events.store import InvalidEvent
 
     bad = NewEvent(
@@ -177,11 +178,11 @@ def test_raw_event_is_validated_before_writing(store: EventStore) -> None:
     assert list(store.read(DEAL)) == []
 
 
-def test_a_store_without_read_models_writes_the_events_alone(store: EventStore) -> None:
+def test_a_store_without_read_models_writes_the_events_alone(store: ProjectedStore) -> None:
     from events.tables import projection_checkpoints, projection_rows
     from projections.runner import ProjectionRunner
 
-    bare = EventStore(store.engine, ProjectionRunner([]))
+    bare = ProjectedStore(store.engine, ProjectionRunner([]))
     r = bare.append([collection(1), collection(2)])
     assert [e.deal_seq for e in r.events] == [1, 2]
     with store.engine.connect() as conn:

@@ -13,34 +13,39 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ledger.tapes import (
+from ledger.core.amortisation import Amortization
+from ledger.servicing.tape_checks import (
+    check_boarding_rows,
+    check_servicer_rows,
+    validate_servicer_tape,
+)
+from ledger.servicing.tape_formats import (
     BOARDING_COLUMNS,
     SERVICER_COLUMNS,
-    Amortization,
     BoardingRow,
-    LoanSnapshot,
-    LoanStatus,
     RecordType,
     ServicerRow,
     TapeError,
     TapeRejected,
-    check_boarding_rows,
-    check_servicer_rows,
     content_hash,
-    format_boarding_csv,
-    format_servicer_csv,
+    sniff_tape_kind,
+    trusted,
+)
+from ledger.servicing.tape_parse import (
     parse_boarding_tape,
     parse_servicer_tape,
     read_boarding_tape,
     read_servicer_tape,
     scan_boarding_tape,
     scan_servicer_tape,
-    sniff_tape_kind,
-    trusted,
-    validate_servicer_tape,
+)
+from ledger.servicing.tape_writers import (
+    format_boarding_csv,
+    format_servicer_csv,
     write_boarding_csv,
     write_servicer_csv,
 )
+from projections.loans import LoanSnapshot, LoanStatus
 
 D = Decimal
 BOARD_HEADER = ",".join(BOARDING_COLUMNS)

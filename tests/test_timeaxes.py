@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from events.store import EventStore
-from ledger import accounts
-from ledger.cli import app
-from ledger.cycle import run_due
-from ledger.history import account_history, loan_history
-from ledger.servicing import post_event, reverse_event
-from ledger.timeaxes import CURRENT, TimePoint, parse_known_at, state_at
+from ledger.audit.history import account_history, loan_history
+from ledger.audit.timeaxes import CURRENT, TimePoint, parse_known_at, state_at
+from ledger.cli.main import app
+from ledger.core import accounts
+from ledger.cycle.walk import run_due
+from ledger.servicing.operator import post_event, reverse_event
+from projections.store import ProjectedStore
 from tests.test_boarding import BYD, POOL_TOTAL, boarded_byd
 from tests.test_cycle import byd_setup  # noqa: F401  (fixture)
 
@@ -28,12 +28,12 @@ C1 = {"loan_id": "L1", "value_date": "2021-07-15", "principal": "3000.00", "inte
 C2 = {"loan_id": "L1", "value_date": "2021-08-15", "principal": "3010.00", "interest": "313.13"}
 
 
-def _balances(store: EventStore, point: TimePoint) -> dict[str, Decimal]:
+def _balances(store: ProjectedStore, point: TimePoint) -> dict[str, Decimal]:
     rows = state_at(store, BYD, point, ["balances"])["balances"]
     return {k: D(v.row["balance"]) for k, v in rows.items() if D(v.row["balance"])}
 
 
-def _restated(store: EventStore) -> tuple[str, dt.datetime]:
+def _restated(store: ProjectedStore) -> tuple[str, dt.datetime]:
     """Two collections on L1, the moment they were reported, then the first reversed (restated
     with effect from 2021-08-20). Returns the reversed event's id and the reporting moment."""
     boarded_byd(store)
@@ -46,7 +46,7 @@ def _restated(store: EventStore) -> tuple[str, dt.datetime]:
     return first.event_id, reported
 
 
-def test_as_reported_then_and_as_restated_now(store: EventStore) -> None:
+def test_as_reported_then_and_as_restated_now(store: ProjectedStore) -> None:
     _, reported = _restated(store)
     both = POOL_TOTAL - D("3000.00") - D("3010.00")
     only_second = POOL_TOTAL - D("3010.00")
@@ -87,13 +87,13 @@ def test_as_reported_then_and_as_restated_now(store: EventStore) -> None:
     assert D(loans_now["L1"].row["balance"]) == D("80000.00") - D("3010.00")
 
 
-def _cli(store: EventStore, *args: str) -> Any:
+def _cli(store: ProjectedStore, *args: str) -> Any:
     url = store.engine.url.render_as_string(hide_password=False)
     result = CliRunner().invoke(app, ["--db", url, *args])
     return result
 
 
-def test_cli_balances_and_loans_on_both_axes(store: EventStore) -> None:
+def test_cli_balances_and_loans_on_both_axes(store: ProjectedStore) -> None:
     _, reported = _restated(store)
     now = _cli(store, "balances", "--deal", BYD, "--format", "json")
     assert now.exit_code == 0, now.output
@@ -124,7 +124,7 @@ def test_cli_balances_and_loans_on_both_axes(store: EventStore) -> None:
     assert table.exit_code == 0 and "L1" in table.stdout
 
 
-def test_cli_rejects_bad_axes_and_unknown_subjects(store: EventStore) -> None:
+def test_cli_rejects_bad_axes_and_unknown_subjects(store: ProjectedStore) -> None:
     boarded_byd(store)
     bad = _cli(store, "balances", "--deal", BYD, "--as-of", "31/07/2021")
     assert bad.exit_code == 2 and "--as-of: '31/07/2021' is not an ISO date" in bad.stderr
@@ -147,7 +147,7 @@ def test_known_at_parsing() -> None:
         TimePoint(known_at=dt.datetime(2024, 4, 15))
 
 
-def test_history_of_an_account_traces_its_balance(store: EventStore) -> None:
+def test_history_of_an_account_traces_its_balance(store: ProjectedStore) -> None:
     reversed_id, reported = _restated(store)
     lines = account_history(store, BYD, accounts.SERVICER_HELD)
     assert [line.event.type for line in lines] == [
@@ -182,7 +182,7 @@ def test_history_of_an_account_traces_its_balance(store: EventStore) -> None:
     assert table.exit_code == 0 and "EventReversed" in table.stdout
 
 
-def test_history_of_a_loan_ends_at_its_projection_row(store: EventStore) -> None:
+def test_history_of_a_loan_ends_at_its_projection_row(store: ProjectedStore) -> None:
     _, reported = _restated(store)
     lines = loan_history(store, BYD, "L1")
     assert [line.event.type for line in lines] == [
@@ -201,7 +201,7 @@ def test_history_of_a_loan_ends_at_its_projection_row(store: EventStore) -> None
 
 
 def test_trigger_states_as_of_a_payment_date(
-    store: EventStore,
+    store: ProjectedStore,
     byd_setup: Any,  # noqa: F811
     tmp_path: Path,
 ) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from events.store import EventStore
-from ledger.cli import app
-from ledger.verify import verify
+from ledger.audit.verify import verify
+from ledger.cli.main import app
+from projections.store import ProjectedStore
 from tests.conftest import owner_execute
 from tests.helpers import DEAL, adjustment, collection
 
 runner = CliRunner()
 
 
-def _seed(store: EventStore) -> list[str]:
+def _seed(store: ProjectedStore) -> list[str]:
     r = store.append([adjustment("1000.00")] + [collection(n) for n in range(1, 6)])
     return [e.event_id for e in r.events]
 
@@ -24,14 +24,14 @@ def _verify_cli(url: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_clean_store_verifies(db_url: str, store: EventStore) -> None:
+def test_clean_store_verifies(db_url: str, store: ProjectedStore) -> None:
     _seed(store)
     code, output = _verify_cli(db_url)
     assert code == 0, output
     assert "OK" in output and "6 events" in output
 
 
-def test_edited_payload_is_named(db_url: str, engine: sa.Engine, store: EventStore) -> None:
+def test_edited_payload_is_named(db_url: str, engine: sa.Engine, store: ProjectedStore) -> None:
     ids = _seed(store)
     data = (
         '{"loan_id": "L000003", "value_date": "2024-03-04", "principal": "999.00", '
@@ -49,7 +49,7 @@ def test_edited_payload_is_named(db_url: str, engine: sa.Engine, store: EventSto
     assert ids[3] in output and "event seq 4" in output
 
 
-def test_deleted_row_is_detected(engine: sa.Engine, store: EventStore) -> None:
+def test_deleted_row_is_detected(engine: sa.Engine, store: ProjectedStore) -> None:
     ids = _seed(store)
     owner_execute(engine, "DELETE FROM events WHERE deal_seq = 3")
     report = verify(store, DEAL)[0]
@@ -59,7 +59,7 @@ def test_deleted_row_is_detected(engine: sa.Engine, store: EventStore) -> None:
     assert "removed" in first.reason
 
 
-def test_deleted_last_row_is_detected(engine: sa.Engine, store: EventStore) -> None:
+def test_deleted_last_row_is_detected(engine: sa.Engine, store: ProjectedStore) -> None:
     _seed(store)
     owner_execute(engine, "DELETE FROM events WHERE deal_seq = 6")
     report = verify(store, DEAL)[0]
@@ -67,7 +67,7 @@ def test_deleted_last_row_is_detected(engine: sa.Engine, store: EventStore) -> N
     assert "removed from the end" in report.chain[-1].reason
 
 
-def test_reordered_rows_are_detected(engine: sa.Engine, store: EventStore) -> None:
+def test_reordered_rows_are_detected(engine: sa.Engine, store: ProjectedStore) -> None:
     _seed(store)
     # swap the chain order of events 2 and 3
     owner_execute(
@@ -81,7 +81,7 @@ def test_reordered_rows_are_detected(engine: sa.Engine, store: EventStore) -> No
     assert report.chain[0].deal_seq == 2
 
 
-def test_reordered_positions_are_detected(engine: sa.Engine, store: EventStore) -> None:
+def test_reordered_positions_are_detected(engine: sa.Engine, store: ProjectedStore) -> None:
     _seed(store)
     with engine.connect() as conn:
         rows: dict[int, int] = dict(
@@ -110,7 +110,7 @@ def _alter_income_row(conn: sa.Connection) -> None:
     )
 
 
-def test_tampered_projection_row_is_detected(engine: sa.Engine, store: EventStore) -> None:
+def test_tampered_projection_row_is_detected(engine: sa.Engine, store: ProjectedStore) -> None:
     _seed(store)
     with engine.begin() as conn:
         _alter_income_row(conn)
@@ -121,7 +121,7 @@ def test_tampered_projection_row_is_detected(engine: sa.Engine, store: EventStor
 
 
 def test_rebuild_replaces_altered_and_stale_live_rows(
-    db_url: str, engine: sa.Engine, store: EventStore
+    db_url: str, engine: sa.Engine, store: ProjectedStore
 ) -> None:
     """``rebuild`` rewrites the live rows from the events: an altered row is restored, a row no
     event made is removed, checkpoints stand at the head; the events are untouched."""
@@ -155,7 +155,7 @@ def test_rebuild_replaces_altered_and_stale_live_rows(
     assert verify(store, DEAL)[0].ok
 
 
-def test_rebuild_names_an_unknown_deal(db_url: str, store: EventStore) -> None:
+def test_rebuild_names_an_unknown_deal(db_url: str, store: ProjectedStore) -> None:
     _seed(store)
     result = runner.invoke(app, ["--db", db_url, "rebuild", "--deal", "nope"])
     assert result.exit_code == 1

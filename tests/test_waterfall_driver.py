@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from ledger.core.journal import apply_entries, trial_balance
+from ledger.core.money import round_fen
 from ledger.deal import DealDefinition, validate_deal_file
-from ledger.journal import apply_entries, trial_balance
-from ledger.money import round_fen
 from ledger.waterfall import NoteState, WaterfallState, run_waterfall
 from ledger.waterfall.env import DealEnv
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from ledger.core.journal import apply_entries, trial_balance
 from ledger.deal import DealDefinition, load_deal_text
-from ledger.journal import apply_entries, trial_balance
 from ledger.waterfall import (
     NoteState,
     WaterfallError,

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from ledger.core.journal import apply_entries, trial_balance
 from ledger.deal import DealDefinition, DealValidationError, load_deal_text
 from ledger.deal.pool_rules import eligibility_failures
-from ledger.journal import apply_entries, trial_balance
 from ledger.waterfall import (
     CapUsage,
     NoteState,

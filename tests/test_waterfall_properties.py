@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.core.journal import apply_entries, trial_balance
 from ledger.deal import DealDefinition, load_deal_text, validate_deal_file
-from ledger.journal import apply_entries, trial_balance
 from ledger.waterfall import NoteState, WaterfallState, posting_account, run_waterfall
 
 D = Decimal

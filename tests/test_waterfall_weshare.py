@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from ledger.core.money import round_fen
 from ledger.deal import DealDefinition, validate_deal_file
-from ledger.money import round_fen
 from ledger.waterfall import NoteState, WaterfallState, run_waterfall, select_mode
 from ledger.waterfall.env import DealEnv
 from tests.waterfall_checks import cash_conserved

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ledger.core.journal import apply_entries, trial_balance
 from ledger.deal.schema import DealDefinition
-from ledger.journal import apply_entries, trial_balance
 from ledger.waterfall import WaterfallResult
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from ledger.core.expr import ExprError, Kind, check, parse
 from ledger.deal.names import PURCHASE_NAMES, RESERVED_PREFIXES, deal_names, loan_names
 from ledger.deal.remittance import calendar_rule
-from ledger.deal.schema import (
+from ledger.deal.schema import DealDefinition
+from ledger.deal.steps import (
     BookLedgerStep,
     CoverShortfallStep,
-    DealDefinition,
     PayFeesStep,
     PayInterestStep,
     PayPrincipalStep,
@@ -26,7 +27,6 @@ from ledger.deal.schema import (
     TopUpStep,
     TransferStep,
 )
-from ledger.expr import ExprError, Kind, check, parse
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ import yaml
 from pydantic import ValidationError
 
 from ledger.deal.checks import Problem, cross_check, format_path
-from ledger.deal.schema import STEP_KINDS, DealDefinition
+from ledger.deal.schema import DealDefinition
+from ledger.deal.steps import STEP_KINDS
 
 
 class DealValidationError(ValueError):

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ledger.core.expr import Kind
 from ledger.deal.schema import DealDefinition
-from ledger.expr import Kind
 
 RESERVED_PREFIXES = (
     "params.",

@@ -17,9 +17,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from ledger.core.expr import ExprError, Value, evaluate_bool, evaluate_number
+from ledger.core.money import ZERO, round_fen
 from ledger.deal.schema import Criterion, DealDefinition
-from ledger.expr import ExprError, Value, evaluate_bool, evaluate_number
-from ledger.money import ZERO, round_fen
 
 
 def loan_env(deal: DealDefinition, loan: Mapping[str, Value]) -> dict[str, Value]:

@@ -2,10 +2,11 @@
 with servicer rating)").
 
 The deal file lists ``calendar.remittance`` rules, the first whose ``when`` holds applying. This
-module maps each onto :mod:`ledger.calendar_rules` — a once-a-period
-:class:`~ledger.calendar_rules.RemittanceRule` (n business days after the calculation date or
+module maps each onto :mod:`ledger.core.calendar.rules` — a once-a-period
+:class:`~ledger.core.calendar.rules.RemittanceRule` (n business days after the calculation date or
 before the payment date, floored at the calculation date, capped at the determination date) or
-a :class:`~ledger.calendar_rules.FrequentRemittanceRule` (within n business days of each receipt)
+a :class:`~ledger.core.calendar.rules.FrequentRemittanceRule` (within n business days of each
+receipt)
 — and picks the rule in force, where a switch marked ``takes_effect: end_of_remittance_period``
 waits for the end of the current remittance period (seed 003 L202).
 """
@@ -14,15 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ledger.calendar_rules import (
+from ledger.core.calendar.rules import (
     FrequentRemittanceMode,
     FrequentRemittanceRule,
     RemittanceBasis,
 )
-from ledger.calendar_rules import RemittanceRule as CalendarRemittanceRule
+from ledger.core.calendar.rules import RemittanceRule as CalendarRemittanceRule
+from ledger.core.expr import ExprError, Value, evaluate_bool
 from ledger.deal.schema import DealDefinition
 from ledger.deal.schema import RemittanceRule as DealRemittanceRule
-from ledger.expr import ExprError, Value, evaluate_bool
 
 CalendarRule = CalendarRemittanceRule | FrequentRemittanceRule
 
@@ -103,7 +104,7 @@ def date_rules_remittance(
 ) -> tuple[CalendarRemittanceRule | None, FrequentRemittanceRule | None]:
     """The first once-a-period rule and the first per-receipt rule of the deal: the
     ``remittance`` and ``remittance_below_required_rating`` of
-    :class:`ledger.calendar_rules.DateRules`."""
+    :class:`ledger.core.calendar.rules.DateRules`."""
     rules = calendar_rules(deal)
     periodic = next((r for r in rules if isinstance(r, CalendarRemittanceRule)), None)
     frequent = next((r for r in rules if isinstance(r, FrequentRemittanceRule)), None)

@@ -2,10 +2,11 @@
 
 A deal file (YAML) holds parties and ratings, notes, accounts (cash sub-accounts, reserves with
 target formulas, non-cash ledgers), fees, collection split rules, triggers, waterfall modes with
-ordered steps, calendar rules, eligibility criteria, the repurchase price and the clean-up call.
-Formulas are strings in the safe expression language of :mod:`ledger.expr`; they are parsed when
-the file is validated. Cross-references (accounts, notes, fees, roles, names inside formulas) are
-checked by :mod:`ledger.deal.checks`, which knows the YAML path of every problem.
+ordered steps (:mod:`ledger.deal.steps`), calendar rules, eligibility criteria, the repurchase
+price and the clean-up call. Formulas are strings in the safe expression language of
+:mod:`ledger.core.expr`; they are parsed when the file is validated (:mod:`ledger.deal.types`).
+Cross-references (accounts, notes, fees, roles, names inside formulas) are checked by
+:mod:`ledger.deal.checks`, which knows the YAML path of every problem.
 
 Terms a document leaves blank are :class:`Parameter` values with ``assumed: true`` and a comment.
 """
@@ -13,52 +14,17 @@ Terms a document leaves blank are :class:`Parameter` values with ``assumed: true
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from ledger.expr import Kind, parse, rating_rank
-from ledger.money import Money, Rate
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+from ledger.core.expr import Kind
+from ledger.core.money import Money, Rate
+from ledger.deal.steps import Step
+from ledger.deal.types import DayCountName, DealModel, Formula, Grade, Identifier
 
 
-def _formula_text(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | Decimal):
-        return str(value)
-    return value
-
-
-def _formula_parses(value: str) -> str:
-    parse(value)  # ExprError is a ValueError: pydantic reports it at the field's path
-    return value
-
-
-Formula = Annotated[str, BeforeValidator(_formula_text), AfterValidator(_formula_parses)]
-"""A formula in the expression language (numbers in YAML are accepted as formula text)."""
-
-
-def _grade(value: str) -> str:
-    rating_rank(value)
-    return value
-
-
-Grade = Annotated[str, AfterValidator(_grade)]
-"""A long-term rating grade such as ``AAA``, ``A+`` or ``AAAsf``."""
-
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
-"""Ids of notes, accounts, fees, triggers, parties, roles: usable as formula name segments."""
-
-DayCountName = Literal["act/365f", "act/360", "30/360", "30e/360"]
-"""Day counts: ``act/365f`` is actual days / 365 also in leap years (seed 004 L1811-1818)."""
-
-
-class Parameter(_Model):
+class Parameter(DealModel):
     """A number the formulas read as ``params.<id>``; blank terms are ``assumed`` with a comment."""
 
     value: Rate
@@ -73,11 +39,11 @@ class Parameter(_Model):
         return self
 
 
-class Agency(_Model):
+class Agency(DealModel):
     name: str
 
 
-class Party(_Model):
+class Party(DealModel):
     """A legal entity; it may hold several roles (seed 004 L49: originator = servicer)."""
 
     name: str
@@ -86,7 +52,7 @@ class Party(_Model):
     clause: str | None = None
 
 
-class Coupon(_Model):
+class Coupon(DealModel):
     """Fixed (``rate`` usually ``params.x``), floating (index + margin formula) or none."""
 
     kind: Literal["fixed", "floating", "none"]
@@ -101,7 +67,7 @@ class Coupon(_Model):
         return self
 
 
-class Note(_Model):
+class Note(DealModel):
     """A class of notes (资产支持证券)."""
 
     class_name: str
@@ -119,7 +85,7 @@ class Note(_Model):
     clause: str
 
 
-class Account(_Model):
+class Account(DealModel):
     """A cash sub-account, a reserve account (with a target) or a non-cash ledger."""
 
     name: str
@@ -137,7 +103,7 @@ class Account(_Model):
         return self
 
 
-class Cap(_Model):
+class Cap(DealModel):
     """A cap shared by the fees that name it (e.g. 优先支出上限), per ``period``.
 
     ``payment_date``: ``amount`` on each payment date; ``year``: ``amount`` per year counted from
@@ -158,7 +124,7 @@ class Cap(_Model):
         return self
 
 
-class Fee(_Model):
+class Fee(DealModel):
     """A fee, expense or tax.
 
     ``rate``: ``round_fen(rate × base × day count)``; ``fixed``: ``amount`` per payment date;
@@ -217,7 +183,7 @@ CollectionItem = Literal[
 ]
 
 
-class SplitRule(_Model):
+class SplitRule(DealModel):
     """Where one kind of collection goes (收入回收款 vs 本金回收款)."""
 
     item: CollectionItem
@@ -225,7 +191,7 @@ class SplitRule(_Model):
     clause: str
 
 
-class ThresholdStep(_Model):
+class ThresholdStep(DealModel):
     """A threshold that applies to payment dates in [from_date, until_date]."""
 
     from_date: dt.date | None = None
@@ -233,7 +199,7 @@ class ThresholdStep(_Model):
     threshold: Formula
 
 
-class Consequence(_Model):
+class Consequence(DealModel):
     kind: Literal[
         "waterfall_mode",
         "end_revolving",
@@ -249,7 +215,7 @@ class Consequence(_Model):
     description: str
 
 
-class Trigger(_Model):
+class Trigger(DealModel):
     """A test evaluated at each period end; its state is the formula name ``triggers.<id>``.
 
     Either ``metric`` compared to a ``threshold`` (or a dated ``threshold_schedule``), or a
@@ -300,7 +266,7 @@ class Trigger(_Model):
         return self
 
 
-class ModeRule(_Model):
+class ModeRule(DealModel):
     """Waterfall mode selection: the first rule whose ``when`` holds wins."""
 
     mode: str
@@ -308,155 +274,7 @@ class ModeRule(_Model):
     clause: str
 
 
-class LedgerBooking(_Model):
-    """Book the amount a step paid into a non-cash ledger (+1 adds, -1 reduces)."""
-
-    ledger: str
-    sign: Literal[1, -1] = 1
-
-
-class _Step(_Model):
-    id: str = Field(min_length=1)
-    clause: str = Field(min_length=1)
-    when: Formula | None = None
-    limit: Formula | None = None
-    """Upper bound on what the step pays (re-evaluated when the step runs)."""
-    record_in: tuple[LedgerBooking, ...] = ()
-    description: str | None = None
-
-
-class TransferStep(_Step):
-    """Cash from one trust account to another; ``amount`` omitted means everything there."""
-
-    kind: Literal["transfer"]
-    source: str = Field(alias="from")
-    to: str
-    amount: Formula | None = None
-
-
-class PayFeesStep(_Step):
-    """Fees pari passu, pro rata to what is due; ``portion`` splits capped expenses."""
-
-    kind: Literal["pay_fees"]
-    source: str = Field(alias="from")
-    fees: tuple[str, ...] = Field(min_length=1)
-    portion: Literal["full", "within_cap", "above_cap"] = "full"
-
-
-class PayInterestStep(_Step):
-    """Note interest (plus carried shortfall where the note carries it), pro rata if several."""
-
-    kind: Literal["pay_interest"]
-    source: str = Field(alias="from")
-    notes: tuple[str, ...] = Field(min_length=1)
-
-
-class PayPrincipalStep(_Step):
-    """Principal, sequential or pro rata, down to ``target_balance`` (total of ``notes``)."""
-
-    kind: Literal["pay_principal"]
-    source: str = Field(alias="from")
-    notes: tuple[str, ...] = Field(min_length=1)
-    method: Literal["sequential", "pro_rata"] = "sequential"
-    target_balance: Formula | None = None
-    """Total balance of ``notes`` after the payment (targeted balance / OC %); default zero."""
-    amount: Formula | None = None
-
-
-class TopUpStep(_Step):
-    """Credit reserves up to their targets, pro rata to their shortfalls."""
-
-    kind: Literal["top_up"]
-    source: str = Field(alias="from")
-    accounts: tuple[str, ...] = Field(min_length=1)
-
-
-class CoverShortfallStep(_Step):
-    """Move cash so ``to`` can pay every amount due under the ``covers`` steps."""
-
-    kind: Literal["cover_shortfall"]
-    source: str = Field(alias="from")
-    to: str
-    covers: tuple[str, ...] = Field(min_length=1)
-
-
-class PayReturnStep(_Step):
-    """A subordinated period return: capped at the note's ``period_return_cap`` p.a. of its
-    opening balance (not carried forward) when ``capped``, else everything left."""
-
-    kind: Literal["pay_return"]
-    source: str = Field(alias="from")
-    note: str
-    capped: bool = False
-
-
-class PayStep(_Step):
-    """Pay a party: ``amount`` omitted means everything left (residual to the originator)."""
-
-    kind: Literal["pay"]
-    source: str = Field(alias="from")
-    payee: Identifier
-    amount: Formula | None = None
-
-
-class PurchaseStep(_Step):
-    """Buy additional receivables (a revolving purchase) from ``seller`` with the cash in ``from``.
-
-    ``offered`` is the balance (OPB, or DRB for seed 001) of the eligible receivables on offer;
-    ``price`` the price per unit of that balance (``1`` = par; seed 001: ``1 - 1.7%``). The step
-    buys the largest fen balance ``b <= offered`` with ``round_fen(b × price)`` within the cash
-    (and ``limit``), pays ``round_fen(b × price)`` to ``payable:party:<seller>``, books ``b`` in
-    the ``record_balance_in`` ledgers (``record_in`` books the price), and buys nothing when a
-    pool-level revolving criterion (``eligibility`` with ``level: pool``) fails after purchase.
-    """
-
-    kind: Literal["purchase"]
-    source: str = Field(alias="from")
-    seller: Identifier
-    offered: Formula
-    price: Formula
-    record_balance_in: tuple[LedgerBooking, ...] = ()
-
-
-class BookLedgerStep(_Step):
-    """Book a non-cash amount to a ledger (e.g. defaults to the PDL) with no cash movement."""
-
-    kind: Literal["book_ledger"]
-    ledger: str
-    amount: Formula
-    sign: Literal[1, -1] = 1
-
-
-Step = Annotated[
-    TransferStep
-    | PayFeesStep
-    | PayInterestStep
-    | PayPrincipalStep
-    | TopUpStep
-    | CoverShortfallStep
-    | PayReturnStep
-    | PayStep
-    | PurchaseStep
-    | BookLedgerStep,
-    Field(discriminator="kind"),
-]
-STEP_KINDS = frozenset(
-    {
-        "transfer",
-        "pay_fees",
-        "pay_interest",
-        "pay_principal",
-        "top_up",
-        "cover_shortfall",
-        "pay_return",
-        "pay",
-        "purchase",
-        "book_ledger",
-    }
-)
-
-
-class Offset(_Model):
+class Offset(DealModel):
     """``business_days`` after (positive) or before (negative) an anchor date."""
 
     business_days: int
@@ -468,12 +286,12 @@ class Offset(_Model):
     """Floor at the calculation date (seed 002 L218 "但不早于计算日")."""
 
 
-class RemittanceRule(_Model):
+class RemittanceRule(DealModel):
     """Servicer remittance timing; the first rule whose ``when`` holds applies.
 
     ``business_days`` after the calculation date or before the payment date is the once-a-period
     remittance; after a ``receipt`` it is "within n business days of each receipt".
-    :mod:`ledger.deal.remittance` maps each rule to :mod:`ledger.calendar_rules`.
+    :mod:`ledger.deal.remittance` maps each rule to :mod:`ledger.core.calendar.rules`.
     """
 
     when: Formula | None = None
@@ -484,7 +302,7 @@ class RemittanceRule(_Model):
     clause: str
 
 
-class CalendarRules(_Model):
+class CalendarRules(DealModel):
     """Calendar as data; the calendar module turns it into dates (PRC business days, 调休)."""
 
     business_days: Literal["prc"] = "prc"
@@ -505,7 +323,7 @@ class CalendarRules(_Model):
     clause: str
 
 
-class RevolvingPeriod(_Model):
+class RevolvingPeriod(DealModel):
     """The revolving period (持续购买期), read as the formula name ``period.revolving``.
 
     A payment date is in it when it falls on or before ``last_payment_date`` and no trigger that
@@ -519,7 +337,7 @@ class RevolvingPeriod(_Model):
     clause: str
 
 
-class Criterion(_Model):
+class Criterion(DealModel):
     """An eligibility criterion; ``test`` when it is machine-checkable.
 
     ``level: loan`` tests read ``loan.*``; ``level: pool`` tests are checked on the pool after a
@@ -535,27 +353,27 @@ class Criterion(_Model):
     clause: str
 
 
-class PriceFormula(_Model):
+class PriceFormula(DealModel):
     formula: Formula
     description: str
     clause: str
 
 
-class CleanUpCall(_Model):
+class CleanUpCall(DealModel):
     condition: Formula
     price: Formula
     description: str
     clause: str
 
 
-class NameDecl(_Model):
+class NameDecl(DealModel):
     """A metric the projections supply (``pool.balance``) or a loan field (``loan.x``)."""
 
     kind: Literal["number", "bool"] = "number"
     description: str
 
 
-class Definition(_Model):
+class Definition(DealModel):
     """A named derived formula, read as ``defs.<id>`` (may use only earlier definitions)."""
 
     formula: Formula
@@ -564,7 +382,7 @@ class Definition(_Model):
     clause: str | None = None
 
 
-class DealDefinition(_Model):
+class DealDefinition(DealModel):
     """One securitisation deal (SPEC §3)."""
 
     deal_id: Identifier

@@ -13,8 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
-from events.store import EventStore
-from ledger.report_files import report_csv, report_html, report_json
+from ledger.reports.files import report_csv, report_html, report_json
 from ledger.reports.model import Report, Section
 from ledger.reports.servicer import build_servicer_report, report_periods, servicer_report
 from ledger.reports.source import History, ReportError, deal_of, read_events
@@ -25,6 +24,7 @@ from ledger.reports.trustee import (
     trustee_report,
 )
 from ledger.reports.xlsx import report_xlsx
+from projections.store import ProjectedStore
 
 __all__ = [
     "FORMATS",
@@ -63,7 +63,7 @@ def _latest(days: list[date], as_of: date, what: str) -> date:
 
 
 def build_report(
-    store: EventStore,
+    store: ProjectedStore,
     kind: Kind,
     deal_id: str,
     day: date | None = None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from ledger.money import ZERO
+from ledger.core.money import ZERO
 from projections.pool import BUCKETS, PoolPeriod
 
 __all__ = ["PeriodPool", "delinquency_rows", "month_key", "period_pool", "share"]

@@ -30,8 +30,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from events.envelope import RecordedEvent
+from ledger.core.money import ZERO
 from ledger.deal.schema import DealDefinition
-from ledger.money import ZERO
 from ledger.reports.model import Report, Section, Value
 from ledger.reports.pool_figures import PeriodPool, delinquency_rows, month_key, period_pool, share
 from ledger.reports.source import (
@@ -46,12 +46,12 @@ from ledger.reports.source import (
     report_dates,
     schedule_of,
 )
-from ledger.servicing import collection_periods
+from ledger.servicing.periods import collection_periods
 from projections.pool import BUCKETS, PoolPeriod
 from projections.remittance import FIELDS, exposure, remittance_periods
 
 if TYPE_CHECKING:
-    from events.store import EventStore
+    from projections.store import ProjectedStore
 
 __all__ = ["build_servicer_report", "report_periods", "servicer_report"]
 
@@ -76,7 +76,7 @@ def report_periods(
 
 
 def servicer_report(
-    store: EventStore, deal_id: str, period_end: date, *, known_at: datetime | None = None
+    store: ProjectedStore, deal_id: str, period_end: date, *, known_at: datetime | None = None
 ) -> Report:
     """The servicer's report of the collection period ending ``period_end``."""
     return build_servicer_report(

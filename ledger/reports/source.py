@@ -1,7 +1,7 @@
 """The events a report is built from, and the pure folds over them (SPEC §2.5, issue 6 item 1).
 
 A report reads the deal's events once, bounded on the **known-at** axis (``recorded_until``: what
-the ledger knew at that time, :mod:`ledger.timeaxes`), and every figure is a fold of the pure
+the ledger knew at that time, :mod:`ledger.audit.timeaxes`), and every figure is a fold of the pure
 projections over those events, bounded again on the **as-of** axis (effective date on or before
 the report's date). Nothing is read from the live projection tables, so a report rebuilt from an
 exported and re-imported history is the same report.
@@ -15,20 +15,20 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from events.envelope import RecordedEvent
-from ledger.calendar import SchedulePeriod
-from ledger.cycle_state import deal_schedule
+from ledger.audit.timeaxes import TimePoint
+from ledger.core.calendar import SchedulePeriod
+from ledger.core.money import ZERO
+from ledger.cycle.schedule import deal_schedule
 from ledger.deal.loader import load_deal_text
 from ledger.deal.pool_rules import default_ratio_rule
 from ledger.deal.schema import DealDefinition
-from ledger.money import ZERO
-from ledger.timeaxes import TimePoint
 from projections.base import Projection, State, fold_all
 from projections.loans import LOAN_EVENT_TYPES
 from projections.pool import PoolPeriod, PoolProjection, pool_report
 from projections.remittance import RemittanceProjection
 
 if TYPE_CHECKING:
-    from events.store import EventStore
+    from projections.store import ProjectedStore
 
 __all__ = [
     "History",
@@ -57,7 +57,7 @@ def known_text(known_at: datetime) -> str:
 
 
 def read_events(
-    store: EventStore, deal_id: str, known_at: datetime | None = None
+    store: ProjectedStore, deal_id: str, known_at: datetime | None = None
 ) -> list[RecordedEvent]:
     """The deal's events in chain order, as known at ``known_at`` (all when None)."""
     events = list(store.read(deal_id, **TimePoint(known_at=known_at).bounds()))
@@ -176,7 +176,7 @@ def balances_of(events: Iterable[RecordedEvent]) -> dict[str, Decimal]:
 def schedule_of(
     deal: DealDefinition, events: Sequence[RecordedEvent], until: date
 ) -> tuple[SchedulePeriod, ...]:
-    """The deal's periods with a payment date up to ``until`` (``ledger.cycle_state``), closing
+    """The deal's periods with a payment date up to ``until`` (``ledger.cycle.state``), closing
     on the date the notes were issued where the deal file leaves it blank (seed 004 L1737); none
     while there is no closing date at all."""
     closing = deal.calendar.closing_date

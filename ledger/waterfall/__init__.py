@@ -1,8 +1,8 @@
 """The waterfall engine (SPEC §3, issue 3): pure, deal-driven, fen-exact, double-entry."""
 
+from events.cycle import CapUsage
 from ledger.waterfall.engine import WaterfallError, posting_account, run_waterfall, select_mode
 from ledger.waterfall.state import (
-    CapUsage,
     NoteState,
     Purchase,
     StepResult,

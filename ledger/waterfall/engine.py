@@ -3,10 +3,11 @@
 :func:`run_waterfall` walks the steps of one mode of a deal (``waterfalls.<mode>``) in order.
 Each step pays from one cash account what is due, never more than the account holds (SPEC §2.4:
 "pay what is there and record the shortfall"), and every movement is a balanced
-:class:`~ledger.journal.JournalEntry`. Pro-rata groups split with
-:func:`ledger.money.allocate`, so every fen is conserved.
+:class:`~ledger.core.journal.JournalEntry`. Pro-rata groups split with
+:func:`ledger.core.money.allocate`, so every fen is conserved.
 
-Posting account names follow :mod:`ledger.accounts` (``<group>:<name>``): deal cash accounts are
+Posting account names follow :mod:`ledger.core.accounts` (``<group>:<name>``): deal cash accounts
+are
 ``trust:<id>``, reserves ``reserve:<id>``, non-cash ledgers ``ledger:<id>`` (their contra is
 ``ledger-offset:<id>``); payees are ``payable:fee:<id>``, ``payable:note:<id>:interest`` /
 ``:principal`` / ``:return`` and ``payable:party:<role>``.
@@ -19,12 +20,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
-from ledger.calendar_daycount import DayCount, accrue, day_count_fraction
+from events.cycle import CapUsage
+from ledger.core.calendar.daycount import DayCount, accrue, day_count_fraction
+from ledger.core.expr import ExprError, evaluate_bool
+from ledger.core.journal import JournalEntry, Posting, transfer
+from ledger.core.money import FEN, ZERO, allocate, round_fen
 from ledger.deal.pool_rules import pool_criteria_failures
-from ledger.deal.schema import (
+from ledger.deal.schema import DealDefinition
+from ledger.deal.steps import (
     BookLedgerStep,
     CoverShortfallStep,
-    DealDefinition,
     PayFeesStep,
     PayInterestStep,
     PayPrincipalStep,
@@ -35,17 +40,8 @@ from ledger.deal.schema import (
     TopUpStep,
     TransferStep,
 )
-from ledger.expr import ExprError, evaluate_bool
-from ledger.journal import JournalEntry, Posting, transfer
-from ledger.money import FEN, ZERO, allocate, round_fen
 from ledger.waterfall.env import DealEnv
-from ledger.waterfall.state import (
-    CapUsage,
-    Purchase,
-    StepResult,
-    WaterfallResult,
-    WaterfallState,
-)
+from ledger.waterfall.state import Purchase, StepResult, WaterfallResult, WaterfallState
 
 _GROUP = {"cash": "trust", "reserve": "reserve", "ledger": "ledger"}
 

@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 
+from ledger.core.expr import ExprError, Value, evaluate, evaluate_number, rating_rank
 from ledger.deal.names import deal_dates
 from ledger.deal.schema import DealDefinition
-from ledger.expr import ExprError, Value, evaluate, evaluate_number, rating_rank
 from ledger.waterfall.state import WaterfallState
 
 

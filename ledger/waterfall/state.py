@@ -13,8 +13,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from ledger.journal import JournalEntry
-from ledger.money import ZERO, Money, Rate
+from events.cycle import CapUsage
+from ledger.core.journal import JournalEntry
+from ledger.core.money import ZERO, Money, Rate
 
 
 class _Model(BaseModel):
@@ -29,15 +30,6 @@ class NoteState(_Model):
     """Unpaid interest carried forward from earlier payment dates (carry-forward notes only)."""
     rate: Rate | None = None
     """Coupon fixing for this period (floating notes); default: the deal's coupon formula."""
-
-
-class CapUsage(_Model):
-    """How much of a cap the within-cap fees used in one cap period (``caps.<id>.period``)."""
-
-    period_start: dt.date | None = None
-    """First day of the cap period (a payment date, the start of a cap year); ``None`` for a
-    life-of-deal cap."""
-    used: Money = ZERO
 
 
 class TriggerWatch(_Model):

@@ -13,9 +13,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
+from ledger.core.expr import ExprError, evaluate_bool
+from ledger.core.money import Rate
 from ledger.deal.schema import DealDefinition, Trigger
-from ledger.expr import ExprError, evaluate_bool
-from ledger.money import Rate
 from ledger.waterfall.engine import WaterfallError
 from ledger.waterfall.env import DealEnv
 from ledger.waterfall.state import TriggerWatch, WaterfallState

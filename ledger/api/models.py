@@ -1,0 +1,72 @@
+"""Request bodies and shared helpers of the API's routes."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict
+
+from ledger.audit.timeaxes import TimePoint, parse_known_at
+from ledger.reports import Format
+from projections.store import ProjectedStore
+
+MEDIA_TYPES: dict[Format, str] = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+AsOf = Annotated[date | None, Query(description="effective date: events on or before it")]
+KnownAt = Annotated[
+    str | None, Query(description="recorded time (ISO; a date = end of that day, UTC)")
+]
+
+
+def store_of(request: Request) -> ProjectedStore:
+    """The store the app was created over."""
+    store: ProjectedStore = request.app.state.store
+    return store
+
+
+def point(as_of: date | None, known_at: str | None) -> TimePoint:
+    """The time point of a read: 422 for a known-at that is not a time."""
+    try:
+        return TimePoint(as_of=as_of, known_at=parse_known_at(known_at) if known_at else None)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+class EventIn(BaseModel):
+    """One event posted by an operator, as ``trust-ledger post`` takes it (amounts as strings:
+    a JSON number that is not a whole number is refused, SPEC §2.3)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    data: dict[str, Any]
+    idempotency_key: str | None = None
+    effective_date: date | None = None
+
+
+class RunDueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    until: date
+    dry_run: bool = False
+
+
+class NotesIssuedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    closing_date: date | None = None
+    """Default: the deal file's closing date."""
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payment_date: date
+
+
+Store = Annotated[ProjectedStore, Depends(store_of)]

@@ -1,0 +1,116 @@
+"""The trustee's and the originator's acts around payment dates, each one event: the notes'
+issue, a declared event, the clean-up call's election, an offer of additional receivables and
+the approval of a cycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from events.cycle import (
+    AdditionalReceivablesOffered,
+    CleanUpCallElected,
+    CycleApproved,
+    EventDeclared,
+    NoteIssue,
+    NotesIssued,
+)
+from events.envelope import NewEvent, RecordedEvent
+from events.model import Event
+from ledger.cycle.schedule import CycleError
+from ledger.servicing.deals import deal_in_force
+from projections.store import ProjectedStore
+
+# ============================================================================ trustee actions
+
+
+def _append_one(store: ProjectedStore, deal_id: str, ev: Event, day: dt.date, key: str,
+                actor: str, role: str) -> RecordedEvent:  # fmt: skip
+    new = NewEvent.of(
+        ev, deal_id=deal_id, stream_id=ev.default_stream(), effective_date=day,
+        idempotency_key=key, actor=actor, role=role,
+    )  # fmt: skip
+    return store.append([new]).events[0]
+
+
+def issue_notes(
+    store: ProjectedStore, deal_id: str, closing_date: dt.date | None = None, actor: str = "issuer"
+) -> RecordedEvent:
+    """Record the notes of the deal in force as issued on ``closing_date`` (default: the deal
+    file's closing date); idempotent."""
+    deal = deal_in_force(store, deal_id)
+    closing = closing_date or deal.calendar.closing_date
+    if closing is None:
+        raise CycleError(f"deal {deal_id} has no closing date in its file: give one")
+    ev = NotesIssued(
+        closing_date=closing,
+        notes=tuple(
+            NoteIssue(note_id=nid, class_name=n.class_name, amount=n.amount)
+            for nid, n in deal.notes.items()
+        ),
+    )
+    return _append_one(store, deal_id, ev, closing, "notes-issued", actor, "issuer")
+
+
+def declare_event(
+    store: ProjectedStore,
+    deal_id: str,
+    trigger_id: str,
+    declared_on: dt.date,
+    declared_by: Literal["holders_resolution", "trustee", "originator", "servicer"],
+    reference: str | None = None,
+    revoked: bool = False,
+) -> RecordedEvent:
+    """Post an :class:`EventDeclared` for a ``declared`` trigger of the deal."""
+    deal = deal_in_force(store, deal_id)
+    trigger = deal.triggers.get(trigger_id)
+    if trigger is None or not trigger.declared:
+        raise CycleError(f"deal {deal_id} has no declared trigger {trigger_id!r}")
+    ev = EventDeclared(
+        trigger_id=trigger_id, declared_by=declared_by, declared_on=declared_on,
+        reference=reference, revoked=revoked,
+    )  # fmt: skip
+    key = f"declared:{trigger_id}:{declared_on.isoformat()}:{'revoked' if revoked else 'on'}"
+    return _append_one(store, deal_id, ev, declared_on, key, declared_by, "trustee")
+
+
+def elect_clean_up_call(
+    store: ProjectedStore, deal_id: str, from_payment_date: dt.date, reference: str | None = None
+) -> RecordedEvent:
+    """The originator's election to exercise the clean-up call once its condition holds."""
+    ev = CleanUpCallElected(from_payment_date=from_payment_date, reference=reference)
+    key = f"clean-up-elected:{from_payment_date.isoformat()}"
+    return _append_one(store, deal_id, ev, from_payment_date, key, "originator", "originator")
+
+
+def offer_additional_receivables(
+    store: ProjectedStore,
+    deal_id: str,
+    payment_date: dt.date,
+    balance: Decimal,
+    offered_on: dt.date,
+    weighted_average_rate: Decimal | None = None,
+    loan_count: int = 0,
+    reference: str | None = None,
+) -> RecordedEvent:
+    """The originator's offer of additional receivables for a revolving payment date; it must
+    be effective (``offered_on``) by that date's determination date to be bought."""
+    ev = AdditionalReceivablesOffered(
+        payment_date=payment_date,
+        balance=balance,
+        weighted_average_rate=weighted_average_rate,
+        loan_count=loan_count,
+        reference=reference,
+    )
+    key = f"receivables-offered:{payment_date.isoformat()}"
+    return _append_one(store, deal_id, ev, offered_on, key, "originator", "originator")
+
+
+def approve_cycle(
+    store: ProjectedStore, deal_id: str, payment_date: dt.date, approved_by: str
+) -> RecordedEvent:
+    """The trustee's approval of one payment date's cycle (then run it again to post it)."""
+    ev = CycleApproved(payment_date=payment_date, approved_by=approved_by)
+    key = f"cycle-approval:{payment_date.isoformat()}"
+    return _append_one(store, deal_id, ev, payment_date, key, approved_by, "trustee")
