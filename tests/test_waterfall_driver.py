@@ -149,6 +149,37 @@ def test_amortising_payment_date_with_sub_floor_and_cca_release(driver: DealDefi
     assert trial_balance(apply_entries({}, result.entries)) == 0
 
 
+def test_sub_floor_rounds_up_so_that_no_less_than_5pct_holds(driver: DealDefinition) -> None:
+    """Seed 001 L3723-3737: Sub after repayment "no less than 5% of the then outstanding
+    principal amount of the Notes". The floor S >= A/19 is rounded up to the fen (``ceil_fen``);
+    half-up would leave the Sub a fraction of a fen below 5%."""
+    state = driver_state(
+        driver,
+        accounts={"distribution": D("1000000000.00"), "cash_collateral": D("80000000.00")},
+        metrics={"pool.adrb": D("6000000000.10"), "pool.adrb_start": D("6300000000.00")},
+    )
+    result = run_waterfall(driver, state)
+    # sixth: TNB round(6,000,000,000.10 × 0.77 = 4,620,000,000.077) = 4,620,000,000.08, so
+    # 5,000,000,000.00 − 4,620,000,000.08 = 379,999,999.92
+    assert result.paid("sixth") == D("379999999.92")
+    a = result.note_balances["class_a"]
+    assert a == D("4620000000.08")
+    # floor: 4,620,000,000.08 / 19 = 243,157,894.74105.. → 243,157,894.75 (half-up: .74, and
+    # 5% × (4,620,000,000.08 + 243,157,894.74) = 243,157,894.7410 > .74 would fail the floor)
+    (eighth,) = result.lines("eighth")
+    assert (eighth.due, eighth.paid) == (D("580842105.25"), D("580842105.25"))
+    s = result.note_balances["sub"]
+    assert s == D("243157894.75")
+    assert s * 95 >= a * 5  # S >= 5% × (A + S), exactly
+    assert (s - D("0.01")) * 95 < a * 5  # and no fen more is kept back
+    # ninth: 1bn − 5,250,000.00 − 11,506,849.32 − 379,999,999.92 − 3,160,547.95 − 580,842,105.25
+    assert result.paid("ninth") == D("19240497.56")
+    # exact multiples of 19 fen stay exact: ceil_fen(19.00 × 5% / 95%) = 1.00
+    exact = driver_state(driver, notes={"class_a": NoteState(balance=D("19.00")),
+                                        "sub": NoteState(balance=D("824000000.00"))})  # fmt: skip
+    assert env_value(driver, exact, "defs.sub_floor_balance") == D("1.00")
+
+
 def test_revolving_payment_date_accumulates_and_buys_receivables(driver: DealDefinition) -> None:
     # first PD 27 Dec 2021; interest 17 Nov - 26 Dec = 39 days; November collections of the
     # run-out table (L4148-4313): principal 347,230,959.06 + interest 28,279,627.84
