@@ -32,6 +32,7 @@ from events.servicing import CollectionsRemitted
 from ledger.audit.statement_import import write_and_reconcile
 from ledger.audit.verify import verify
 from ledger.core import accounts
+from ledger.core.discounting import boarding_drb
 from ledger.core.money import ZERO, round_fen
 from ledger.cycle.acts import issue_notes
 from ledger.cycle.walk import CycleResult, run_due
@@ -73,20 +74,34 @@ def deal_file(seed: str) -> Path:
 
 
 POOL_PARAMETERS = ("cut_off_adrb", "initial_pool_balance")
-"""The parameter holding the pool balance at cut-off, by the names the deal files use."""
+"""The parameter holding the pool balance at cut-off, by the names the deal files use:
+``cut_off_adrb`` is on the discounted basis (seed 001's Aggregate Cut-Off Date DRB,
+L17772-17778), ``initial_pool_balance`` on principal."""
 
 
-def scaled_deal_text(text: str, pool_balance: Decimal) -> tuple[str, Decimal, list[str]]:
-    """The deal file scaled to a pool of ``pool_balance``: note amounts and RMB parameters times
-    ``pool_balance / <the deal's cut-off pool parameter>``. RMB parameters are those written with
-    two decimals and at least 1,000 (rates and ratios never are). Returns the new text, the factor
-    and the scaled parameter names."""
+def scaled_deal_text(
+    text: str, pool_principal: Decimal, pool_adrb: Decimal | None = None
+) -> tuple[str, Decimal, list[str]]:
+    """The deal file scaled to a simulated pool: note amounts and RMB parameters times
+    ``f = pool balance / <the deal's cut-off pool parameter>``. RMB parameters are those written
+    with two decimals and at least 1,000 (rates and ratios never are).
+
+    The pool balance is on the basis of the deal's pool parameter: a deal measuring its pool in
+    Discounted Receivables Balances (``cut_off_adrb``, seed 001 L17772-17778: the CGLR
+    denominator, the clean-up and 10% bases) is scaled by the pool's ADRB at cut-off
+    (``pool_adrb``), which becomes its ``cut_off_adrb`` exactly, so that the notes and the
+    overcollateralisation keep the seed's proportions (OC = ADRB − notes = 40,082,110.39 × f);
+    a principal-based deal by ``pool_principal``. Returns the new text, the factor and the
+    scaled parameter names."""
     data = yaml.safe_load(text)
     params = data["parameters"]
     pool_param = next((p for p in POOL_PARAMETERS if p in params), None)
     if pool_param is None:
         raise ValueError(f"the deal file names none of {POOL_PARAMETERS} as its pool balance")
-    factor = pool_balance / Decimal(str(params[pool_param]["value"]))
+    if pool_param == "cut_off_adrb" and pool_adrb is None:
+        raise ValueError("the deal's pool parameter is cut_off_adrb: give the pool's ADRB")
+    pool = pool_adrb if pool_param == "cut_off_adrb" and pool_adrb is not None else pool_principal
+    factor = pool / Decimal(str(params[pool_param]["value"]))
 
     def scale(value: object) -> str:
         return str(round_fen(Decimal(str(value)) * factor))
@@ -97,10 +112,14 @@ def scaled_deal_text(text: str, pool_balance: Decimal) -> tuple[str, Decimal, li
     for name, p in params.items():
         v = Decimal(str(p["value"]))
         if v.as_tuple().exponent == -2 and v >= 1000:
-            p["value"] = scale(v)
+            p["value"] = str(pool) if name == pool_param else scale(v)
             p["comment"] = f"demo: scaled by {factor:.10f} to the simulated pool"
             scaled.append(name)
-    header = f"# {data['name']}: seed deal scaled to a simulated pool of {pool_balance:,.2f}\n"
+    basis = "ADRB" if pool_param == "cut_off_adrb" else "principal"
+    header = (
+        f"# {data['name']}: seed deal scaled to a simulated pool of {pool:,.2f} ({basis} at "
+        f"cut-off; factor {factor:.10f})\n"
+    )
     return header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), factor, scaled
 
 
@@ -214,7 +233,9 @@ def set_up_deal(
         seed_deal, simulate_pool(profile(seed_deal.seed), loans, cut_off, random_seed)
     )
     initial = sum((r.outstanding_principal for r in pool), ZERO)
-    text, factor, _ = scaled_deal_text(path.read_text(encoding="utf-8"), initial)
+    conv = seed_deal.drb_convention()
+    adrb = None if conv is None else sum((boarding_drb(r, cut_off, conv) for r in pool), ZERO)
+    text, factor, _ = scaled_deal_text(path.read_text(encoding="utf-8"), initial, adrb)
     scaled = out_dir / f"deal-{deal_id}.yaml"
     scaled.write_text(text, encoding="utf-8")
     load_deal(store, scaled, effective_date=cut_off)

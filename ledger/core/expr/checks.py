@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ledger.core.expr.syntax import (
+    ROUNDING_FUNCTIONS,
     Binary,
     Bool,
     Call,
@@ -16,7 +17,6 @@ from ledger.core.expr.syntax import (
     Kind,
     Name,
     Num,
-    ROUNDING_FUNCTIONS,
     Span,
     Unary,
 )
