@@ -90,6 +90,33 @@ class NotesIssued(Event):
         return "deal"
 
 
+@event_type("ReserveFunded")
+class ReserveFunded(Event):
+    """An account of the trust funded from the notes' issue proceeds on the closing date, in the
+    batch of :class:`NotesIssued` (the deal file's ``accounts.<id>.funded_at_issue``). Seed 001
+    L10996-11002: "The Issuer shall on the Issue Date deposit RMB 96,000,000.00 into the Cash
+    Collateral Account"; L19108-19118: the Initial Receivables Purchase Price is the ADRB less
+    the overcollateralisation and the Initial Cash Collateral Amount, so the seller receives the
+    proceeds less the deposit: the legs move it from ``seller:consideration`` to the account."""
+
+    account_id: str
+    posting_account: str
+    amount: Money
+    clause: str
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        if not self.amount:
+            return []
+        return [(self.posting_account, self.amount), (accounts.SELLER_CONSIDERATION, -self.amount)]
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        legs = self.legs()
+        return (entry_of(legs, memo=f"{self.account_id} funded at issue"),) if legs else ()
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
 @event_type("EventDeclared")
 class EventDeclared(Event):
     """A declared event: a holders' resolution or the trustee's declaration puts a ``declared``
@@ -409,6 +436,7 @@ __all__ = [
     "NotesIssued",
     "Payment",
     "PurchaseLine",
+    "ReserveFunded",
     "StepLine",
     "TriggerEvaluated",
     "WaterfallExecuted",

@@ -15,11 +15,15 @@ from events.cycle import (
     EventDeclared,
     NoteIssue,
     NotesIssued,
+    ReserveFunded,
 )
 from events.envelope import NewEvent, RecordedEvent
 from events.model import Event
+from ledger.core.expr import evaluate_number
+from ledger.core.money import round_fen
 from ledger.cycle.schedule import CycleError
 from ledger.servicing.deals import deal_in_force
+from ledger.waterfall import posting_account
 from projections.store import ProjectedStore
 
 # ============================================================================ trustee actions
@@ -38,19 +42,52 @@ def issue_notes(
     store: ProjectedStore, deal_id: str, closing_date: dt.date | None = None, actor: str = "issuer"
 ) -> RecordedEvent:
     """Record the notes of the deal in force as issued on ``closing_date`` (default: the deal
-    file's closing date); idempotent."""
+    file's closing date), and each account the deal funds from the proceeds at issue
+    (``funded_at_issue``: seed 001's Cash Collateral Account, L10996-11002), as one batch;
+    idempotent. Returns the ``NotesIssued``."""
     deal = deal_in_force(store, deal_id)
     closing = closing_date or deal.calendar.closing_date
     if closing is None:
         raise CycleError(f"deal {deal_id} has no closing date in its file: give one")
-    ev = NotesIssued(
-        closing_date=closing,
-        notes=tuple(
-            NoteIssue(note_id=nid, class_name=n.class_name, amount=n.amount)
-            for nid, n in deal.notes.items()
-        ),
-    )
-    return _append_one(store, deal_id, ev, closing, "notes-issued", actor, "issuer")
+    issued: list[tuple[Event, str]] = [
+        (
+            NotesIssued(
+                closing_date=closing,
+                notes=tuple(
+                    NoteIssue(note_id=nid, class_name=n.class_name, amount=n.amount)
+                    for nid, n in deal.notes.items()
+                ),
+            ),
+            "notes-issued",
+        )
+    ]
+    params = {f"params.{k}": p.value for k, p in deal.parameters.items()}
+    for aid, account in deal.accounts.items():
+        if account.funded_at_issue is None:
+            continue
+        amount = round_fen(evaluate_number(account.funded_at_issue, params))
+        if amount < 0:
+            raise CycleError(f"accounts.{aid}.funded_at_issue gives {amount}, below zero")
+        funded = ReserveFunded(
+            account_id=aid,
+            posting_account=posting_account(deal, aid),
+            amount=amount,
+            clause=account.clause,
+        )
+        issued.append((funded, f"reserve-funded:{aid}"))
+    batch = [
+        NewEvent.of(
+            ev,
+            deal_id=deal_id,
+            stream_id=ev.default_stream(),
+            effective_date=closing,
+            idempotency_key=key,
+            actor=actor,
+            role="issuer",
+        )
+        for ev, key in issued
+    ]
+    return store.append(batch).events[0]
 
 
 def declare_event(

@@ -129,10 +129,14 @@ class _Checker:
     def check_accounts_notes_fees(self) -> None:
         d = self.deal
         no_targets = deal_names(d, targets=False)
+        params_only: dict[str, Kind] = {f"params.{p}": "number" for p in d.parameters}
         for aid, account in d.accounts.items():
             if account.parent is not None:
                 self.account(f"accounts.{aid}.parent", account.parent, ("cash", "reserve"))
             self.formula(f"accounts.{aid}.target", account.target, "number", no_targets)
+            self.formula(
+                f"accounts.{aid}.funded_at_issue", account.funded_at_issue, "number", params_only
+            )
         for nid, note in d.notes.items():
             self.formula(f"notes.{nid}.coupon.rate", note.coupon.rate, "number")
         for cid, cap in d.caps.items():

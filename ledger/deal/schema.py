@@ -95,12 +95,16 @@ class Account(DealModel):
     trust_property: bool = True
     """False for reserves that belong to the servicer/originator until used (seed 004 L1068)."""
     target: Formula | None = None
+    funded_at_issue: Formula | None = None
+    """Cash deposited into the account from the notes' issue proceeds on the closing date, a
+    formula over ``params.*`` (seed 001 L10996-11002: the Initial Cash Collateral Amount); the
+    originator is paid the proceeds less it (:class:`events.cycle.ReserveFunded`)."""
     clause: str
 
     @model_validator(mode="after")
     def _ledger_has_no_target(self) -> Account:
-        if self.kind == "ledger" and self.target is not None:
-            raise ValueError("a non-cash ledger has no target")
+        if self.kind == "ledger" and (self.target is not None or self.funded_at_issue is not None):
+            raise ValueError("a non-cash ledger has no target and holds no cash")
         return self
 
 
