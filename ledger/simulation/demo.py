@@ -52,6 +52,7 @@ from ledger.servicing.boarding import board_pool
 from ledger.servicing.deals import load_deal
 from ledger.servicing.eligibility import eligible_rows
 from ledger.servicing.periods import collection_periods
+from ledger.servicing.repurchase import INTEREST_FIELD, price_fields
 from ledger.servicing.servicer_import import import_servicer_tape
 from ledger.servicing.tape_formats import BoardingRow
 from ledger.servicing.tape_writers import write_boarding_csv, write_servicer_csv
@@ -277,6 +278,7 @@ def run_demo(
     # default/loss triggers of 001, 002 and 004 (seed 003's short bullet loans have mostly
     # repaid by then, and seed 000 has only declared events)
     params = SimulationParams(
+        repurchase_interest=INTEREST_FIELD in price_fields(deal),
         stress_month=stress_month, stress_default_rate=Decimal("0.12"), first_period=first_day
     )
     figures: list[MonthFigures] = []

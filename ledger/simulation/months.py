@@ -266,7 +266,9 @@ def simulate_months(
                         loan_id=lid,
                         value_date=end,
                         principal=loan.balance,
-                        interest=monthly_interest(loan.balance, loan.rate),
+                        interest=monthly_interest(loan.balance, loan.rate)
+                        if p.repurchase_interest
+                        else None,
                         reason="eligibility warranty breach",
                         reference=f"{tag}{next(seq)}",
                         extra={},
