@@ -104,9 +104,9 @@ def _loan(loan_id: str, principal: str, rate: str, maturity: dt.date, day: int) 
         interest_rate=D(rate), amortization="annuity", payment_day=day, remaining_term_months=3,
         days_past_due=0, cut_off_date=dt.date(2021, 6, 30),
     )  # fmt: skip
-    day = dt.date(2021, 6, 30)
+    cut_off = dt.date(2021, 6, 30)
     key = f"board:{loan_id}"
-    return NewEvent.of(ev, deal_id=DC13, stream_id=ev.default_stream(), effective_date=day,
+    return NewEvent.of(ev, deal_id=DC13, stream_id=ev.default_stream(), effective_date=cut_off,
                        idempotency_key=key)  # fmt: skip
 
 

@@ -279,7 +279,9 @@ def run_demo(
     # repaid by then, and seed 000 has only declared events)
     params = SimulationParams(
         repurchase_interest=INTEREST_FIELD in price_fields(deal),
-        stress_month=stress_month, stress_default_rate=Decimal("0.12"), first_period=first_day
+        stress_month=stress_month,
+        stress_default_rate=Decimal("0.12"),
+        first_period=first_day,
     )
     figures: list[MonthFigures] = []
     for month in simulate_months(pool, months, params, random_seed):
