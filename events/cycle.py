@@ -145,12 +145,22 @@ class CleanUpCallElected(Event):
         return "deal"
 
 
+class OfferedReceivable(_Part):
+    """One receivable on offer: its balance at the Additional Cut-Off Date on the purchase
+    step's basis (DRB for seed 001, outstanding principal for seed 002) and its rate."""
+
+    loan_id: str = Field(min_length=1)
+    balance: Money = Field(gt=0)
+    rate: Rate
+
+
 @event_type("AdditionalReceivablesOffered")
 class AdditionalReceivablesOffered(Event):
     """The originator's offer of additional receivables for a payment date in the revolving
     period (seed 001 L17709-17723: Replenished Additional DRB; seed 002 L196-200: OPB of the
-    loans offered). The cycle's ``purchase`` step buys what the available cash pays for; the
-    servicer then boards the loans bought (``LoanBoarded``)."""
+    loans offered). The cycle's ``purchase`` step buys what the available cash pays for, whole
+    loans of ``receivables`` in their order; the servicer then boards the loans bought
+    (:class:`AdditionalReceivablesPurchased` and one ``LoanBoarded`` each)."""
 
     payment_date: date
     balance: Money
@@ -158,6 +168,48 @@ class AdditionalReceivablesOffered(Event):
     weighted_average_rate: Rate | None = None
     loan_count: int = Field(default=0, ge=0)
     reference: str | None = None
+    cut_off_date: date | None = None
+    """The Additional Cut-Off Date the balances are measured at (seed 001 L17664-17668: the last
+    day of the Monthly Period before the Additional Purchase Date; seed 002 L166: 00:00 on the
+    持续购买基准日, i.e. the end of the day before)."""
+    receivables: tuple[OfferedReceivable, ...] = ()
+
+    @model_validator(mode="after")
+    def _listed(self) -> AdditionalReceivablesOffered:
+        if not self.receivables:
+            return self
+        total = sum((r.balance for r in self.receivables), ZERO)
+        if total != self.balance:
+            raise ValueError(f"balance {self.balance} is not the receivables' total {total}")
+        if self.loan_count != len(self.receivables):
+            raise ValueError(f"loan_count {self.loan_count} but {len(self.receivables)} listed")
+        if len({r.loan_id for r in self.receivables}) != len(self.receivables):
+            raise ValueError("a receivable is listed twice")
+        if self.cut_off_date is None:
+            raise ValueError("listed receivables need their cut_off_date")
+        return self
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
+@event_type("AdditionalReceivablesPurchased")
+class AdditionalReceivablesPurchased(Event):
+    """The receivables a payment date's ``purchase`` step bought, boarded from their tape
+    (SPEC §4): one ``LoanBoarded`` each, cut off at ``cut_off_date`` and effective the day
+    after it, from when their collections belong to the trust (seed 002 L200: the transfer dates
+    back to the 持续购买基准日; seed 001 prices them at their DRB at the Additional Cut-Off
+    Date, L17709-17723). The price was paid by the cycle (``WaterfallExecuted``)."""
+
+    payment_date: date
+    cut_off_date: date
+    file_name: str
+    file_sha256: str
+    loan_count: int = Field(ge=1)
+    aggregate_principal: Money
+    balance: Money
+    """The balance bought on the purchase step's basis (the ``PurchaseLine``'s)."""
+    price: Money
 
     def default_stream(self) -> str:
         return "deal"
@@ -303,13 +355,16 @@ class StepLine(_Part):
 
 class PurchaseLine(_Part):
     """Receivables a revolving ``purchase`` step bought (seed 001 L11099-11105, L17709-17723):
-    the balance to board and the price paid to the seller."""
+    the balance to board and the price paid to the seller, out of the cash ``available`` to the
+    step; ``loan_ids`` the whole loans bought of a listed offer."""
 
     step_id: str
     seller: str
     offered: Money
     balance: Money
     price: Money
+    available: Money = ZERO
+    loan_ids: tuple[str, ...] = ()
 
 
 class NoteLine(_Part):
@@ -422,6 +477,7 @@ class CleanUpCallExercised(CycleEvent):
 __all__ = [
     "CYCLE_STREAM",
     "AdditionalReceivablesOffered",
+    "AdditionalReceivablesPurchased",
     "CleanUpCallElected",
     "CleanUpCallExercised",
     "CollectionPeriodClosed",
@@ -434,6 +490,7 @@ __all__ = [
     "NoteIssue",
     "NoteLine",
     "NotesIssued",
+    "OfferedReceivable",
     "Payment",
     "PurchaseLine",
     "ReserveFunded",

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -323,7 +323,11 @@ def _discounted_steps(
     loans: Iterable[Mapping[str, Any]], rule: DefaultRatioRule
 ) -> tuple[list[tuple[str, Decimal]], list[tuple[str, Decimal]]]:
     """``(month, DRB)`` of every standing default at its default date, and of every loan boarded
-    after the deal's initial cut-off at its own cut-off (Additional Receivables), by month.
+    after the deal's initial cut-off at its own cut-off (Additional Receivables), by the month
+    they count from (an Additional Receivable from the month after its cut-off: seed 001's
+    Additional Cut-Off Date is the last day of a Monthly Period, L17664-17668, and the
+    receivable is bought on the next Payment Date; the CGLR of the Monthly Period ending on the
+    cut-off, evaluated for that Payment Date, is before the purchase).
     ``loans`` are loan rows with their boarding terms (the loan projection's rows, or this
     projection's ``L:`` rows)."""
     defaults: list[tuple[str, Decimal]] = []
@@ -342,7 +346,10 @@ def _discounted_steps(
         cut_off = row["cut_off"]
         if initial is not None and cut_off > initial:  # ISO dates compare as text
             terms = tuple(row[t] for t in _TERMS)
-            additional.append((_month(cut_off), _drb(terms, row["boarded"], cut_off, conv)))
+            # a Purchased Receivable from the day after its Additional Cut-Off Date (it is
+            # boarded then, its collections are the trust's from then on)
+            joins = (date.fromisoformat(cut_off) + timedelta(days=1)).isoformat()
+            additional.append((_month(joins), _drb(terms, row["boarded"], cut_off, conv)))
     return sorted(defaults), sorted(additional)
 
 

@@ -34,7 +34,6 @@ from ledger.cycle.acts import (
     declare_event,
     elect_clean_up_call,
     issue_notes,
-    offer_additional_receivables,
 )
 from ledger.cycle.schedule import deal_schedule
 from ledger.cycle.walk import CycleResult, run_cycle, run_due
@@ -550,30 +549,6 @@ def test_other_seed_deals_run_thirteen_payment_dates(
     assert all(n.closing <= n.original for n in ws[-1].notes)
     assert run_due(store, deal.deal_id, until) == []
     assert store.runner.compare(store, deal.deal_id) == []
-
-
-def test_driver_revolving_purchase_of_offered_receivables(
-    store: ProjectedStore, driver_setup: Callable[[], DealDefinition]
-) -> None:
-    deal = driver_setup()
-    # the originator offers DRB 200,000 for the January 2022 PD (an Additional Purchase Date)
-    offer_additional_receivables(
-        store, deal.deal_id, dt.date(2022, 1, 26), D("200000.00"), dt.date(2022, 1, 10)
-    )
-    results = run_due(store, deal.deal_id, dt.date(2022, 3, 31))
-    assert [r.mode for r in results] == ["revolving"] * 3 + ["amortising"]
-    ws = waterfalls(store, deal.deal_id)
-    for w in ws:
-        check_payment_date(store, deal, w)
-    bought = ws[1].purchases
-    # bought in full out of the Accumulation Account at 98.3% of DRB (L17709-17723)
-    assert [(p.balance, p.price) for p in bought] == [(D("200000.00"), D("196600.00"))]
-    assert all(p.balance == 0 for w in (ws[0], ws[2]) for p in w.purchases)
-    paid = [e.data for e in store.read(deal.deal_id, types=["DistributionPaid"])][1]
-    to_originator = [
-        p for p in paid["payments"] if p["payee_account"] == "payable:party:originator"
-    ]
-    assert to_originator and D(to_originator[0]["amount"]) >= D("196600.00")
 
 
 def test_concurrent_runs_post_each_cycle_once(

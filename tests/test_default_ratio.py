@@ -68,7 +68,13 @@ def _new(ev: Event, when: date) -> NewEvent:
 
 
 def _boarded(
-    loan: str, principal: str, rate: str, term: int, maturity: date, cut: date
+    loan: str,
+    principal: str,
+    rate: str,
+    term: int,
+    maturity: date,
+    cut: date,
+    effective: date | None = None,
 ) -> NewEvent:
     return _new(
         LoanBoarded(
@@ -85,7 +91,7 @@ def _boarded(
             days_past_due=0,
             cut_off_date=cut,
         ),
-        cut,
+        effective or cut,
     )
 
 
@@ -109,9 +115,11 @@ def test_driver_china_thirteen_ratio_on_discounted_receivables_balances(
       (404/b + 402/b²) × 1.5 = 800.8580.. × 1.5 = 1,201.287.. → 1,201.29 (for level principal
       this is the 1,200.00 re-amortised: 606/b + 603/b²).
     * B: 2,400.00 performing: in neither the numerator nor (beyond the fixed ADRB) the denominator.
-    * C: an Additional Receivable with its own cut-off, 31 Dec 2021: 1,000.00 at 0%, two
-      instalments of 500.00 (Jan, Feb 2022): DRB = 500/b + 500/b² = 993.62, added to the
-      denominator from December ("and any Additional Cut-Off Date", L17772-17778).
+    * C: an Additional Receivable with its own cut-off, 30 Nov 2021 (bought on the December PD,
+      boarded from 1 Dec): 1,000.00 at 0%, two instalments of 500.00 (15 Dec 2021, 15 Jan
+      2022): DRB = 500/b + 500/b² = 993.62, added to the denominator from December, the month
+      after its cut-off ("and any Additional Cut-Off Date", L17772-17778; the CGLR of November,
+      evaluated for the December PD before the purchase, does not count it).
 
     July: 1,201.29 / 3,600.00 = 0.3336916667; December: 1,201.29 / (3,600.00 + 993.62) =
     0.2615127068 (10 decimals, as the cycle's trigger). The principal-based ratio would be
@@ -135,7 +143,9 @@ def test_driver_china_thirteen_ratio_on_discounted_receivables_balances(
     )
     default = LoanDefaulted(loan_id="A", value_date=date(2021, 7, 31), principal=D("1200.00"))
     store.append([_new(default, date(2021, 7, 31))])
-    store.append([_boarded("C", "1000.00", "0", 2, date(2022, 2, 15), date(2021, 12, 31))])
+    store.append(
+        [_boarded("C", "1000.00", "0", 2, date(2022, 1, 15), date(2021, 11, 30), date(2021, 12, 1))]
+    )
 
     b = 1 + D("0.051371") / 12
     drb_a = ((D("404.00") / b + D("402.00") / b**2) * D("1200.00") / D("800.00")).quantize(

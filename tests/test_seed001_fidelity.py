@@ -14,12 +14,22 @@ import pytest
 from events.envelope import NewEvent
 from events.servicing import LoanBoarded
 from ledger.core import accounts
-from ledger.cycle.acts import issue_notes
+from ledger.core.discounting import loan_drb
+from ledger.cycle.acts import issue_notes, offer_additional_receivables
+from ledger.cycle.schedule import deal_schedule
+from ledger.cycle.state import CycleFolder
 from ledger.cycle.walk import run_due
+from ledger.deal import DealDefinition
+from ledger.reports import servicer_report
+from ledger.servicing.additional import board_additional_receivables, offer_of
 from ledger.servicing.deals import deal_in_force, load_deal
 from ledger.servicing.operator import post_event
 from ledger.servicing.servicer_import import import_servicer_tape
-from ledger.servicing.tape_formats import TapeRejected
+from ledger.servicing.tape_formats import BoardingRow, TapeRejected
+from ledger.servicing.tape_writers import write_boarding_csv
+from projections.base import fold_all
+from projections.loans import LoanProjection
+from projections.pool import pool_periods
 from projections.store import ProjectedStore
 from tests.test_cycle import DEALS, scaled_deal, servicing_events, waterfalls
 
@@ -172,3 +182,107 @@ def test_repurchase_price_is_the_discounted_receivables_balance(
         post_event(store, "LoanRepurchased", DC13, {**post, "price": "3000.00"}, period=window)
     posted = post_event(store, "LoanRepurchased", DC13, {**post, "price": "2974.50"}, period=window)
     assert posted.data["price"] == "2974.50"
+
+
+# ------------------------------------------------------ the revolving purchase, real path
+
+
+def _additional(loan_id: str, instalment: str) -> BoardingRow:
+    """An Additional Receivable at the 30 Nov 2021 cut-off: 0%, level principal, seven
+    instalments of ``instalment`` on the 15th, Dec 2021 to Jun 2022 (originated 15 Jun 2020, 17
+    instalments paid: eligible, L13742-13822 (e), (k), (l) 6 months to maturity, (m))."""
+    seven = D(instalment) * 7
+    return BoardingRow.model_validate({
+        "loan_id": loan_id, "borrower_id": f"B-{loan_id}",
+        "origination_date": dt.date(2020, 6, 15), "maturity_date": dt.date(2022, 6, 15),
+        "original_principal": D(instalment) * 24, "outstanding_principal": seven,
+        "interest_rate": D("0"), "amortization": "level_principal", "payment_day": 15,
+        "remaining_term_months": 7, "days_past_due": 0,
+    })  # fmt: skip
+
+
+def test_additional_receivables_are_offered_bought_whole_and_boarded(
+    store: ProjectedStore, tmp_path: Path
+) -> None:
+    """Seed 001 L3741-3747, L10604-10624, L17709-17723: on the Additional Purchase Date 27 Dec
+    2021 the Originator offers receivables cut off on 30 Nov 2021; the Accumulation Account buys
+    whole loans, in the offer's order, at 98.3% of their DRB, as far as its balance goes.
+
+    DRB at 30 Nov 2021 of seven 0% instalments I (b = 1 + 0.051371/12): I × Σ_{k=1..7} b^-k =
+    I × 6.8816574168.. : A1 35,000.00 → 240,858.01; A2 37,000.00 → 254,621.32; A3 34,000.00 →
+    233,976.35. The Accumulation Account holds 611,725.32 after item sixth (the cycle's
+    figure): A1 + A2 cost round(495,479.33 × 0.983 = 487,056.181..) = 487,056.18, with A3
+    717,054.93 > 611,725.32, so A1 and A2 are bought and 124,669.14 stays in the account."""
+    load_deal(store, scaled_deal("001_driver_china_13.yaml", tmp_path))
+    deal = deal_in_force(store, DC13)
+    issue_notes(store, DC13)
+    store.append(servicing_events(DC13, deal.calendar.cut_off_date, 8, {}))
+    rows = [_additional("A1", "35000.00"), _additional("A2", "37000.00"),
+            _additional("A3", "34000.00")]  # fmt: skip
+    cut_off, pd = dt.date(2021, 11, 30), dt.date(2021, 12, 27)
+    b = 1 + D("0.051371") / 12
+    factor = sum(1 / b**k for k in range(1, 8))
+    drb = [(D(i) * factor).quantize(D("0.01")) for i in ("35000", "37000", "34000")]
+    assert drb == [D("240858.01"), D("254621.32"), D("233976.35")]
+    offer = offer_of(deal, rows, cut_off)
+    assert [r.balance for r in offer] == drb
+    offer_additional_receivables(store, DC13, pd, cut_off, offer, dt.date(2021, 12, 17))
+    assert [r.status for r in run_due(store, DC13, pd)] == ["posted"]
+    (w,) = waterfalls(store, DC13)
+    (line,) = w.purchases
+    assert line.available == D("611725.32")
+    assert (line.offered, line.loan_ids) == (sum(drb, D(0)), ("A1", "A2"))
+    assert (line.balance, line.price) == (D("495479.33"), D("487056.18"))
+    after = _balances(store, DC13)
+    assert after["trust:accumulation"] == D("611725.32") - D("487056.18") == D("124669.14")
+    # the price is paid to the Originator on the Payment Date (item ninth pays nothing: the
+    # Class A Cash Component took everything after item fifth)
+    (paid,) = store.read(DC13, types=["DistributionPaid"])
+    to_originator = [p for p in paid.data["payments"]
+                     if p["payee_account"] == "payable:party:originator"]  # fmt: skip
+    assert [p["amount"] for p in to_originator] == ["487056.18"]
+    # the boarding tape must hold exactly the loans bought, at the balances offered
+    tape = tmp_path / "additional.csv"
+    write_boarding_csv(rows, tape)
+    with pytest.raises(TapeRejected, match="loan A3 was not bought"):
+        board_additional_receivables(store, DC13, pd, tape)
+    changed = [rows[0], rows[1].model_copy(update={"outstanding_principal": D("259000.01")})]
+    write_boarding_csv(changed, tape)
+    with pytest.raises(TapeRejected, match=r"loan A2 measures .* offered at 254621\.32"):
+        board_additional_receivables(store, DC13, pd, tape)
+    write_boarding_csv(rows[:2], tape)
+    board_additional_receivables(store, DC13, pd, tape)
+    boarded = {e.data["loan_id"]: e for e in store.read(DC13, types=["LoanBoarded"])}
+    assert {boarded[x].effective_date for x in ("A1", "A2")} == {dt.date(2021, 12, 1)}
+    assert {boarded[x].data["cut_off_date"] for x in ("A1", "A2")} == {"2021-11-30"}
+    (purchased,) = store.read(DC13, types=["AdditionalReceivablesPurchased"])
+    assert (purchased.data["balance"], purchased.data["price"]) == ("495479.33", "487056.18")
+    # boarded again: a no-op
+    assert board_additional_receivables(store, DC13, pd, tape).duplicate
+    # December: the CGLR's Aggregate Cut-Off Date DRB grows by their DRB at the cut-off
+    # (L17772-17778), from the month after it; the ADRB of the cycle is the report's
+    by_month = {p.period: p for p in pool_periods(store, DC13, deal)}
+    base = deal.parameters["cut_off_adrb"].value
+    assert by_month["2021-11"].default_ratio_denominator == base
+    assert by_month["2021-12"].default_ratio_denominator == base + D("495479.33")
+    check_one_adrb(store, deal, dt.date(2021, 12, 31))
+
+
+def check_one_adrb(store: ProjectedStore, deal: DealDefinition, end: dt.date) -> None:
+    """Item 4: the ADRB the waterfall uses (the cycle's fold at the period end) is the sum of
+    the loans' own DRBs (the loan projection) and the servicer report's figure."""
+    events = [e for e in store.read(deal.deal_id) if e.effective_date <= end]
+    events.sort(key=lambda e: (e.effective_date, e.deal_seq))
+    folder = CycleFolder(deal)
+    folder.feed_all(events)
+    period = next(p for p in deal_schedule(deal, None, dt.date(2022, 12, 31))
+                  if p.collection_period_end == end)  # fmt: skip
+    folder.close_period(period)
+    cycle_adrb = folder.period_ends[-1].adrb
+    conv = deal.drb_convention()
+    assert conv is not None
+    loans = fold_all(LoanProjection(), events)
+    own = sum((loan_drb(v.row, end, conv) for v in loans.values()), D(0))
+    assert cycle_adrb == own
+    report = servicer_report(store, deal.deal_id, end)
+    assert report.section("pool").get("aggregate_discounted_receivables_balance") == own

@@ -16,7 +16,9 @@ import pytest
 from ledger.core.journal import apply_entries, trial_balance
 from ledger.core.money import round_fen
 from ledger.deal import DealDefinition, validate_deal_file
+from events.cycle import OfferedReceivable
 from ledger.waterfall import NoteState, WaterfallState, run_waterfall
+from ledger.waterfall.engine import WaterfallError
 from ledger.waterfall.env import DealEnv
 
 D = Decimal
@@ -232,6 +234,51 @@ def test_revolving_payment_date_accumulates_and_buys_receivables(driver: DealDef
     assert result.interest_shortfalls["sub"] == D("4402191.78")
     # the CCA target is 96m during the Revolving Period: no release
     assert result.closing_accounts["cash_collateral"] == D("96000000.00")
+
+
+def test_listed_receivables_are_bought_whole_in_the_offers_order(driver: DealDefinition) -> None:
+    # the first PD of the test above: 347,131,308.81 in the Accumulation Account after item
+    # sixth; the offer lists four receivables by DRB, bought whole, the longest prefix of the
+    # list the account pays for at 98.3% (L17709-17723)
+    listed = (
+        OfferedReceivable(loan_id="R1", balance=D("200000000.00"), rate=D("0.04")),
+        OfferedReceivable(loan_id="R2", balance=D("150000000.00"), rate=D("0.05")),
+        OfferedReceivable(loan_id="R3", balance=D("3200000.00"), rate=D("0.06")),
+        OfferedReceivable(loan_id="R4", balance=D("100.00"), rate=D("0.06")),
+    )
+    total = sum((r.balance for r in listed), D(0))
+    state = driver_state(
+        driver,
+        payment_date=dt.date(2021, 12, 27),
+        period_index=1,
+        interest_period_start=dt.date(2021, 11, 17),
+        interest_period_end=dt.date(2021, 12, 26),
+        accounts={"distribution": D("375510586.90"), "cash_collateral": D("96000000.00")},
+        notes={
+            "class_a": NoteState(balance=D("7136000000.00")),
+            "sub": NoteState(balance=D("824000000.00")),
+        },
+        metrics={
+            "pool.adrb": D("6258741108.01"),
+            "pool.adrb_start": D("6605972067.07"),
+            "pool.additional_receivables_drb": total,
+        },
+        offered_receivables=listed,
+    )
+    result = run_waterfall(driver, state)
+    (bought,) = result.purchases
+    # R1 + R2 = 350,000,000.00 × 0.983 = 344,050,000.00; + R3: 353,200,000.00 × 0.983 =
+    # 347,195,600.00 > 347,131,308.81, so R3 is not bought, nor R4 after it (the offer's order)
+    assert bought.loan_ids == ("R1", "R2")
+    assert (bought.balance, bought.price) == (D("350000000.00"), D("344050000.00"))
+    assert bought.available == D("347131308.81")
+    assert result.closing_accounts["accumulation"] == D("3081308.81")
+    # the offer's balance is the listed loans' total, or the run refuses
+    wrong = state.model_copy(
+        update={"metrics": {**state.metrics, "pool.additional_receivables_drb": D("1.00")}}
+    )
+    with pytest.raises(WaterfallError, match="receivables listed total 353200100.00"):
+        run_waterfall(driver, wrong)
 
 
 def test_post_foreclosure_uses_the_cash_collateral_and_pays_class_a_first(

@@ -5,6 +5,7 @@ the approval of a cycle."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal
 
@@ -15,12 +16,13 @@ from events.cycle import (
     EventDeclared,
     NoteIssue,
     NotesIssued,
+    OfferedReceivable,
     ReserveFunded,
 )
 from events.envelope import NewEvent, RecordedEvent
 from events.model import Event
 from ledger.core.expr import evaluate_number
-from ledger.core.money import round_fen
+from ledger.core.money import ZERO, round_fen
 from ledger.cycle.schedule import CycleError
 from ledger.servicing.deals import deal_in_force
 from ledger.waterfall import posting_account
@@ -125,20 +127,28 @@ def offer_additional_receivables(
     store: ProjectedStore,
     deal_id: str,
     payment_date: dt.date,
-    balance: Decimal,
+    cut_off_date: dt.date,
+    receivables: Sequence[OfferedReceivable],
     offered_on: dt.date,
-    weighted_average_rate: Decimal | None = None,
-    loan_count: int = 0,
     reference: str | None = None,
 ) -> RecordedEvent:
-    """The originator's offer of additional receivables for a revolving payment date; it must
-    be effective (``offered_on``) by that date's determination date to be bought."""
+    """The originator's offer of additional receivables for a revolving payment date, each with
+    its balance at the Additional Cut-Off Date ``cut_off_date`` on the deal's purchase basis
+    (:func:`ledger.servicing.additional.offer_of`); it must be effective (``offered_on``) by that
+    date's determination date to be bought. The offer's balance is their total and its weighted
+    average rate theirs, weighted by balance."""
+    if not receivables:
+        raise CycleError(f"deal {deal_id}: an offer lists the receivables offered")
+    balance = sum((r.balance for r in receivables), ZERO)
+    wac = sum((r.balance * r.rate for r in receivables), ZERO) / balance
     ev = AdditionalReceivablesOffered(
         payment_date=payment_date,
         balance=balance,
-        weighted_average_rate=weighted_average_rate,
-        loan_count=loan_count,
+        weighted_average_rate=wac.quantize(Decimal("0.0000000001")),
+        loan_count=len(receivables),
         reference=reference,
+        cut_off_date=cut_off_date,
+        receivables=tuple(receivables),
     )
     key = f"receivables-offered:{payment_date.isoformat()}"
     return _append_one(store, deal_id, ev, offered_on, key, "originator", "originator")

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from events.cycle import CapUsage
+from events.cycle import CapUsage, OfferedReceivable
 from events.envelope import RecordedEvent
 from events.model import upcast
 from ledger.core import accounts
@@ -129,6 +129,8 @@ class CycleFolder:
     """Items collected up to the latest closed period end (set by :meth:`mark_period_end`)."""
     offers: dict[dt.date, tuple[Decimal, Decimal | None]] = field(default_factory=dict)
     """Additional receivables offered per payment date: (balance, weighted average rate)."""
+    offered: dict[dt.date, tuple[OfferedReceivable, ...]] = field(default_factory=dict)
+    """... and the receivables the offer lists, in its order."""
     seq: int = 0
 
     def __post_init__(self) -> None:
@@ -172,9 +174,10 @@ class CycleFolder:
                 self.note_originals[n["note_id"]] = _d(n["amount"])
         elif kind == "AdditionalReceivablesOffered":
             wac = ev.data.get("weighted_average_rate")
-            self.offers[dt.date.fromisoformat(ev.data["payment_date"])] = (
-                _d(ev.data["balance"]),
-                None if wac is None else _d(wac),
+            pd = dt.date.fromisoformat(ev.data["payment_date"])
+            self.offers[pd] = (_d(ev.data["balance"]), None if wac is None else _d(wac))
+            self.offered[pd] = tuple(
+                OfferedReceivable.model_validate(r) for r in ev.data.get("receivables", ())
             )
         elif kind == "CleanUpCallElected":
             self.clean_up_elected_from = dt.date.fromisoformat(ev.data["from_payment_date"])
@@ -356,6 +359,7 @@ class CycleFolder:
             triggers=triggers,
             trigger_watch=watch,
             cap_usage=cap_usage,
+            offered_receivables=self.offered.get(period.payment_date, ()),
         )
         unsplit = {
             item: amount - self.split.get(item, ZERO)

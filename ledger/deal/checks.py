@@ -249,6 +249,8 @@ class _Checker:
             self.role(f"{p}.seller", step.seller)
             self.formula(f"{p}.offered", step.offered, "number")
             self.formula(f"{p}.price", step.price, "number")
+            if step.balance_basis == "discounted" and self.deal.discounted_balance is None:
+                self.add(f"{p}.balance_basis", "a discounted basis needs a discounted_balance")
             for j, booking in enumerate(step.record_balance_in):
                 self.account(f"{p}.record_balance_in[{j}].ledger", booking.ledger, ("ledger",))
 

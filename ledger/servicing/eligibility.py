@@ -70,6 +70,11 @@ DERIVED_FIELDS: dict[str, tuple[tuple[str, ...], Callable[[BoardingRow, _PoolFac
         ("remaining_term_months",),
         lambda r, p: Decimal(r.remaining_term_months),
     ),
+    # a revolving purchase's tape is drawn as at its Additional Cut-Off Date (seed 002 L164 (o))
+    "remaining_term_months_at_purchase_cutoff": (
+        ("remaining_term_months",),
+        lambda r, p: Decimal(r.remaining_term_months),
+    ),
     "maturity_yyyymmdd": (("maturity_date",), lambda r, p: _yyyymmdd(r.maturity_date)),
     "expiry_yyyymmdd": (("maturity_date",), lambda r, p: _yyyymmdd(r.maturity_date)),
     "origination_yyyymmdd": (("origination_date",), lambda r, p: _yyyymmdd(r.origination_date)),

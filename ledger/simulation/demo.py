@@ -37,6 +37,7 @@ from ledger.core.money import ZERO, round_fen
 from ledger.cycle.acts import issue_notes
 from ledger.cycle.walk import CycleResult, run_due
 from ledger.deal.loader import validate_deal_file
+from ledger.deal.pool_rules import default_ratio_rule
 from ledger.deal.schema import DealDefinition
 from ledger.reports import (
     FORMATS,
@@ -59,7 +60,14 @@ from ledger.servicing.tape_writers import write_boarding_csv, write_servicer_csv
 from ledger.simulation.months import simulate_months
 from ledger.simulation.pool import SimulatedMonth, SimulationParams, simulate_pool
 from ledger.simulation.pool_profiles import profile
+from ledger.simulation.revolving import (
+    RevolvingPurchase,
+    buy_additional_receivables,
+    purchase_rows,
+    revolving_periods,
+)
 from projections.base import State
+from projections.pool import pool_periods
 from projections.store import ProjectedStore
 
 DEALS_DIR = Path(__file__).resolve().parent.parent / "deals"
@@ -126,12 +134,19 @@ def scaled_deal_text(
 
 @dataclass(frozen=True)
 class MonthFigures:
+    """One simulated month. The cumulative defaults are the deal's own definition
+    (:func:`ledger.deal.pool_rules.default_ratio_rule`, ``DemoResult.default_ratio``): its
+    numerator, denominator and ratio at the month's end, the figures of the pool report, so the
+    trustee and servicer reports print the same numbers. They are gross (recoveries are not
+    netted): they never go down."""
+
     period_start: date
     period_end: date
     records: int
     pool_balance: Decimal
     remitted: Decimal
-    defaulted_cumulative: Decimal
+    cumulative_defaults: Decimal
+    cumulative_default_base: Decimal
     cumulative_default_ratio: Decimal
 
 
@@ -153,6 +168,12 @@ class DemoResult:
     reconciliation: list[dict[str, str | int | None]] = field(default_factory=list)
     """Per trust bank account: the statement written to ``bank-statement-<account>.csv`` and
     its reconciliation (matched, breaks, closing balances)."""
+    default_ratio: str = ""
+    """The definition the months' cumulative defaults follow, in words."""
+    purchases: list[RevolvingPurchase] = field(default_factory=list)
+    """Additional Receivables bought on each payment date of the revolving period."""
+    stress: dict[str, str] | None = None
+    """The stress month, when the demo has one: its number, calendar month and default rate."""
 
 
 Progress = Callable[[str], None]
@@ -283,36 +304,41 @@ def run_demo(
         stress_default_rate=Decimal("0.12"),
         first_period=first_day,
     )
-    figures: list[MonthFigures] = []
-    for month in simulate_months(pool, months, params, random_seed):
+    # seeds 001 and 002: on each payment date of the revolving period, Additional Receivables
+    # are offered, bought by the cycle and boarded, then serviced with the pool (its list grows)
+    serviced = list(pool)
+    horizon = date(first_day.year + months // 12 + 2, 12, 31)
+    revolving = revolving_periods(deal, closing, horizon)
+    purchases: list[RevolvingPurchase] = []
+    posted: list[CycleResult] = []
+    seen: list[Serviced] = []
+    for month in simulate_months(serviced, months, params, random_seed):
         start, end = month.period_start, month.period_end
         period = next(p for p in deal_periods if p[0] <= end <= p[1])
         step(f"servicing {start} to {end}")
         held = service_month(store, deal_id, month, period, tapes)
         bal = _balances(store, deal_id)
-        defaulted = bal.get(accounts.POOL_DEFAULTED, ZERO) + bal.get(accounts.WRITTEN_OFF, ZERO)
-        figures.append(
-            MonthFigures(
-                period_start=start,
-                period_end=end,
-                records=len(month.rows),
-                pool_balance=bal.get(accounts.POOL_PRINCIPAL, ZERO),
-                remitted=max(held, ZERO),
-                defaulted_cumulative=defaulted,
-                cumulative_default_ratio=(defaulted / initial).quantize(Decimal("0.000001"))
-                if initial
-                else ZERO,
+        seen.append((start, end, len(month.rows), bal.get(accounts.POOL_PRINCIPAL, ZERO), held))
+        if end in revolving:
+            step(f"offering additional receivables for {revolving[end].payment_date}")
+            average = initial / len(pool)
+            bought = buy_additional_receivables(
+                store, deal, revolving[end], profile(deal.seed), average, random_seed, tapes
             )
-        )
+            if bought is not None:
+                purchases.append(bought.purchase)
+                serviced.extend(bought.rows)
+                posted.extend(bought.cycles)
 
-    # every payment date that has fallen due, in date order, each one atomic batch; each folds
-    # the state as of its determination date, so one run after the servicing gives the same
-    # cycles as a run each month (and reads the history once, not once a month)
-    last_end = figures[-1].period_end if figures else cut_off
+    # every payment date still due, in date order, each one atomic batch; each folds the state
+    # as of its determination date, so one run after the servicing gives the same cycles as a
+    # run each month (and reads the history once, not once a month)
+    last_end = seen[-1][1] if seen else cut_off
     step(f"running every payment date up to {last_end}")
-    posted = [r for r in run_due(store, deal_id, last_end) if r.status == "posted"]
+    posted += [r for r in run_due(store, deal_id, last_end) if r.status == "posted"]
     notes = notes_after_each(store, deal_id, posted)
     cycles = [cycle_summary(r, notes[r.payment_date]) for r in posted]
+    figures = month_figures(store, deal, seen)
 
     # the custodian's statement of each trust bank account, as the ledger says it should read,
     # written out and reconciled: every movement matched, no break (issue 6 item 3)
@@ -336,11 +362,54 @@ def run_demo(
         closing_date_assumed=deal.calendar.closing_date is None,
         cycles=cycles,
         reconciliation=reconciliation,
+        default_ratio=default_ratio_rule(deal).label,
+        purchases=purchases,
+        stress=None
+        if stress_month is None or stress_month > months
+        else {
+            "month": str(stress_month),
+            "period": _month_of(first_day, stress_month - 1),
+            "default_rate": str(params.stress_default_rate),
+            "what": "that share of the performing loans defaults at once in that month",
+        },
     )
     write_summary(result)
     step("writing the trustee and servicer reports of every payment date")
     write_reports(store, deal_id, out_dir)
     return result
+
+
+def _month_of(first: date, offset: int) -> str:
+    index = first.year * 12 + first.month - 1 + offset
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+Serviced = tuple[date, date, int, Decimal, Decimal]
+"""A month serviced: first and last day, tape records, pool balance after it, cash remitted."""
+
+
+def month_figures(
+    store: ProjectedStore, deal: DealDefinition, seen: list[Serviced]
+) -> list[MonthFigures]:
+    """Each month's figures; its cumulative defaults by the deal's definition, from the pool
+    report (:func:`projections.pool.pool_periods`) the reports print."""
+    by_month = {p.period: p for p in pool_periods(store, deal.deal_id, deal)}
+    out = []
+    for start, end, records, balance, held in seen:
+        p = by_month.get(f"{end:%Y-%m}")
+        out.append(
+            MonthFigures(
+                period_start=start,
+                period_end=end,
+                records=records,
+                pool_balance=balance,
+                remitted=max(held, ZERO),
+                cumulative_defaults=p.default_ratio_numerator if p else ZERO,
+                cumulative_default_base=p.default_ratio_denominator if p else ZERO,
+                cumulative_default_ratio=p.cumulative_default_ratio if p else ZERO,
+            )
+        )
+    return out
 
 
 def notes_after_each(
@@ -393,6 +462,9 @@ def write_summary(result: DemoResult) -> None:
         "scale_factor": str(result.scale_factor),
         "closing_date": result.closing_date.isoformat(),
         "closing_date_assumed": result.closing_date_assumed,
+        "stress_month": result.stress,
+        "cumulative_defaults_definition": result.default_ratio,
+        "revolving_purchases": purchase_rows(result.purchases),
         "months": rows,
         "payment_dates": result.cycles,
         "bank_reconciliation": {
