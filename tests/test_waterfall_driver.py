@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from events.cycle import OfferedReceivable
 from ledger.core.journal import apply_entries, trial_balance
 from ledger.core.money import round_fen
 from ledger.deal import DealDefinition, validate_deal_file
-from events.cycle import OfferedReceivable
 from ledger.waterfall import NoteState, WaterfallState, run_waterfall
 from ledger.waterfall.engine import WaterfallError
 from ledger.waterfall.env import DealEnv
@@ -277,7 +277,7 @@ def test_listed_receivables_are_bought_whole_in_the_offers_order(driver: DealDef
     wrong = state.model_copy(
         update={"metrics": {**state.metrics, "pool.additional_receivables_drb": D("1.00")}}
     )
-    with pytest.raises(WaterfallError, match="receivables listed total 353200100.00"):
+    with pytest.raises(WaterfallError, match=r"receivables listed total 353200100\.00"):
         run_waterfall(driver, wrong)
 
 
