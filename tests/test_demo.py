@@ -137,6 +137,12 @@ def check_revolving_purchases(
     for p in bought:
         assert p.bought_loans == p.offered_loans > 0 and not p.failed_tests
         assert p.price == round_fen(p.balance * Decimal("0.983")) <= p.available
+        # the trustee report of the date shows it
+        report = json.loads(
+            (result.out_dir / "reports" / f"trustee-{p.payment_date}.json").read_text()
+        )
+        (row,) = report["sections"]["revolving_purchase"]["data"]
+        assert (row["loans_bought"], Decimal(row["price"])) == (p.bought_loans, p.price)
     assert [r["payment_date"] for r in summary["revolving_purchases"]] == [
         str(p.payment_date) for p in bought
     ]
