@@ -138,8 +138,6 @@ class DefaultRatioRule:
     clause: str
     label: str
     """The definition in words, printed beside the figure (every report and the demo)."""
-    numerator_label: str
-    denominator_label: str
     drb: DrbConvention | None = None
     initial_base: Decimal = ZERO
     initial_cut_off: date | None = None
@@ -151,8 +149,6 @@ PRINCIPAL_DEFAULT_RATIO = DefaultRatioRule(
     clause="seed 004 L2670 (累计违约率); seeds 000, 002, 003 likewise on principal",
     label="cumulative default ratio: principal of the loans at their default, cumulated (gross:"
     " recoveries not netted) / principal boarded",
-    numerator_label="defaulted principal at default, cumulative (gross of recoveries)",
-    denominator_label="principal boarded (cut-off pool and purchases)",
 )
 """The principal-based ratio, for deals that do not define another."""
 
@@ -178,8 +174,6 @@ def default_ratio_rule(deal: DealDefinition) -> DefaultRatioRule:
         clause="seed 001 L18684-18696 (Cumulative Gross Loss Ratio), L17772-17778 (denominator)",
         label="Cumulative Gross Loss Ratio: Σ DRB of the Defaulted Receivables at their default"
         " (gross: recoveries not netted) / Aggregate Cut-Off Date DRB",
-        numerator_label="Σ DRB of defaulted receivables at default, cumulative (gross)",
-        denominator_label="Aggregate Cut-Off Date DRB (initial and additional cut-offs)",
         drb=conv,
         initial_base=deal.parameters["cut_off_adrb"].value,
         initial_cut_off=deal.calendar.cut_off_date,

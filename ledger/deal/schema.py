@@ -370,8 +370,8 @@ class PriceFormula(DealModel):
 
 class RepurchasePrice(PriceFormula):
     """The price of a loan repurchased for a breach of warranty, computed by the ledger from
-    the loan (:func:`ledger.deal.pool_rules.repurchase_price`); a servicer tape's price (its
-    principal + interest) is checked against it. ``valuation`` is the date a
+    the loan (:mod:`ledger.servicing.repurchase`); a servicer tape's price (its principal +
+    interest) is checked against it. ``valuation`` is the date a
     ``loan.discounted_receivables_balance`` is taken at: the last day of the month of the
     repurchase's value date (the Monthly Period it is remitted for), or the value date itself."""
 

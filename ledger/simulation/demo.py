@@ -307,8 +307,7 @@ def run_demo(
     # seeds 001 and 002: on each payment date of the revolving period, Additional Receivables
     # are offered, bought by the cycle and boarded, then serviced with the pool (its list grows)
     serviced = list(pool)
-    horizon = date(first_day.year + months // 12 + 2, 12, 31)
-    revolving = revolving_periods(deal, closing, horizon)
+    revolving = revolving_periods(deal, closing)
     purchases: list[RevolvingPurchase] = []
     posted: list[CycleResult] = []
     seen: list[Serviced] = []
@@ -332,7 +331,8 @@ def run_demo(
 
     # every payment date still due, in date order, each one atomic batch; each folds the state
     # as of its determination date, so one run after the servicing gives the same cycles as a
-    # run each month (and reads the history once, not once a month)
+    # run each month (and reads the history once, not once a month); the revolving dates ran
+    # above, since what they buy is serviced from the next month
     last_end = seen[-1][1] if seen else cut_off
     step(f"running every payment date up to {last_end}")
     posted += [r for r in run_due(store, deal_id, last_end) if r.status == "posted"]

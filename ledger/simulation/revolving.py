@@ -62,21 +62,16 @@ class RevolvingPurchase:
     tape: str | None
 
 
-def revolving_periods(
-    deal: DealDefinition, closing: date, until: date
-) -> dict[date, SchedulePeriod]:
-    """The payment dates of the deal's revolving period up to ``until``, by the end of their
-    collection period (the Additional Cut-Off Date); none for a deal that buys nothing."""
+def revolving_periods(deal: DealDefinition, closing: date) -> dict[date, SchedulePeriod]:
+    """The payment dates of the deal's revolving period, by the end of their collection period
+    (the Additional Cut-Off Date); none for a deal that buys nothing."""
     rp = deal.revolving_period
     if rp is None or not any(
         s.kind == "purchase" for steps in deal.waterfalls.values() for s in steps
     ):
         return {}
-    return {
-        p.collection_period_end: p
-        for p in deal_schedule(deal, closing, until)
-        if p.payment_date <= rp.last_payment_date
-    }
+    schedule = deal_schedule(deal, closing, rp.last_payment_date)
+    return {p.collection_period_end: p for p in schedule}
 
 
 def _dry_purchase(
