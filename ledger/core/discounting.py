@@ -48,6 +48,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 from ledger.core.amortisation import Amortization, LoanTerms, add_months, due_date, schedule
@@ -145,6 +146,13 @@ def _schedule_of(row: Mapping[str, Any], conv: DrbConvention) -> _Schedule | Non
     return found
 
 
+@lru_cache(maxsize=1024)
+def _accreted(rate: Decimal, basis: Basis, valuation_date: dt.date) -> Decimal:
+    """``base^offset(valuation date)``: brings the suffix sums (weights ``base^-offset``) to the
+    valuation date; one per date, shared by every loan valued then."""
+    return _discount(_ONE + rate / _TWELVE, _offset(valuation_date, basis))
+
+
 def drb_exact(row: Mapping[str, Any], valuation_date: dt.date, conv: DrbConvention) -> Decimal:
     """A loan's DRB at ``valuation_date``, unrounded (the ADRB's terms under ``aggregate``
     rounding). ``row``: a loan projection row (its boarding terms, ``status``, ``balance``)."""
@@ -159,8 +167,7 @@ def drb_exact(row: Mapping[str, Any], valuation_date: dt.date, conv: DrbConventi
     k = bisect.bisect_right(s.dues, valuation_date) if s is not None else 0
     if s is None or k >= len(s.dues) or s.opening[k] <= 0:
         return balance  # nothing left to fall due after the valuation date
-    base = _ONE + conv.rate / _TWELVE
-    at = _discount(base, _offset(valuation_date, conv.basis))
+    at = _accreted(conv.rate, conv.basis, valuation_date)
     if conv.modification == "proportional":
         return s.pv[k] * at * balance / s.opening[k]
     rest = schedule(balance, s.rate, len(s.dues) - k, s.amortization, s.dues[k], s.payment_day)
