@@ -23,7 +23,8 @@ Metrics are computed for the names the deal file declares (others are zero / fal
   line is our reading of 严重拖欠);
 * ``pool.clean_up_price`` — performing + defaulted principal outstanding (the "fair market value"
   of seed 004 L2696 is agreed outside the ledger; principal is assumed);
-* seed 001: ``pool.adrb`` (Σ Discounted Receivables Balance at ``params.discount_rate``,
+* seed 001: ``pool.adrb`` (the Aggregate Discounted Receivables Balance by the deal's one DRB
+  definition, its ``discounted_balance`` block, :func:`ledger.core.discounting.aggregate_drb`,
   L18755-18771), ``pool.adrb_start``, ``pool.class_a_actual_oc`` (L18101-18115, after the
   preceding payment date), ``pool.cumulative_gross_loss_ratio`` (Σ DRB of the defaulted loans
   at default / (cut-off ADRB + DRB of Additional Receivables), L18684-18696, L17772-17778: the
@@ -44,14 +45,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from events.cycle import CapUsage
+from events.cycle import CapUsage, OfferedReceivable
 from events.envelope import RecordedEvent
 from events.model import upcast
 from ledger.core import accounts
 from ledger.core.calendar import (
     SchedulePeriod,
 )
-from ledger.core.discounting import discounted_balance
+from ledger.core.discounting import aggregate_drb
 from ledger.core.money import ZERO
 from ledger.cycle.schedule import CycleError
 from ledger.deal.pool_rules import default_ratio_rule
@@ -128,6 +129,8 @@ class CycleFolder:
     """Items collected up to the latest closed period end (set by :meth:`mark_period_end`)."""
     offers: dict[dt.date, tuple[Decimal, Decimal | None]] = field(default_factory=dict)
     """Additional receivables offered per payment date: (balance, weighted average rate)."""
+    offered: dict[dt.date, tuple[OfferedReceivable, ...]] = field(default_factory=dict)
+    """... and the receivables the offer lists, in its order."""
     seq: int = 0
 
     def __post_init__(self) -> None:
@@ -171,9 +174,10 @@ class CycleFolder:
                 self.note_originals[n["note_id"]] = _d(n["amount"])
         elif kind == "AdditionalReceivablesOffered":
             wac = ev.data.get("weighted_average_rate")
-            self.offers[dt.date.fromisoformat(ev.data["payment_date"])] = (
-                _d(ev.data["balance"]),
-                None if wac is None else _d(wac),
+            pd = dt.date.fromisoformat(ev.data["payment_date"])
+            self.offers[pd] = (_d(ev.data["balance"]), None if wac is None else _d(wac))
+            self.offered[pd] = tuple(
+                OfferedReceivable.model_validate(r) for r in ev.data.get("receivables", ())
             )
         elif kind == "CleanUpCallElected":
             self.clean_up_elected_from = dt.date.fromisoformat(ev.data["from_payment_date"])
@@ -222,13 +226,10 @@ class CycleFolder:
                 weighted += _d(row["balance"]) * _d(row["rate"])
         ratio = (severe / pool).quantize(_RATIO) if pool > 0 else ZERO
         adrb: Decimal | None = None
-        if "pool.adrb" in self.deal.metrics and not light:
-            rate = self.deal.parameters["discount_rate"].value
+        conv = self.deal.drb_convention()
+        if conv is not None and not light:
             end = period.collection_period_end
-            adrb = sum(
-                (discounted_balance(key, v.row, end, rate) for key, v in self.loans.items()),
-                ZERO,
-            )
+            adrb = aggregate_drb((v.row for v in self.loans.values()), end, conv)
         wac = (weighted / pool).quantize(_RATIO) if pool > 0 else ZERO
         gross_loss: Decimal | None = None
         rule = default_ratio_rule(self.deal)
@@ -358,6 +359,7 @@ class CycleFolder:
             triggers=triggers,
             trigger_watch=watch,
             cap_usage=cap_usage,
+            offered_receivables=self.offered.get(period.payment_date, ()),
         )
         unsplit = {
             item: amount - self.split.get(item, ZERO)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from events.cycle import CapUsage
+from events.cycle import CapUsage, OfferedReceivable
 from ledger.core.journal import JournalEntry
 from ledger.core.money import ZERO, Money, Rate
 
@@ -68,6 +68,9 @@ class WaterfallState(_Model):
     trigger_watch: dict[str, TriggerWatch] = Field(default_factory=dict)
     """Trigger id → the pending change from the previous evaluation (its outcome's ``watch``);
     only triggers with a breach or cure window have one."""
+    offered_receivables: tuple[OfferedReceivable, ...] = ()
+    """The receivables offered for this payment date, in the offer's order (a ``purchase``
+    step buys whole loans of them); empty when no offer lists them."""
 
     @model_validator(mode="after")
     def _period_order(self) -> WaterfallState:
@@ -103,6 +106,10 @@ class Purchase(_Model):
     offered: Money
     balance: Money
     price: Money
+    available: Money = ZERO
+    """The cash the step could spend (its source account, within its ``limit``)."""
+    loan_ids: tuple[str, ...] = ()
+    """The whole loans bought, of an offer listing its receivables."""
 
 
 class WaterfallResult(_Model):

@@ -6,7 +6,14 @@ import calendar
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    localcontext,
+)
 
 from ledger.core.expr.syntax import (
     Binary,
@@ -33,6 +40,10 @@ class _SpanValue:
 
 
 _Any = Decimal | bool | dt.date | _SpanValue
+_FEN = Decimal("0.01")
+_ROUNDING = {"ceil_fen": ROUND_CEILING, "floor_fen": ROUND_FLOOR}
+"""``ceil_fen(x)``: the smallest fen amount at or above ``x`` (a "no less than" floor holds);
+``floor_fen(x)``: the largest at or below it (a "no more than" cap holds)."""
 
 
 def evaluate(expr: Expr | str, env: Mapping[str, Value]) -> Value:
@@ -148,6 +159,8 @@ def _eval(node: Expr, env: Mapping[str, Value]) -> _Any:
         if node.func == "if":
             cond = _bool(node.args[0], env)
             return _eval(node.args[1] if cond else node.args[2], env)
+        if node.func in _ROUNDING:
+            return _num(node.args[0], env).quantize(_FEN, rounding=_ROUNDING[node.func])
         first = _eval(node.args[0], env)
         if isinstance(first, dt.date) and not isinstance(first, bool):
             days = [first] + [_date(a, env) for a in node.args[1:]]
