@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict
 
+from ledger.api.auth import Caller, caller
 from ledger.audit.timeaxes import TimePoint, parse_known_at
 from ledger.reports import Format
 from projections.store import ProjectedStore
@@ -27,6 +28,21 @@ def store_of(request: Request) -> ProjectedStore:
     """The store the app was created over."""
     store: ProjectedStore = request.app.state.store
     return store
+
+
+def readable_deal(deal: str, request: Request, who: Annotated[Caller, Depends(caller)]) -> str:
+    """The ``{deal}`` of the path, if the store holds it and the caller may see it; else 404
+    naming only the deals the caller may see."""
+    visible = [d for d in store_of(request).deals() if who.may_read(d)]
+    if deal not in visible:
+        raise HTTPException(
+            404, f"no deal {deal!r} (deals you may read: {', '.join(visible) or 'none'})"
+        )
+    return deal
+
+
+Deal = Annotated[str, Depends(readable_deal)]
+"""A deal the store holds and the caller may see (404 otherwise)."""
 
 
 def point(as_of: date | None, known_at: str | None) -> TimePoint:

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from events.envelope import NewEvent
+from events.policy import Identity
 from events.servicing import CollectionsRemitted
 from ledger.audit.statement_import import write_and_reconcile
 from ledger.audit.verify import verify
@@ -61,6 +62,9 @@ from projections.base import State
 from projections.store import ProjectedStore
 
 DEALS_DIR = Path(__file__).resolve().parent.parent / "deals"
+
+DEMO_TRUSTEE = Identity("demo-trustee", "trustee")
+"""The demo plays every party: as the trustee it issues the notes and runs the payment dates."""
 
 
 def deal_file(seed: str) -> Path:
@@ -227,7 +231,7 @@ def set_up_deal(
     # seeds 000 and 004 leave the closing (trust effective) date blank: the demo assumes the
     # day after cut-off, and says so in its summary
     closing = deal.calendar.closing_date or cut_off + timedelta(days=1)
-    issue_notes(store, deal_id, closing)
+    issue_notes(store, deal_id, closing, who=DEMO_TRUSTEE)
     return DemoDeal(deal, pool, initial, factor, closing, tapes)
 
 
@@ -285,7 +289,9 @@ def run_demo(
     # cycles as a run each month (and reads the history once, not once a month)
     last_end = figures[-1].period_end if figures else cut_off
     step(f"running every payment date up to {last_end}")
-    posted = [r for r in run_due(store, deal_id, last_end) if r.status == "posted"]
+    posted = [
+        r for r in run_due(store, deal_id, last_end, who=DEMO_TRUSTEE) if r.status == "posted"
+    ]
     notes = notes_after_each(store, deal_id, posted)
     cycles = [cycle_summary(r, notes[r.payment_date]) for r in posted]
 
