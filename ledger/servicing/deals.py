@@ -13,7 +13,7 @@ from events.catalogue import DealDefined
 from events.envelope import NewEvent, RecordedEvent
 from events.seal import open_date
 from ledger.deal.loader import content_hash as deal_content_hash
-from ledger.deal.loader import load_deal_text
+from ledger.deal.loader import load_deal_text, read_deal_file
 from ledger.deal.schema import DealDefinition
 from ledger.servicing.results import ServicingError
 from projections.store import ProjectedStore
@@ -40,7 +40,7 @@ def load_deal(
     """
     p = Path(path)
     return record_deal(
-        store, p.read_text(encoding="utf-8"), str(p),
+        store, read_deal_file(p), str(p),
         actor=actor, role=role, effective_date=effective_date,
     )  # fmt: skip
 
