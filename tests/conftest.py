@@ -105,21 +105,26 @@ def owner_engine(engine: sa.Engine) -> Iterator[sa.Engine]:
         owner.dispose()
 
 
-def owner_execute(engine: sa.Engine, *statements: str, **params: Any) -> None:
-    """Run SQL as the database owner with the append-only guard switched off (tamper tests: the
-    application role itself can do none of this)."""
-    if engine.dialect.name == "postgresql":
-        with owner_engine(engine) as owner, owner.begin() as conn:
+@contextmanager
+def tampering(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction as the database owner with the append-only guard switched off (tamper
+    tests: the application role itself can do none of this)."""
+    with owner_engine(engine) as owner, owner.begin() as conn:
+        if engine.dialect.name == "postgresql":
             conn.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER USER")
-            for s in statements:
-                conn.execute(sa.text(s), params)
+            yield conn
             conn.exec_driver_sql("ALTER TABLE events ENABLE TRIGGER USER")
-        return
-    with engine.begin() as conn:
+            return
         conn.exec_driver_sql("DROP TRIGGER events_no_update")
         conn.exec_driver_sql("DROP TRIGGER events_no_delete")
-        for s in statements:
-            conn.execute(sa.text(s), params)
+        yield conn
         guard = importlib.import_module("migrations.versions.0001_event_store").SQLITE_GUARD
         for s in guard:
             conn.exec_driver_sql(s)
+
+
+def owner_execute(engine: sa.Engine, *statements: str, **params: Any) -> None:
+    """Run SQL as the database owner with the append-only guard switched off."""
+    with tampering(engine) as conn:
+        for s in statements:
+            conn.execute(sa.text(s), params)
