@@ -12,6 +12,7 @@ servicer approving a cycle in the trustee's name, declaring an event, moving RMB
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,3 +188,38 @@ def test_identity_names_and_roles() -> None:
     for bad in ("alice", "alice:admin", ":trustee", "al ice:trustee", "a\x00b:servicer"):
         with pytest.raises(ValueError):
             Identity.parse(bad)
+
+
+def test_the_cli_acts_as_someone_named(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--as`` (on the command or on ``trust-ledger``), else ``$TRUST_LEDGER_AS``, else the
+    config file; nobody named is a usage error; the policy holds for the CLI as for the API."""
+    from typer.testing import CliRunner
+
+    from ledger.cli.main import app
+    from tests.test_boarding import BYD_FILE
+
+    runner = CliRunner()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("TRUST_LEDGER_AS", raising=False)
+    load = ["--db", db_url, "deal", "load", str(BYD_FILE)]
+    nobody = runner.invoke(app, load)
+    assert nobody.exit_code == 2 and "who acts?" in nobody.output
+    refused = runner.invoke(app, [*load, "--as", "ops:servicer"])
+    assert refused.exit_code == 1 and "rule DealDefined: posted by trustee" in refused.output
+    assert runner.invoke(app, [*load, "--as", "ops:admin"]).exit_code == 2
+    (tmp_path / "config" / "trust-ledger").mkdir(parents=True)
+    (tmp_path / "config" / "trust-ledger" / "config.toml").write_text('as = "cfg:trustee"\n')
+    assert runner.invoke(app, load).exit_code == 0
+    monkeypatch.setenv("TRUST_LEDGER_AS", "env:trustee")
+    r = runner.invoke(app, ["--db", db_url, "--as", "flag:trustee", "cycle", "issue-notes",
+                            "--deal", "byd_2021_2", "--closing-date", "2021-09-15"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    from events import db as dbm
+
+    engine = dbm.make_engine(db_url)
+    store = ProjectedStore(engine)
+    actors = [(e.type, e.actor) for e in store.read("byd_2021_2")]
+    engine.dispose()
+    assert actors == [("DealDefined", "cfg"), ("NotesIssued", "flag")]

@@ -167,7 +167,7 @@ def parse_camt(
         )
     try:
         root = ET.fromstring(data)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: unknown encoding
         raise StatementRejected(
             [StatementError(name, "", "", f"not well-formed XML: {exc}")]
         ) from None

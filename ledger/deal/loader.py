@@ -132,6 +132,8 @@ def load_deal_text(text: str, source: str = "<deal>") -> DealDefinition:
         data = yaml.load(text, Loader=_DealYamlLoader)
     except RecursionError:
         raise DealValidationError(source, [Problem("", "nested too deeply to read")]) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a scalar YAML resolves but cannot build
+        raise DealValidationError(source, [Problem("", f"YAML value error: {exc}")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
