@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import TypedDict
 
 from events.catalogue import AdjustmentPosted, CollectionReceived
 from events.envelope import NewEvent
@@ -15,12 +16,17 @@ TRUSTEE = Identity("trustee-officer", "trustee")
 SERVICER = Identity("servicer-ops", "servicer")
 
 
-def posted_by(type_name: str, reversed_type: str | None = None) -> dict[str, str]:
+class Poster(TypedDict):
+    actor: str
+    role: str
+
+
+def posted_by(type_name: str, reversed_type: str | None = None) -> Poster:
     """``actor`` and ``role`` for a test event of ``type_name``: a role the policy lets post it
     (for a reversal, one that may reverse ``reversed_type``)."""
     rule = rule_of(reversed_type or "") if type_name == "EventReversed" else rule_of(type_name)
     role = sorted(rule.reverse if type_name == "EventReversed" else rule.post)[0]
-    return {"actor": f"{role}-ops", "role": role}
+    return Poster(actor=f"{role}-ops", role=role)
 
 
 def collection(

@@ -16,7 +16,7 @@ import errno
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -290,13 +290,13 @@ def test_a_slow_body_times_out() -> None:
     async def app_(scope: Any, receive: Any, send: Any) -> None:
         called.append(True)
 
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> MutableMapping[str, Any]:
         await asyncio.sleep(3600)
         return {}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     limits = RequestLimits(app_, idle_timeout=0.05)

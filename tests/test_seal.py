@@ -197,7 +197,8 @@ def _rewrite(
     old = list(store.read(deal_id))
     forged = list(old)
     change(forged)
-    prev, hashes, first = GENESIS, [], 1
+    prev, first = GENESIS, 1
+    hashes: list[str] = []
     rows: list[RecordedEvent] = []
     for i, e in enumerate(forged, start=1):
         data = dict(e.data)

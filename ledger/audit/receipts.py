@@ -45,7 +45,7 @@ from events.verify import recompute_hash
 from ledger.core.files import write_file
 from projections.store import ProjectedStore
 
-FORMAT = "trust-ledger/seal-receipt/1"
+FORMAT: Literal["trust-ledger/seal-receipt/1"] = "trust-ledger/seal-receipt/1"
 _HEX64 = r"^[0-9a-f]{64}$"
 
 
@@ -368,12 +368,12 @@ def check_receipts(
     receipts: list[tuple[Path, Receipt | None, list[str]]] = []
     for path in sorted(paths):
         try:
-            r = read_receipt(path)
+            read = read_receipt(path)
         except ReceiptError as exc:
             receipts.append((path, None, [str(exc).split(": ", 1)[1]]))
             continue
-        if r.deal_id == deal_id:
-            receipts.append((path, r, []))
+        if read.deal_id == deal_id:
+            receipts.append((path, read, []))
     keys = [k for _, r, _ in receipts if r is not None and (k := _receipt_key(r)) is not None]
     counts: dict[bytes, int] = {}
     for k in keys:

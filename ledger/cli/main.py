@@ -7,7 +7,6 @@ import errno
 import sqlite3
 from typing import Annotated, Any
 
-import click
 import sqlalchemy as sa
 import typer
 from typer.core import TyperGroup
@@ -38,7 +37,7 @@ class _Refusals(TyperGroup):
     """The main command: a refusal that reaches it (the policy, a sealed period, a lost database
     connection, a full disk) is one line on stderr and exit 1, never a traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
         try:
             return super().invoke(ctx)
         except (PolicyError, SealedPeriodError, StoreError) as exc:
