@@ -366,3 +366,30 @@ def test_export_refuses_to_sign_a_ledger_that_no_longer_matches_its_seal(
     r = cli(db_url, "seal", "export", "--deal", sealed.deal_id, "--all", "--key", str(key),
             "--out", str(receipts))  # fmt: skip
     assert r.exit_code == 1 and "too open" in r.output
+
+
+def test_a_crash_between_a_cycle_and_its_seal_is_sealed_by_the_next_run(
+    store: ProjectedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledger.cycle.walk as walk
+
+    deal = seed_deal(store, tmp_path, "004_byd_2021_2.yaml", dt.date(2021, 9, 15), {})
+    real = walk.seal_period
+    calls = {"n": 0}
+
+    def dies_at_the_second(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("killed between the cycle and its seal")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(walk, "seal_period", dies_at_the_second)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_due(store, deal.deal_id, dt.date(2021, 11, 30), who=TRUSTEE)
+    monkeypatch.undo()
+    assert [s.data["payment_date"] for s in _seals(store, deal.deal_id)] == ["2021-10-26"]
+    assert run_due(store, deal.deal_id, dt.date(2021, 11, 30), who=TRUSTEE) == []
+    seals = _seals(store, deal.deal_id)
+    assert [s.data["payment_date"] for s in seals] == ["2021-10-26", "2021-11-26"]
+    assert seals[-1].data["head_seq"] == seals[-1].deal_seq - 1
+    assert all(r.ok for r in verify(store, deal.deal_id))

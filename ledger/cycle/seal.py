@@ -10,6 +10,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from events.cycle import CYCLE_STREAM
 from events.envelope import NewEvent, RecordedEvent, event_id_for
 from events.guard import ChainMoved
 from events.merkle import merkle_root
@@ -105,20 +106,32 @@ def seal_period(
     raise CycleError(f"deal {deal_id}: the chain kept moving; seal {payment_date} again")
 
 
+def last_posted(conn: sa.Connection, deal_id: str) -> dt.date | None:
+    """The last payment date whose cycle is posted: the payment date of the last
+    ``DistributionPaid`` on the cycle stream (an index probe, however long the history)."""
+    row = conn.execute(
+        sa.select(events.c.data)
+        .where(
+            events.c.deal_id == deal_id,
+            events.c.stream_id == CYCLE_STREAM,
+            events.c.type == "DistributionPaid",
+        )
+        .order_by(events.c.stream_version.desc())
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else dt.date.fromisoformat(row.data["payment_date"])
+
+
 def seal_last_posted(
     store: ProjectedStore, deal_id: str, until: dt.date, who: Identity
 ) -> RecordedEvent | None:
-    """Seal the last payment date posted on or before ``until`` if it is not sealed yet (a crash
-    between a cycle and its seal); None when there is nothing to seal."""
-    posted = [
-        dt.date.fromisoformat(e.data["payment_date"])
-        for e in store.read(deal_id, effective_to=until, types=["CollectionPeriodClosed"])
-    ]
-    if not posted:
-        return None
-    last_posted = max(posted)
+    """Seal the last payment date posted, if it is not sealed yet (a crash between a cycle and
+    its seal); None when there is nothing to seal."""
     with store.engine.connect().execution_options(sqlite_readonly=True) as conn:
+        posted = last_posted(conn, deal_id)
         last = latest_seal(conn, deal_id)
-    if last is not None and dt.date.fromisoformat(last["payment_date"]) >= last_posted:
+    if posted is None or posted > until:
         return None
-    return seal_period(store, deal_id, last_posted, who=who)
+    if last is not None and dt.date.fromisoformat(last["payment_date"]) >= posted:
+        return None
+    return seal_period(store, deal_id, posted, who=who)
