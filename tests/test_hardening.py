@@ -185,6 +185,10 @@ def test_a_deal_file_that_is_not_utf8_is_named(db_url: str, tmp_path: Path) -> N
     for args in (("deal", "validate", str(bad)), ("--as", "t:trustee", "deal", "load", str(bad))):
         out = _one_line(cli(db_url, *args))
         assert f"{bad}" in out and "not UTF-8 text (byte" in out
+    bidi = tmp_path / "bidi.yaml"
+    bidi.write_text(BYD_FILE.read_text(encoding="utf-8").replace("name: ", "name: \u202e", 1))
+    out = _one_line(cli(db_url, "deal", "validate", str(bidi)))
+    assert "control character U+202E" in out
     assert cli(db_url, "deal", "list", "--format", "json").output.strip() == "[]"
 
 

@@ -21,9 +21,14 @@ class TextError(ValueError):
     """Text with a control character; the message names the character and where it is."""
 
 
+def find_control(text: str, *, multiline: bool = False) -> re.Match[str] | None:
+    """The first control character of ``text`` (None when it has none)."""
+    return (_MULTI_LINE if multiline else _ONE_LINE).search(text)
+
+
 def control_character(text: str, *, multiline: bool = False) -> str | None:
     """Why ``text`` is refused (the first control character and its position), or None."""
-    found = (_MULTI_LINE if multiline else _ONE_LINE).search(text)
+    found = find_control(text, multiline=multiline)
     if found is None:
         return None
     return f"control character U+{ord(found.group()):04X} at character {found.start() + 1}"

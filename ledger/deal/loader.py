@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ledger.core.text import find_control
 from ledger.deal.checks import Problem, cross_check, format_path
 from ledger.deal.schema import DealDefinition
 from ledger.deal.steps import STEP_KINDS
@@ -128,6 +129,11 @@ def parse_deal(data: object, source: str = "<deal>") -> DealDefinition:
 
 def load_deal_text(text: str, source: str = "<deal>") -> DealDefinition:
     """Parse and validate the YAML text of a deal file."""
+    control = find_control(text, multiline=True)
+    if control is not None:
+        line = text.count("\n", 0, control.start()) + 1
+        problem = f"line {line}: control character U+{ord(control.group()):04X}"
+        raise DealValidationError(source, [Problem("", problem)])
     try:
         data = yaml.load(text, Loader=_DealYamlLoader)
     except RecursionError:
