@@ -156,9 +156,9 @@ def read_records(
         if len(values) != width:
             sheet.error(line, "", f"record has {len(values)} fields, the header has {width}")
             continue
-        if control_character("".join(values)) is not None:
+        if control_character("".join(values), multiline=True) is not None:
             for name, value in zip(names, values, strict=True):
-                problem = control_character(value.strip())
+                problem = control_character(value.strip(), multiline=True)
                 if problem is not None:
                     sheet.error(line, name, problem)
             continue
