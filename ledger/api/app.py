@@ -56,8 +56,9 @@ from events.guard import SealedPeriodError
 from events.policy import PolicyError
 from events.store import ConcurrencyError, IdempotencyConflict, StoreError
 from ledger.api import docs, routes_read, routes_servicer, routes_trustee
-from ledger.api.auth import ROLES, Caller, KeyFileError, Role, parse_keys, read_keys
+from ledger.api.auth import ROLES, Caller, KeyFileError, Role, bearer_caller, parse_keys, read_keys
 from ledger.api.limits import RequestLimits
+from ledger.api.models import unknown_deal
 from ledger.audit.queries import QueryError, UnknownDeal
 from ledger.audit.statement_model import StatementRejected
 from ledger.cycle.schedule import CycleError
@@ -108,9 +109,13 @@ def create_app(
         return JSONResponse({"detail": str(exc), "rule": exc.rule}, 403)
 
     @app.exception_handler(UnknownDeal)
-    def _unknown(_: Request, exc: UnknownDeal) -> JSONResponse:
-        # the library's message lists every deal of the store: not for every caller
-        return JSONResponse({"detail": "no such deal"}, 404)
+    def _unknown(request: Request, exc: UnknownDeal) -> JSONResponse:
+        # the library's message lists every deal of the store: only the caller's are named
+        who = bearer_caller(request)
+        if who is None:
+            return JSONResponse({"detail": "no such deal"}, 404)
+        deal = request.path_params.get("deal", "")
+        return JSONResponse({"detail": unknown_deal(deal, store.deals(), who)}, 404)
 
     @app.exception_handler(sa.exc.OperationalError)
     def _database(_: Request, exc: sa.exc.OperationalError) -> JSONResponse:

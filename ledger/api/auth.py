@@ -136,6 +136,12 @@ def keys_of(request: Request) -> Mapping[str, Caller]:
 _bearer = HTTPBearer(auto_error=False, description="a token of the key file (`serve --keys`)")
 
 
+def bearer_caller(request: Request) -> Caller | None:
+    """The caller the request's bearer token names, if any (for error handlers)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return keys_of(request).get(digest(token.strip())) if scheme.lower() == "bearer" else None
+
+
 def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from ledger.api.auth import Auditor, Reader
-from ledger.api.models import MEDIA_TYPES, AsOf, Deal, KnownAt, Store, point
+from ledger.api.models import MEDIA_TYPES, AsOf, Deal, KnownAt, KnownDeal, Store, point
 from ledger.audit.history import history_json
 from ledger.audit.queries import balances_doc, history_of, loans_doc, triggers_doc
 from ledger.audit.verify import verify as verify_store
@@ -99,7 +99,7 @@ def report(
 
 
 @router.get("/deals/{deal}/verify")
-def verify(_: Auditor, deal: Deal, store: Store) -> dict[str, Any]:
+def verify(_: Auditor, deal: KnownDeal, store: Store) -> dict[str, Any]:
     r = verify_store(store, deal)[0]
     return {
         "deal_id": r.deal_id,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from ledger.api.auth import Reader, Tapes
-from ledger.api.models import Deal, EventIn, Store
+from ledger.api.models import EventIn, KnownDeal, Store
 from ledger.servicing.imports import import_tape
 from ledger.servicing.operator import post_operator_event, posted_json
 
@@ -18,7 +18,7 @@ router = APIRouter()
 @router.post("/deals/{deal}/tapes")
 async def tape(
     who: Tapes,
-    deal: Deal,
+    deal: KnownDeal,
     request: Request,
     store: Store,
     file: Annotated[str, Query(description="the file's name, for the record")] = "tape.csv",
@@ -53,7 +53,7 @@ async def tape(
 
 
 @router.post("/deals/{deal}/events")
-def post_event(who: Reader, deal: Deal, body: EventIn, store: Store) -> dict[str, Any]:
+def post_event(who: Reader, deal: KnownDeal, body: EventIn, store: Store) -> dict[str, Any]:
     """One event, validated like a tape row (``type`` ``reversal`` nets one out), posted in
     the caller's name if the policy lets the caller's role post (or reverse) that type."""
     recorded = post_operator_event(

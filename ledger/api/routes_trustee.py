@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from ledger.api.auth import Approver, CycleRunner, DealLoader, NotesIssuer, Reconciler
-from ledger.api.models import ApprovalIn, Deal, NotesIssuedIn, RunDueIn, Store
+from ledger.api.models import ApprovalIn, KnownDeal, NotesIssuedIn, RunDueIn, Store
 from ledger.audit.statement_import import import_statements, parse_account_map, reconcile_json
 from ledger.core.text import control_character
 from ledger.cycle.acts import approve_cycle, issue_notes
@@ -56,7 +56,9 @@ async def load(
 
 
 @router.post("/deals/{deal}/run-due")
-def run_due_(who: CycleRunner, deal: Deal, body: RunDueIn, store: Store) -> list[dict[str, Any]]:
+def run_due_(
+    who: CycleRunner, deal: KnownDeal, body: RunDueIn, store: Store
+) -> list[dict[str, Any]]:
     """Every due payment-date cycle up to ``until``, each one atomic and sealed, posted in the
     caller's name; reruns post nothing. Stops at a cycle that awaits the trustee's approval (its
     status says so)."""
@@ -65,13 +67,15 @@ def run_due_(who: CycleRunner, deal: Deal, body: RunDueIn, store: Store) -> list
 
 
 @router.post("/deals/{deal}/notes-issued")
-def notes_issued(who: NotesIssuer, deal: Deal, body: NotesIssuedIn, store: Store) -> dict[str, Any]:
+def notes_issued(
+    who: NotesIssuer, deal: KnownDeal, body: NotesIssuedIn, store: Store
+) -> dict[str, Any]:
     """The notes of the deal in force recorded as issued (idempotent)."""
     return posted_json(issue_notes(store, deal, body.closing_date, who=who.identity))
 
 
 @router.post("/deals/{deal}/approvals")
-def approve(who: Approver, deal: Deal, body: ApprovalIn, store: Store) -> dict[str, Any]:
+def approve(who: Approver, deal: KnownDeal, body: ApprovalIn, store: Store) -> dict[str, Any]:
     """The trustee's approval of a payment date's cycle (``run-due`` then posts it), recorded
     in the caller's name."""
     return posted_json(approve_cycle(store, deal, body.payment_date, who.identity))
@@ -80,7 +84,7 @@ def approve(who: Approver, deal: Deal, body: ApprovalIn, store: Store) -> dict[s
 @router.post("/deals/{deal}/statements")
 async def statement(
     who: Reconciler,
-    deal: Deal,
+    deal: KnownDeal,
     request: Request,
     store: Store,
     file: Annotated[str, Query(description="the statement file's name")] = "statement.csv",
