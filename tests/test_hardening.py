@@ -304,7 +304,8 @@ def test_a_slow_body_times_out() -> None:
         sent.append(message)
 
     limits = RequestLimits(app_, idle_timeout=0.05)
-    scope = {"type": "http", "method": "POST", "path": "/deals/D/tapes", "headers": []}
+    chunked = [(b"transfer-encoding", b"chunked")]
+    scope = {"type": "http", "method": "POST", "path": "/deals/D/tapes", "headers": chunked}
     asyncio.run(limits(scope, receive, send))
     assert sent[0]["status"] == 408 and not called
 

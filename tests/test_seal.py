@@ -393,3 +393,34 @@ def test_a_crash_between_a_cycle_and_its_seal_is_sealed_by_the_next_run(
     assert [s.data["payment_date"] for s in seals] == ["2021-10-26", "2021-11-26"]
     assert seals[-1].data["head_seq"] == seals[-1].deal_seq - 1
     assert all(r.ok for r in verify(store, deal.deal_id))
+
+
+def test_a_seal_that_does_not_continue_the_chain_is_refused(
+    store: ProjectedStore, sealed: DealDefinition
+) -> None:
+    from events.envelope import NewEvent
+    from events.seal import PeriodSealed
+
+    deal_id = sealed.deal_id
+    head_seq, head_hash = store.head(deal_id)
+    last = _seals(store, deal_id)[-1].data
+
+    def seal(**change: Any) -> NewEvent:
+        fields: dict[str, Any] = {
+            "payment_date": dt.date(2022, 1, 26), "sealed_through": dt.date(2021, 12, 31),
+            "first_seq": last["head_seq"] + 1, "head_seq": head_seq, "head_hash": head_hash,
+            "merkle_root": "ab" * 32,
+        } | change  # fmt: skip
+        return NewEvent.of(
+            PeriodSealed(**fields), deal_id=deal_id, stream_id="seal",
+            effective_date=dt.date(2022, 1, 26), idempotency_key=f"forged-{sorted(change)}",
+            actor="t", role="trustee",
+        )  # fmt: skip
+
+    with pytest.raises(SealedPeriodError, match="the chain moved"):
+        store.append([seal(head_hash="cd" * 32)])
+    with pytest.raises(SealedPeriodError, match="starts at seq 1"):
+        store.append([seal(first_seq=1, sealed_through=dt.date(2021, 12, 31))])
+    with pytest.raises(SealedPeriodError, match="not after the previous seal"):
+        store.append([seal(sealed_through=dt.date(2021, 11, 30), head_hash=head_hash)])
+    assert store.head(deal_id) == (head_seq, head_hash)

@@ -4,7 +4,8 @@ A pure ASGI middleware. A declared ``Content-Length`` over the route's limit is 
 (413) without reading the body; a body sent in chunks is counted as it comes and refused as soon
 as it passes the limit; a client that sends nothing for ``idle_timeout`` seconds, or has not sent
 the whole body after ``total_timeout``, gets 408. The app then reads the body from memory, so a
-slow client never holds a database connection or a worker thread.
+slow client never holds a database connection or a worker thread. A request without a body
+(no ``Content-Length``, no ``Transfer-Encoding``: every read) passes straight through.
 """
 
 import asyncio
@@ -82,8 +83,12 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is None and b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body (HTTP/1.1 §6.3): a read, as is
+            return
         limit, what = self._limit(scope["method"], scope["path"])
-        declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _refuse(send, 413, f"{what} is limited to {limit} bytes on {scope['path']}")
             return
