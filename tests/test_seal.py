@@ -372,9 +372,9 @@ def test_a_crash_between_a_cycle_and_its_seal_is_sealed_by_the_next_run(
     store: ProjectedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import ledger.cycle.walk as walk
+    from ledger.cycle.seal import seal_period as real
 
     deal = seed_deal(store, tmp_path, "004_byd_2021_2.yaml", dt.date(2021, 9, 15), {})
-    real = walk.seal_period
     calls = {"n": 0}
 
     def dies_at_the_second(*args: Any, **kwargs: Any) -> Any:
