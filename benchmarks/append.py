@@ -61,6 +61,8 @@ def make_events(n: int) -> list[NewEvent]:
                 stream_id=ev.default_stream(),
                 effective_date=ev.value_date,
                 idempotency_key=f"bench-{i}",
+                actor="servicer",
+                role="servicer",
             )
         )
     return out

@@ -56,6 +56,8 @@ def _new(
         data=data,
         effective_date=when,
         idempotency_key=key,
+        actor="servicer",
+        role="servicer",  # every event here is the servicer's (events/policy.py)
         checked=True,
     )
 

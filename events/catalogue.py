@@ -123,3 +123,7 @@ from events import cycle as _cycle  # noqa: E402,F401
 # isort: split
 # bank statements and reconciliation register themselves on import
 from events import bank as _bank  # noqa: E402,F401
+
+# isort: split
+# period seals register themselves on import
+from events import seal as _seal  # noqa: E402,F401

@@ -28,7 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from events.model import Event, event_type
+from events.model import Event, event_type, upcaster
 from ledger.core import accounts
 from ledger.core.journal import JournalEntry, entry_of
 from ledger.core.money import ZERO, Money, Rate
@@ -117,20 +117,30 @@ class ReserveFunded(Event):
         return "deal"
 
 
-@event_type("EventDeclared")
+@event_type("EventDeclared", version=2)
 class EventDeclared(Event):
     """A declared event: a holders' resolution or the trustee's declaration puts a ``declared``
     trigger of the deal in effect (e.g. seed 004 L2640-2648 acceleration (h)-(k), L2799-2809
-    events of default); ``revoked`` withdraws a declaration that is not sticky."""
+    events of default); ``revoked`` withdraws a declaration that is not sticky.
+
+    ``declared_by`` is the name of whoever recorded the declaration (the caller's identity, never
+    a request's body); ``basis`` is what it rests on. Version 1 held only the basis, under
+    ``declared_by``; it is upcast with that value in both fields."""
 
     trigger_id: str = Field(min_length=1)
-    declared_by: Literal["holders_resolution", "trustee", "originator", "servicer"]
+    declared_by: str = Field(min_length=1)
+    basis: Literal["holders_resolution", "trustee", "originator", "servicer"]
     declared_on: date
     reference: str | None = None
     revoked: bool = False
 
     def default_stream(self) -> str:
         return "deal"
+
+
+@upcaster("EventDeclared", 1)
+def _declared_v1(data: dict[str, object]) -> dict[str, object]:
+    return {**data, "basis": data["declared_by"]}
 
 
 @event_type("CleanUpCallElected")

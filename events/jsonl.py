@@ -4,6 +4,10 @@ One event per line: ``{"deal_id", "type", "effective_date", "idempotency_key", "
 optionally, the envelope fields an export carries (``stream_id``, ``schema_version``,
 ``recorded_at``, ``actor``, ``role``, ``correlation_id``, ``causation_id``, ``hash``). An export
 imported into an empty store reproduces every hash, so exporting again gives identical bytes.
+
+Who: a line without ``actor`` and ``role`` is posted by the importer (an
+:class:`~events.policy.Identity`); a line recorded by someone else is history being restored, which
+only a trustee may do. Either way the store judges each event's role by the policy.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from pydantic import ValidationError
 from events.envelope import NewEvent, RecordedEvent
 from events.hashing import canonical_json
 from events.model import UnknownEventType, event_class, load_event
+from events.policy import Identity
+from ledger.core.text import TextError, check_payload_text
 
 REQUIRED = ("deal_id", "type", "effective_date", "idempotency_key", "data")
 OPTIONAL = (
@@ -72,15 +78,25 @@ def _text(obj: dict[str, Any], name: str, problems: list[tuple[str, str]]) -> st
     return v
 
 
-def parse_line(raw: str) -> tuple[NewEvent | None, str | None, list[tuple[str, str]]]:
-    """Parse one line into an event; returns (event, expected hash, [(field, reason)])."""
+def parse_line(
+    raw: str, who: Identity
+) -> tuple[NewEvent | None, str | None, list[tuple[str, str]]]:
+    """Parse one line into an event posted (or restored) by ``who``; returns (event, expected
+    hash, [(field, reason)])."""
     problems: list[tuple[str, str]] = []
     try:
         obj = json.loads(raw, parse_float=lambda s: (_ for _ in ()).throw(ValueError(s)))
     except ValueError as exc:
         return None, None, [("(line)", f"not valid JSON or contains a float number: {exc}")]
+    except RecursionError:
+        return None, None, [("(line)", "nested too deeply to read")]
     if not isinstance(obj, dict):
         return None, None, [("(line)", "must be a JSON object")]
+    try:
+        check_payload_text(obj, "")
+    except TextError as exc:
+        field, _, reason = str(exc).partition(": ")
+        return None, None, [(field.lstrip(".") or "(line)", reason)]
     for name in REQUIRED:
         if name not in obj:
             problems.append((name, "missing"))
@@ -131,6 +147,13 @@ def parse_line(raw: str) -> tuple[NewEvent | None, str | None, list[tuple[str, s
                 else:
                     if optional["stream_id"] is None:
                         optional["stream_id"] = model.default_stream()
+    actor, role = optional["actor"], optional["role"]
+    if (actor is None) != (role is None):
+        problems.append(("actor" if actor is None else "role", "actor and role go together"))
+    elif actor is not None and (actor, role) != (who.name, who.role) and who.role != "trustee":
+        problems.append(
+            ("actor", f"recorded by {actor} ({role}): only a trustee restores others' events")
+        )
     if problems:
         return None, None, problems
     assert effective is not None and type_name is not None and isinstance(version, int)
@@ -142,8 +165,8 @@ def parse_line(raw: str) -> tuple[NewEvent | None, str | None, list[tuple[str, s
         data=obj["data"],
         effective_date=effective,
         idempotency_key=strings["idempotency_key"] or "",
-        actor=optional["actor"] or "import",
-        role=optional["role"] or "system",
+        actor=actor or who.name,
+        role=role or who.role,
         correlation_id=optional["correlation_id"],
         causation_id=optional["causation_id"],
         recorded_at=recorded_at,
@@ -152,16 +175,24 @@ def parse_line(raw: str) -> tuple[NewEvent | None, str | None, list[tuple[str, s
     return event, optional["hash"], []
 
 
-def read_jsonl(path: Path) -> list[ImportLine]:
-    """Parse a whole file; every bad line is reported (file, line, field, reason) at once."""
+def read_jsonl(path: Path, who: Identity) -> list[ImportLine]:
+    """Parse a whole file imported by ``who``; every bad line is reported (file, line, field,
+    reason) at once."""
     errors: list[LineError] = []
     out: list[ImportLine] = []
     seen: dict[tuple[str, str], int] = {}
-    with path.open(encoding="utf-8") as fh:
-        for n, raw in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for n, raw_bytes in enumerate(fh, start=1):
+            try:
+                raw = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                errors.append(
+                    LineError(str(path), n, "(line)", f"not UTF-8 (byte {exc.start + 1})")
+                )
+                continue
             if not raw.strip():
                 continue
-            event, expected_hash, problems = parse_line(raw)
+            event, expected_hash, problems = parse_line(raw, who)
             errors.extend(LineError(str(path), n, f, r) for f, r in problems)
             if event is not None:
                 key = (event.deal_id, event.idempotency_key)

@@ -42,6 +42,10 @@ from ledger.core import accounts
 from ledger.core.journal import JournalEntry, entry_of
 from ledger.core.money import ZERO, Money, Rate
 
+MAX_DAYS_PAST_DUE = 10_000
+"""Days past due beyond any plausible value (some 27 years, longer than any loan of the seeds
+and its recovery) are refused, from a tape or a post."""
+
 
 class LoanEvent(Event):
     """An event about one loan, on that loan's stream."""
@@ -84,7 +88,7 @@ class LoanBoarded(LoanEvent):
     amortization: str
     payment_day: int = Field(ge=1, le=31)
     remaining_term_months: int = Field(ge=0)
-    days_past_due: int = Field(ge=0)
+    days_past_due: int = Field(ge=0, le=MAX_DAYS_PAST_DUE)
     cut_off_date: date
 
     def payload(self) -> Payload:
@@ -114,7 +118,7 @@ class PoolBoarded(Event):
 @event_type("LoanDelinquencyReported")
 class LoanDelinquencyReported(LoanEvent):
     value_date: date
-    days_past_due: int = Field(ge=0)
+    days_past_due: int = Field(ge=0, le=MAX_DAYS_PAST_DUE)
     reference: str | None = None
 
 
@@ -124,7 +128,7 @@ class LoanDefaulted(LoanEvent):
 
     value_date: date
     principal: Money
-    days_past_due: int | None = Field(default=None, ge=0)
+    days_past_due: int | None = Field(default=None, ge=0, le=MAX_DAYS_PAST_DUE)
     reason: str | None = None
     reference: str | None = None
 

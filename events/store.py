@@ -9,6 +9,11 @@ all.
 
 The store knows nothing of projections beyond that interface: :mod:`projections.store` composes
 the default read models around it.
+
+One hook: once the head is locked and the batch is known to be new, the store's
+:class:`~events.guard.AppendGuard` (default :class:`~events.guard.LedgerGuard`: the role policy
+and the sealed periods) sees the batch inside the transaction and may refuse it. Every writer
+appends through here, so every writer is held to those rules.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
 from events.envelope import NewEvent, RecordedEvent, event_id_for
+from events.guard import AppendGuard, LedgerGuard
 from events.hashing import (
     GENESIS,
     canonical_bytes,
@@ -219,10 +225,16 @@ def _copy_out(conn: sa.Connection, q: sa.Select[Any]) -> Iterator[RecordedEvent]
 class EventStore:
     """Append and read events; the same code on both backends, ``COPY`` for bulk on PostgreSQL."""
 
-    def __init__(self, engine: sa.Engine, projector: Projector | None = None) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        projector: Projector | None = None,
+        guard: AppendGuard | None = None,
+    ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.projector = projector
+        self.guard: AppendGuard = guard if guard is not None else LedgerGuard()
 
     # ------------------------------------------------------------------ writing
 
@@ -282,6 +294,7 @@ class EventStore:
         if replay is not None:
             log.info("append.idempotent_retry", deal_id=deal_id, events=len(replay))
             return AppendResult(replay, duplicate=True)
+        self.guard.check(conn, deal_id, new, last_seq, last_hash)
         versions = self._stream_versions(conn, deal_id, {e.stream_id for e in new} | set(expected))
         self._check_expected(versions, expected)
         live = None

@@ -40,6 +40,13 @@ events = sa.Table(
     sa.UniqueConstraint("deal_id", "idempotency_key", name="uq_events_idempotency"),
     sa.UniqueConstraint("deal_id", "stream_id", "stream_version", name="uq_events_stream"),
     sa.Index("ix_events_deal_effective", "deal_id", "effective_date"),
+    sa.Index(
+        "ix_events_seals",
+        "deal_id",
+        "deal_seq",
+        postgresql_where=sa.text("type = 'PeriodSealed'"),
+        sqlite_where=sa.text("type = 'PeriodSealed'"),
+    ),
 )
 
 chain_heads = sa.Table(
@@ -70,3 +77,14 @@ projection_checkpoints = sa.Table(
     sa.Column("last_seq", sa.BigInteger, nullable=False),
 )
 """Tracking table: how far each live projection of a deal has folded, written with its rows."""
+
+scheduler_jobs = sa.Table(
+    "scheduler_jobs",
+    metadata,
+    sa.Column("id", sa.Unicode(191), primary_key=True),
+    sa.Column("next_run_time", sa.Float(25), index=True),
+    sa.Column("job_state", sa.LargeBinary, nullable=False),
+)
+"""APScheduler 3's job table (``ledger/cycle/scheduler.py``), laid out as its
+``SQLAlchemyJobStore`` declares it; created by the migrations so that the application's database
+role needs no right to create tables."""

@@ -297,14 +297,17 @@ def test_posts_record_the_caller_and_refusals_store_nothing(
     r = client.post(f"/deals/{DEAL}/events", json=flt, headers=auth("trustee"))
     assert r.status_code == 422 and _head(store) == head
 
-    # a reversal by the trustee nets the event out and says who did it
+    # a servicer's collection is reversed by the servicer, not the trustee (events/policy.py);
+    # the reversal nets the event out and says who did it
     target = collections[0]
     rev = {"type": "reversal", "data": {"event_id": target.event_id, "reason": "keyed twice"}}
     r = client.post(f"/deals/{DEAL}/events", json=rev, headers=auth("trustee"))
+    assert r.status_code == 403 and "reversed by servicer" in r.json()["rule"]
+    r = client.post(f"/deals/{DEAL}/events", json=rev, headers=auth("servicer"))
     assert r.status_code == 200, r.text
     posted = store.get(DEAL, r.json()["event_id"])
-    assert posted is not None and (posted.actor, posted.role) == ("trustee-desk", "trustee")
-    again = client.post(f"/deals/{DEAL}/events", json=rev, headers=auth("trustee"))
+    assert posted is not None and (posted.actor, posted.role) == ("servicer-desk", "servicer")
+    again = client.post(f"/deals/{DEAL}/events", json=rev, headers=auth("servicer"))
     assert again.json()["event_id"] == posted.event_id and _head(store) == head + 1
 
     # the same tape again is a reported no-op
@@ -338,11 +341,13 @@ def test_serve_command_refuses_bad_keys_and_serves(tmp_path: Path) -> None:
     assert none.exit_code == 2 and "give --keys FILE" in none.stderr
     bad = tmp_path / "bad-keys.txt"
     bad.write_text("short x servicer\n", encoding="utf-8")
+    bad.chmod(0o600)
     refused = runner.invoke(app, ["--db", db_url, "serve", "--keys", str(bad)])
     assert refused.exit_code == 1 and "line 1: token: shorter than 16" in refused.stderr
 
     keys = tmp_path / "keys.txt"
     keys.write_text(KEYS, encoding="utf-8")
+    keys.chmod(0o600)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

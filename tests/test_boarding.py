@@ -223,7 +223,9 @@ def test_driver_china_derived_fields_include_the_discounted_balance() -> None:
 def test_cli_deal_load_list_and_boarding(db_url: str, tmp_path: Path) -> None:
     runner = CliRunner()
     app = cli_app()
-    r = runner.invoke(app, ["deal", "load", str(BYD_FILE), "--db", db_url])
+    r = runner.invoke(
+        app, ["deal", "load", str(BYD_FILE), "--as", "keeper:trustee", "--db", db_url]
+    )
     assert r.exit_code == 0, r.output
     assert "deal byd_2021_2 recorded" in r.output
     r = runner.invoke(app, ["deal", "list", "--format", "json", "--db", db_url])
@@ -232,16 +234,22 @@ def test_cli_deal_load_list_and_boarding(db_url: str, tmp_path: Path) -> None:
 
     bad = tmp_path / "bad.csv"
     bad.write_bytes(BAD_TAPE)
-    r = runner.invoke(app, ["tape", "import", "--deal", BYD, str(bad), "--db", db_url])
+    r = runner.invoke(
+        app, ["tape", "import", "--as", "ops:servicer", "--deal", BYD, str(bad), "--db", db_url]
+    )
     assert r.exit_code == 1
     assert f"{bad}: line 4, field outstanding_principal" in r.output
     assert "5 error(s)" in r.output
 
     good = tmp_path / "pool.csv"
     good.write_bytes(GOOD_TAPE)
-    r = runner.invoke(app, ["tape", "import", "--deal", BYD, str(good), "--db", db_url])
+    r = runner.invoke(
+        app, ["tape", "import", "--as", "ops:servicer", "--deal", BYD, str(good), "--db", db_url]
+    )
     assert r.exit_code == 0, r.output
     assert "boarding tape imported: 5 event(s)" in r.output
-    r = runner.invoke(app, ["tape", "import", "--deal", BYD, str(good), "--db", db_url])
+    r = runner.invoke(
+        app, ["tape", "import", "--as", "ops:servicer", "--deal", BYD, str(good), "--db", db_url]
+    )
     assert r.exit_code == 0, r.output
     assert "already imported, nothing stored" in r.output

@@ -14,6 +14,8 @@ from projections.store import ProjectedStore
 from tests.helpers import DEAL, adjustment, collection
 
 runner = CliRunner()
+IMPORT = ["--as", "keeper:trustee", "events", "import"]
+"""A restore of exported history: by a trustee (lines recorded by others)."""
 
 
 def _engine_with_schema(url: str) -> sa.Engine:
@@ -33,7 +35,7 @@ def test_export_import_round_trips_byte_identically(
     )
     assert r.exit_code == 0, r.output
     target = f"sqlite:///{tmp_path / 'empty.db'}"
-    r = runner.invoke(app, ["--db", target, "events", "import", str(first)])
+    r = runner.invoke(app, ["--db", target, *IMPORT, str(first)])
     assert r.exit_code == 0, r.output
     assert "8 event(s) imported" in r.output
     second = tmp_path / "second.jsonl"
@@ -42,7 +44,7 @@ def test_export_import_round_trips_byte_identically(
     )
     assert r.exit_code == 0, r.output
     assert first.read_bytes() == second.read_bytes()
-    r = runner.invoke(app, ["--db", target, "events", "import", str(first)])
+    r = runner.invoke(app, ["--db", target, *IMPORT, str(first)])
     assert "0 event(s) imported, 8 already present" in r.output
     r = runner.invoke(app, ["--db", target, "verify"])
     assert r.exit_code == 0, r.output
@@ -60,7 +62,7 @@ def test_import_into_postgresql_round_trips(
         c.execute(sa.text("CREATE SCHEMA rt"))
     try:
         target = f"{pg_url}?options=-csearch_path%3Drt"
-        r = runner.invoke(app, ["--db", target, "events", "import", str(first)])
+        r = runner.invoke(app, ["--db", target, *IMPORT, str(first)])
         assert r.exit_code == 0, r.output
         second = tmp_path / "second.jsonl"
         r = runner.invoke(
@@ -95,7 +97,7 @@ def test_bad_import_names_file_line_field_and_stores_nothing(
     ]
     f = tmp_path / "bad.jsonl"
     f.write_text("\n".join(lines) + "\n")
-    r = runner.invoke(app, ["--db", db_url, "events", "import", str(f)])
+    r = runner.invoke(app, ["--db", db_url, *IMPORT, str(f)])
     assert r.exit_code == 1
     out = " ".join(r.output.split())
     assert f"{f}:2: data.principal:" in out
@@ -116,7 +118,7 @@ def test_import_of_altered_export_is_refused_whole(
     lines[2] = lines[2].replace('"interest":"5.00"', '"interest":"6.00"')
     f.write_text("\n".join(lines) + "\n")
     target = f"sqlite:///{tmp_path / 'empty.db'}"
-    r = runner.invoke(app, ["--db", target, "events", "import", str(f)])
+    r = runner.invoke(app, ["--db", target, *IMPORT, str(f)])
     assert r.exit_code == 1
     assert f"{f}:3: hash" in " ".join(r.output.split())
     assert list(ProjectedStore(_engine_with_schema(target)).read(DEAL)) == []

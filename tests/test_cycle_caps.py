@@ -15,6 +15,7 @@ from ledger.cycle.acts import issue_notes
 from ledger.cycle.walk import DueWalk, run_due
 from ledger.servicing.deals import deal_in_force, load_deal
 from projections.store import ProjectedStore
+from tests.helpers import TRUSTEE
 from tests.test_cycle import DEALS, POOL, D, servicing_events
 
 
@@ -30,7 +31,7 @@ def test_annual_cap_usage_is_carried_and_rolls_with_the_trust_year(
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     load_deal(store, path)
     deal = deal_in_force(store, data["deal_id"])
-    issue_notes(store, deal.deal_id)
+    issue_notes(store, deal.deal_id, who=TRUSTEE)
     store.append(servicing_events(deal.deal_id, deal.calendar.cut_off_date, 16, {}))
 
     run_due(store, deal.deal_id, dt.date(2025, 4, 30))

@@ -42,7 +42,7 @@ def test_run_due_dry_run_then_post_then_nothing(db_url: str, tmp_path: Path) -> 
     _setup(db_url, tmp_path)
 
     def cli(*args: str) -> Result:
-        return runner.invoke(app, [*args, "--db", db_url])
+        return runner.invoke(app, [*args, "--as", "officer:trustee", "--db", db_url])
 
     deal = ("--deal", "byd_2021_2")
     # without NotesIssued the BYD file has no closing date (L1737): a clear error

@@ -23,6 +23,7 @@ from ledger.deal.pool_rules import (
 from ledger.simulation.demo import scaled_deal_text
 from projections.pool import pool_periods
 from projections.store import ProjectedStore
+from tests.helpers import posted_by
 from tests.test_boarding import DEALS
 
 D = Decimal
@@ -64,6 +65,7 @@ def _new(ev: Event, when: date) -> NewEvent:
         stream_id=ev.default_stream(),
         effective_date=when,
         idempotency_key=f"k{next(_keys)}",
+        **posted_by(ev.type_name),
     )
 
 

@@ -47,6 +47,7 @@ from projections.pool import PoolProjection
 from projections.remittance import RemittanceProjection
 from projections.runner import ProjectionRunner, normal_json
 from projections.store import ProjectedStore
+from tests.helpers import posted_by
 from tests.test_cycle import seed_deal
 
 D = Decimal
@@ -71,9 +72,11 @@ def same_rows(fast: dict[str, State], ref: dict[str, State]) -> None:
 
 
 def _of(ev: Any, deal_id: str, day: dt.date, key: str) -> NewEvent:
+    reversed_type = getattr(ev, "reversed_type", None)
     return NewEvent.of(
-        ev, deal_id=deal_id, stream_id=ev.default_stream(), effective_date=day, idempotency_key=key
-    )
+        ev, deal_id=deal_id, stream_id=ev.default_stream(), effective_date=day,
+        idempotency_key=key, **posted_by(ev.type_name, reversed_type),
+    )  # fmt: skip
 
 
 def _raw(deal_id: str, type_: str, data: dict[str, Any], day: dt.date, key: str) -> NewEvent:
@@ -87,6 +90,7 @@ def _raw(deal_id: str, type_: str, data: dict[str, Any], day: dt.date, key: str)
         data=data,
         effective_date=day,
         idempotency_key=key,
+        **posted_by(type_),
     )
 
 

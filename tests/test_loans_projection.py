@@ -25,6 +25,7 @@ from projections.loans import (
     scheduled_vs_paid,
 )
 from projections.store import ProjectedStore
+from tests.helpers import posted_by
 
 DEAL = "LOANS-1"
 CUT = date(2024, 2, 29)
@@ -39,6 +40,7 @@ def new(ev: Event, when: date, stream: str = "deal") -> NewEvent:
         stream_id=f"loan-{loan}" if loan else stream,
         effective_date=when,
         idempotency_key=f"k-{next(_n)}",
+        **posted_by(ev.type_name, getattr(ev, "reversed_type", None)),
     )
 
 

@@ -41,7 +41,9 @@ def test_post_then_reverse_nets_out_in_every_projection(store: ProjectedStore) -
     again = post_event(store, "CollectionReceived", BYD, COLLECTION, "ops", "servicer")
     assert again.event_id == posted.event_id and store.head(BYD)[0] == posted.deal_seq
 
-    reversal = reverse_event(store, BYD, posted.event_id, "keyed against the wrong loan")
+    reversal = reverse_event(
+        store, BYD, posted.event_id, "keyed against the wrong loan", "ops", "servicer"
+    )
     assert reversal.type == "EventReversed" and reversal.stream_id == posted.stream_id
     assert reversal.effective_date == posted.effective_date
     data = reversal.data
@@ -65,12 +67,14 @@ def test_post_then_reverse_nets_out_in_every_projection(store: ProjectedStore) -
     assert store.get(BYD, posted.event_id) is not None
 
     # retrying the same reversal returns it; reversing again with another reason is refused
-    retried = reverse_event(store, BYD, posted.event_id, "keyed against the wrong loan")
+    retried = reverse_event(
+        store, BYD, posted.event_id, "keyed against the wrong loan", "ops", "servicer"
+    )
     assert (retried.event_id, retried.hash) == (reversal.event_id, reversal.hash)
     with pytest.raises(ServicingError, match="already reversed"):
-        reverse_event(store, BYD, posted.event_id, "again")
+        reverse_event(store, BYD, posted.event_id, "again", "ops", "servicer")
     with pytest.raises(ServicingError, match="is a reversal"):
-        reverse_event(store, BYD, reversal.event_id, "undo the undo")
+        reverse_event(store, BYD, reversal.event_id, "undo the undo", "ops", "servicer")
     with pytest.raises(ServicingError, match="has no event"):
         reverse_event(store, BYD, "00000000-0000-0000-0000-000000000000", "nothing")
     assert store.runner.compare(store, BYD) == []
@@ -86,7 +90,7 @@ def test_reversing_a_default_restores_the_loan(store: ProjectedStore) -> None:
     )
     assert loan_snapshots(store, BYD)["L4"].status is LoanStatus.DEFAULTED
     assert balances(store, BYD)[accounts.POOL_DEFAULTED] == D("30000.00")
-    reverse_event(store, BYD, default.event_id, "default reported in error")
+    reverse_event(store, BYD, default.event_id, "default reported in error", "ops", "servicer")
     assert loan_snapshots(store, BYD)["L4"].status is LoanStatus.PERFORMING
     assert balances(store, BYD)[accounts.POOL_DEFAULTED] == 0
     assert store.runner.compare(store, BYD) == []
@@ -176,9 +180,17 @@ def test_post_is_validated_like_a_tape_row(
 
 def test_types_that_are_not_posted_by_hand(store: ProjectedStore) -> None:
     boarded_byd(store)
-    for name in ("DealDefined", "LoanBoarded", "PoolBoarded", "EventReversed"):
+    for name, role in (
+        ("DealDefined", "trustee"),
+        ("LoanBoarded", "servicer"),
+        ("PoolBoarded", "servicer"),
+        ("EventReversed", "servicer"),
+        ("WaterfallExecuted", "trustee"),
+        ("PeriodSealed", "trustee"),
+        ("BankStatementImported", "trustee"),
+    ):
         with pytest.raises(ServicingError, match="cannot be posted directly"):
-            post_event(store, name, BYD, {})
+            post_event(store, name, BYD, {}, "ops", role)
     with pytest.raises(ServicingError, match="unknown event type"):
         post_event(store, "NoSuchEvent", BYD, {})
 
@@ -187,7 +199,7 @@ def test_cli_post_and_reversal(db_url: str, store: ProjectedStore) -> None:
     boarded_byd(store)
     runner = CliRunner()
     app = cli_app()
-    db = ["--db", db_url]
+    db = ["--db", db_url, "--as", "ops:servicer"]
     r = runner.invoke(
         app,
         ["post", "CollectionReceived", "--deal", BYD, "--data", json.dumps(COLLECTION), *db],
@@ -196,9 +208,7 @@ def test_cli_post_and_reversal(db_url: str, store: ProjectedStore) -> None:
     posted = json.loads(r.output)
     assert posted["type"] == "CollectionReceived" and posted["stream_id"] == "loan-L1"
     reversal = {"event_id": posted["event_id"], "reason": "wrong loan"}
-    r = runner.invoke(
-        app, ["post", "reversal", "--deal", BYD, "--data", json.dumps(reversal), "--db", db_url]
-    )
+    r = runner.invoke(app, ["post", "reversal", "--deal", BYD, "--data", json.dumps(reversal), *db])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["type"] == "EventReversed"
     assert balances(store, BYD)[accounts.SERVICER_HELD] == 0
@@ -210,12 +220,8 @@ def test_cli_post_and_reversal(db_url: str, store: ProjectedStore) -> None:
     )
     assert r.exit_code == 1 and "already reversed" in r.output
     too_much = json.dumps({**COLLECTION, "principal": "90000.00"})
-    r = runner.invoke(
-        app, ["post", "CollectionReceived", "--deal", BYD, "--data", too_much, "--db", db_url]
-    )
+    r = runner.invoke(app, ["post", "CollectionReceived", "--deal", BYD, "--data", too_much, *db])
     assert r.exit_code == 1
     assert "post CollectionReceived: line 1, field principal" in r.output
-    r = runner.invoke(
-        app, ["post", "CollectionReceived", "--deal", BYD, "--data", "{", "--db", db_url]
-    )
+    r = runner.invoke(app, ["post", "CollectionReceived", "--deal", BYD, "--data", "{", *db])
     assert r.exit_code == 1 and "not JSON" in r.output

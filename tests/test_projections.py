@@ -10,7 +10,7 @@ from events.envelope import NewEvent
 from projections.balances import BalancesProjection
 from projections.base import fold_all
 from projections.store import ProjectedStore
-from tests.helpers import DEAL, adjustment, collection
+from tests.helpers import DEAL, adjustment, collection, posted_by
 
 
 def _balances(store: ProjectedStore) -> dict[str, str]:
@@ -69,6 +69,7 @@ def test_reversal_nets_out_and_stays_in_history(store: ProjectedStore) -> None:
                 stream_id=original.stream_id,
                 effective_date=date(2024, 3, 31),
                 idempotency_key="rev-1",
+                **posted_by("EventReversed", original.type),
             )
         ]
     )

@@ -28,6 +28,7 @@ from ledger.cycle.acts import issue_notes
 from ledger.cycle.walk import run_due
 from ledger.servicing.deals import deal_in_force, load_deal
 from projections.store import ProjectedStore
+from tests.helpers import TRUSTEE
 from tests.test_cycle import scaled_deal, servicing_events
 
 D = Decimal
@@ -38,7 +39,7 @@ DEAL = "byd_2021_2"
 def byd(store: ProjectedStore, tmp_path: Path) -> str:
     load_deal(store, scaled_deal("004_byd_2021_2.yaml", tmp_path))
     deal = deal_in_force(store, DEAL)
-    issue_notes(store, DEAL, dt.date(2021, 9, 15))
+    issue_notes(store, DEAL, dt.date(2021, 9, 15), who=TRUSTEE)
     store.append(servicing_events(DEAL, deal.calendar.cut_off_date, 8, {}))
     results = run_due(store, DEAL, dt.date(2022, 3, 31))
     assert [r.status for r in results] == ["posted"] * 6
@@ -246,7 +247,9 @@ def test_reconcile_cli_json_and_exit_codes(
     runner = CliRunner()
 
     def cli(*args: str) -> tuple[int, str]:
-        r = runner.invoke(app, ["reconcile", "--deal", byd, *args, "--db", db_url])
+        r = runner.invoke(
+            app, ["reconcile", "--deal", byd, *args, "--as", "keeper:trustee", "--db", db_url]
+        )
         return r.exit_code, r.output
 
     code, out = cli("--statement", str(clean), "--statement", str(broken), "--format", "json")

@@ -20,6 +20,7 @@ from ledger.servicing.tape_formats import TapeRejected
 from projections.loans import loan_rows, loan_snapshots
 from projections.pool import pool_periods
 from projections.store import ProjectedStore
+from tests.helpers import posted_by
 from tests.test_boarding import BYD, balances, boarded_byd
 from tests.test_servicer_import import HEADER
 
@@ -173,6 +174,7 @@ def test_version_1_payload_is_upcast_with_its_amount_as_principal(store: Project
         data=v1,
         effective_date=date(2021, 9, 30),
         idempotency_key="v1-recovery",
+        **posted_by("RecoveryReceived"),
     )
     (recorded,) = store.append([old]).events
     assert recorded.schema_version == 1 and recorded.data == v1  # never rewritten

@@ -12,6 +12,7 @@ from ledger.cycle.acts import issue_notes
 from ledger.cycle.scheduler import JOB_TABLE, job_id, serve
 from ledger.servicing.deals import deal_in_force, load_deal
 from projections.store import ProjectedStore
+from tests.helpers import TRUSTEE
 from tests.test_cycle import scaled_deal, servicing_events
 
 
@@ -25,7 +26,7 @@ def test_restarts_catch_up_each_missed_date_exactly_once(
     path = scaled_deal("004_byd_2021_2.yaml", tmp_path)
     load_deal(store, path)
     deal = deal_in_force(store, "byd_2021_2")
-    issue_notes(store, deal.deal_id, dt.date(2021, 9, 15))
+    issue_notes(store, deal.deal_id, dt.date(2021, 9, 15), who=TRUSTEE)
     store.append(servicing_events(deal.deal_id, deal.calendar.cut_off_date, 12, {}))
 
     def start(today: dt.date) -> BackgroundScheduler:

@@ -31,6 +31,7 @@ from projections.base import fold_all
 from projections.loans import LoanProjection
 from projections.pool import pool_periods
 from projections.store import ProjectedStore
+from tests.helpers import SERVICER, TRUSTEE, posted_by
 from tests.test_cycle import DEALS, scaled_deal, servicing_events, waterfalls
 
 D = Decimal
@@ -60,7 +61,7 @@ def test_cash_collateral_is_funded_at_issue_from_the_proceeds(
     ========================  ==================  ==============  ==================
     """
     load_deal(store, DEALS / "001_driver_china_13.yaml")
-    issued = issue_notes(store, "driver_china_13")
+    issued = issue_notes(store, "driver_china_13", who=TRUSTEE)
     assert issued.type == "NotesIssued"
     (funded,) = store.read("driver_china_13", types=["ReserveFunded"])
     assert funded.effective_date == dt.date(2021, 11, 17)  # the Issue Date (L10532)
@@ -70,7 +71,7 @@ def test_cash_collateral_is_funded_at_issue_from_the_proceeds(
     assert b[accounts.SELLER_CONSIDERATION] == D("7864000000.00")
     assert b["notes:class_a"] + b["notes:sub"] == D("-7960000000.00")
     # the issue is recorded once: a second call posts nothing
-    issue_notes(store, "driver_china_13")
+    issue_notes(store, "driver_china_13", who=TRUSTEE)
     assert len(list(store.read("driver_china_13", types=["ReserveFunded"]))) == 1
 
 
@@ -83,7 +84,7 @@ def test_first_payment_date_does_not_fund_the_cca_out_of_collections(
     path = scaled_deal("001_driver_china_13.yaml", tmp_path)
     load_deal(store, path)
     deal = deal_in_force(store, "driver_china_13")
-    issue_notes(store, deal.deal_id)
+    issue_notes(store, deal.deal_id, who=TRUSTEE)
     cca = deal.parameters["initial_cash_collateral"].value
     assert _balances(store, deal.deal_id)["reserve:cash_collateral"] == cca
     store.append(servicing_events(deal.deal_id, deal.calendar.cut_off_date, 6, {}))
@@ -117,7 +118,7 @@ def _loan(loan_id: str, principal: str, rate: str, maturity: dt.date, day: int) 
     cut_off = dt.date(2021, 6, 30)
     key = f"board:{loan_id}"
     return NewEvent.of(ev, deal_id=DC13, stream_id=ev.default_stream(), effective_date=cut_off,
-                       idempotency_key=key)  # fmt: skip
+                       idempotency_key=key, **posted_by("LoanBoarded"))  # fmt: skip
 
 
 def test_repurchase_price_is_the_discounted_receivables_balance(
@@ -215,7 +216,7 @@ def test_additional_receivables_are_offered_bought_whole_and_boarded(
     717,054.93 > 611,725.32, so A1 and A2 are bought and 124,669.14 stays in the account."""
     load_deal(store, scaled_deal("001_driver_china_13.yaml", tmp_path))
     deal = deal_in_force(store, DC13)
-    issue_notes(store, DC13)
+    issue_notes(store, DC13, who=TRUSTEE)
     store.append(servicing_events(DC13, deal.calendar.cut_off_date, 8, {}))
     rows = [_additional("A1", "35000.00"), _additional("A2", "37000.00"),
             _additional("A3", "34000.00")]  # fmt: skip
@@ -226,7 +227,9 @@ def test_additional_receivables_are_offered_bought_whole_and_boarded(
     assert drb == [D("240858.01"), D("254621.32"), D("233976.35")]
     offer = offer_of(deal, rows, cut_off)
     assert [r.balance for r in offer] == drb
-    offer_additional_receivables(store, DC13, pd, cut_off, offer, dt.date(2021, 12, 17))
+    offer_additional_receivables(
+        store, DC13, pd, cut_off, offer, dt.date(2021, 12, 17), who=SERVICER
+    )
     assert [r.status for r in run_due(store, DC13, pd)] == ["posted"]
     (w,) = waterfalls(store, DC13)
     (line,) = w.purchases

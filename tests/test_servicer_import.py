@@ -25,6 +25,7 @@ from ledger.servicing.tape_checks import validate_servicer_tape
 from ledger.servicing.tape_formats import TapeRejected
 from projections.loans import LoanSnapshot, LoanStatus, loan_snapshots
 from projections.store import ProjectedStore
+from tests.helpers import posted_by
 from tests.test_boarding import BYD, balances, boarded_byd, cli_app
 
 D = Decimal
@@ -258,7 +259,7 @@ def test_cli_servicer_tape_import(db_url: str, store: ProjectedStore, tmp_path: 
     runner = CliRunner()
     tape = tmp_path / "servicer_2021-07.csv"
     tape.write_bytes(HAPPY)
-    args = ["tape", "import", "--deal", BYD, str(tape), "--db", db_url]
+    args = ["tape", "import", "--as", "ops:servicer", "--deal", BYD, str(tape), "--db", db_url]
     r = runner.invoke(cli_app(), args)
     assert r.exit_code == 0, r.output
     assert "servicer tape imported: 9 event(s)" in r.output
@@ -266,11 +267,14 @@ def test_cli_servicer_tape_import(db_url: str, store: ProjectedStore, tmp_path: 
     assert r.exit_code == 0 and "already imported, nothing stored" in r.output
     october = tmp_path / "oct.csv"
     october.write_bytes((HEADER + "COLLECTION,L1,2021-10-15,100.00,10.00,,false,,,R9\n").encode())
-    r = runner.invoke(cli_app(), ["tape", "import", "--deal", BYD, str(october), "--db", db_url])
+    r = runner.invoke(
+        cli_app(),
+        ["tape", "import", "--as", "ops:servicer", "--deal", BYD, str(october), "--db", db_url],
+    )
     assert r.exit_code == 1
     assert f"{october}: line 2, field value_date" in r.output
     window = ["--period-start", "2021-10-01", "--period-end", "2021-10-31"]
-    r = runner.invoke(cli_app(), [*args[:3], BYD, str(october), "--db", db_url, *window])
+    r = runner.invoke(cli_app(), [*args[:5], BYD, str(october), "--db", db_url, *window])
     assert r.exit_code == 0, r.output
     assert import_tape(store, BYD, october).duplicate
 
@@ -311,6 +315,7 @@ def test_the_open_period_moves_on_once_the_period_is_closed(store: ProjectedStor
                 stream_id=closed.default_stream(),
                 effective_date=date(2021, 10, 18),
                 idempotency_key="close-1",
+                **posted_by("CollectionPeriodClosed"),
             )
         ]
     )
@@ -369,7 +374,9 @@ def test_extra_columns_are_kept_on_every_event_and_exported(
     exported = [(x["type"], x["data"].get("extra")) for x in lines if x["stream_id"] != "deal"]
     assert exported[-len(got) :] == got
     target = f"sqlite:///{tmp_path / 'copy.db'}"
-    r = CliRunner().invoke(main_app, ["--db", target, "events", "import", str(out)])
+    r = CliRunner().invoke(
+        main_app, ["--db", target, "--as", "keeper:trustee", "events", "import", str(out)]
+    )
     assert r.exit_code == 0, r.output
     again = tmp_path / "again.jsonl"
     CliRunner().invoke(
@@ -454,7 +461,7 @@ def test_cli_tape_import_is_quiet_off_a_terminal_and_draws_on_one(
     boarded_byd(store)
     tape = tmp_path / "servicer_2021-07.csv"
     tape.write_bytes(HAPPY)
-    args = ["tape", "import", "--deal", BYD, str(tape), "--db", db_url]
+    args = ["tape", "import", "--as", "ops:servicer", "--deal", BYD, str(tape), "--db", db_url]
     r = CliRunner().invoke(cli_app(), args)
     assert r.exit_code == 0, r.output
     assert r.stderr == ""  # stderr is not a terminal here: no bar, no escape codes
@@ -469,6 +476,9 @@ def test_cli_tape_import_is_quiet_off_a_terminal_and_draws_on_one(
     )
     again = tmp_path / "servicer_2021-08.csv"
     again.write_bytes((HEADER + "COLLECTION,L1,2021-08-15,100.00,10.00,,false,,,R9\n").encode())
-    r = CliRunner().invoke(cli_app(), ["tape", "import", "--deal", BYD, str(again), "--db", db_url])
+    r = CliRunner().invoke(
+        cli_app(),
+        ["tape", "import", "--as", "ops:servicer", "--deal", BYD, str(again), "--db", db_url],
+    )
     assert r.exit_code == 0, r.output
     assert "tape import: done" in screen.getvalue() and "3/3" in screen.getvalue()

@@ -12,6 +12,7 @@ from events.envelope import NewEvent
 from events.store import NO_STREAM, ConcurrencyError, IdempotencyConflict
 from events.verify import check_chain
 from projections.store import ProjectedStore
+from tests.conftest import owner_engine
 from tests.helpers import DEAL, adjustment, collection
 
 
@@ -144,8 +145,17 @@ def test_batch_is_atomic(store: ProjectedStore) -> None:
 def test_database_refuses_update_and_delete(
     engine: sa.Engine, store: ProjectedStore, statement: str
 ) -> None:
+    """The guard triggers refuse even the table's owner; on PostgreSQL the application's role
+    is refused before them, by its privileges (SPEC §2.9)."""
     store.append([collection(1), collection(2)])
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+    if engine.dialect.name == "postgresql":
+        with pytest.raises(sa.exc.DatabaseError, match="permission denied"), engine.begin() as c:
+            c.execute(sa.text(statement))
+    with (
+        owner_engine(engine) as owner,
+        pytest.raises(sa.exc.DatabaseError, match="append-only"),
+        owner.begin() as conn,
+    ):
         conn.execute(sa.text(statement))
     assert len(list(store.read(DEAL))) == 2
 
@@ -156,7 +166,13 @@ def test_database_refuses_truncate_on_postgresql(engine: sa.Engine, store: Proje
         # SQLite has no TRUNCATE; its DELETE-all shortcut is covered by the DELETE trigger above
         assert engine.dialect.name == "sqlite"
         return
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+    with pytest.raises(sa.exc.DatabaseError, match="permission denied"), engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE events"))
+    with (
+        owner_engine(engine) as owner,
+        pytest.raises(sa.exc.DatabaseError, match="append-only"),
+        owner.begin() as conn,
+    ):
         conn.execute(sa.text("TRUNCATE events"))
     assert len(list(store.read(DEAL))) == 1
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ledger.core.amortisation import Amortization
+from ledger.core.text import control_character
 from ledger.servicing.tape_checks import (
     check_boarding_rows,
     check_servicer_rows,
@@ -541,7 +542,8 @@ _TEXT = st.text(
     alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
     min_size=1,
     max_size=12,
-).filter(lambda t: t == t.strip() and t != "")
+).filter(lambda t: t == t.strip() and t != "" and control_character(t, multiline=True) is None)
+"""Any text a tape field may hold: control characters are refused (ledger/core/text.py)."""
 _FEN = st.integers(min_value=0, max_value=10**13).map(lambda n: D(n).scaleb(-2))
 _POSITIVE = st.integers(min_value=1, max_value=10**13).map(lambda n: D(n).scaleb(-2))
 _EXTRA = st.dictionaries(st.sampled_from(["branch", "note", "渠道", "ref 2"]), _TEXT, max_size=3)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict
 
+from ledger.api.auth import Caller, caller
 from ledger.audit.timeaxes import TimePoint, parse_known_at
 from ledger.reports import Format
 from projections.store import ProjectedStore
@@ -27,6 +28,40 @@ def store_of(request: Request) -> ProjectedStore:
     """The store the app was created over."""
     store: ProjectedStore = request.app.state.store
     return store
+
+
+def _refuse_unseen(deal: str, request: Request, who: Caller) -> None:
+    """404 for a deal the caller may not see, naming only those it may (and the store holds)."""
+    if not who.may_read(deal):
+        raise HTTPException(404, unknown_deal(deal, store_of(request).deals(), who))
+
+
+def unknown_deal(deal: str, known: list[str], who: Caller) -> str:
+    visible = [d for d in known if who.may_read(d)]
+    return f"no deal {deal!r} (deals you may read: {', '.join(visible) or 'none'})"
+
+
+def visible_deal(deal: str, request: Request, who: Annotated[Caller, Depends(caller)]) -> str:
+    """The ``{deal}`` of the path, if the caller may see it (no query: a read's own call finds
+    whether the store holds it, :class:`~ledger.audit.queries.UnknownDeal`)."""
+    _refuse_unseen(deal, request, who)
+    return deal
+
+
+def known_deal(deal: str, request: Request, who: Annotated[Caller, Depends(caller)]) -> str:
+    """The ``{deal}`` of the path, if the caller may see it and the store holds it (writes and
+    ``verify``, whose calls would otherwise say less)."""
+    _refuse_unseen(deal, request, who)
+    known = store_of(request).deals()
+    if deal not in known:
+        raise HTTPException(404, unknown_deal(deal, known, who))
+    return deal
+
+
+Deal = Annotated[str, Depends(visible_deal)]
+"""A deal the caller may see (404 otherwise); reads."""
+KnownDeal = Annotated[str, Depends(known_deal)]
+"""A deal the caller may see and the store holds (404 otherwise); writes and verify."""
 
 
 def point(as_of: date | None, known_at: str | None) -> TimePoint:

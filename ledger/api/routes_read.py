@@ -8,9 +8,9 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from ledger.api.auth import Auditor, Reader
-from ledger.api.models import MEDIA_TYPES, AsOf, KnownAt, Store, point
+from ledger.api.models import MEDIA_TYPES, AsOf, Deal, KnownAt, KnownDeal, Store, point
 from ledger.audit.history import history_json
-from ledger.audit.queries import balances_doc, history_of, loans_doc, require_deal, triggers_doc
+from ledger.audit.queries import balances_doc, history_of, loans_doc, triggers_doc
 from ledger.audit.verify import verify as verify_store
 from ledger.reports import Format, Kind, build_report, render
 from ledger.servicing.deals import list_deals
@@ -29,20 +29,20 @@ def whoami(who: Reader) -> dict[str, str]:
 
 
 @router.get("/deals")
-def deals(_: Reader, store: Store) -> list[dict[str, str | None]]:
-    return list_deals(store)
+def deals(who: Reader, store: Store) -> list[dict[str, str | None]]:
+    return [d for d in list_deals(store) if who.may_read(str(d["deal_id"]))]
 
 
 @router.get("/deals/{deal}/balances")
 def balances(
-    deal: str, _: Reader, store: Store, as_of: AsOf = None, known_at: KnownAt = None
+    deal: Deal, _: Reader, store: Store, as_of: AsOf = None, known_at: KnownAt = None
 ) -> dict[str, Any]:
     return balances_doc(store, deal, point(as_of, known_at))
 
 
 @router.get("/deals/{deal}/loans")
 def loans(
-    deal: str,
+    deal: Deal,
     _: Reader,
     store: Store,
     loan: Annotated[list[str] | None, Query()] = None,
@@ -55,14 +55,14 @@ def loans(
 
 @router.get("/deals/{deal}/triggers")
 def triggers(
-    deal: str, _: Reader, store: Store, as_of: AsOf = None, known_at: KnownAt = None
+    deal: Deal, _: Reader, store: Store, as_of: AsOf = None, known_at: KnownAt = None
 ) -> dict[str, Any]:
     return triggers_doc(store, deal, point(as_of, known_at))
 
 
 @router.get("/deals/{deal}/history")
 def history(
-    deal: str,
+    deal: Deal,
     _: Reader,
     store: Store,
     loan: str | None = None,
@@ -79,7 +79,7 @@ def history(
 
 @router.get("/deals/{deal}/reports/{kind}")
 def report(
-    deal: str,
+    deal: Deal,
     kind: Kind,
     _: Reader,
     store: Store,
@@ -94,14 +94,12 @@ def report(
     if (date_ is None) == (as_of is None):
         raise HTTPException(422, "give exactly one of date or as_of")
     when = point(None, known_at).known_at
-    require_deal(store, deal)
     built = build_report(store, kind, deal, date_, as_of=as_of, known_at=when)
     return Response(render(built, format), media_type=MEDIA_TYPES[format])
 
 
 @router.get("/deals/{deal}/verify")
-def verify(deal: str, _: Auditor, store: Store) -> dict[str, Any]:
-    require_deal(store, deal)
+def verify(_: Auditor, deal: KnownDeal, store: Store) -> dict[str, Any]:
     r = verify_store(store, deal)[0]
     return {
         "deal_id": r.deal_id,

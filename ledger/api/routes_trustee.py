@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from ledger.api.auth import Trustee
-from ledger.api.models import ApprovalIn, NotesIssuedIn, RunDueIn, Store
-from ledger.audit.queries import require_deal
+from ledger.api.auth import Approver, CycleRunner, DealLoader, NotesIssuer, Reconciler
+from ledger.api.models import ApprovalIn, KnownDeal, NotesIssuedIn, RunDueIn, Store
 from ledger.audit.statement_import import import_statements, parse_account_map, reconcile_json
+from ledger.core.text import control_character
 from ledger.cycle.acts import approve_cycle, issue_notes
 from ledger.cycle.walk import cycle_result_json, run_due
 from ledger.servicing.deals import record_deal
@@ -20,10 +20,23 @@ from ledger.servicing.operator import posted_json
 router = APIRouter()
 
 
+def statement_name(file: str) -> str:
+    """The ``file`` query parameter as a plain file name (it names the statement in the record
+    and the errors): 422 for a path, a control character or nothing."""
+    name = Path(file).name
+    if name != file or name in ("", ".", "..") or control_character(name) or len(name) > 255:
+        raise HTTPException(
+            422,
+            f"file {file!r}: give the statement's file name alone (no folder, no control "
+            "character, at most 255 characters)",
+        )
+    return name
+
+
 @router.post("/deals")
 async def load(
     request: Request,
-    who: Trustee,
+    who: DealLoader,
     store: Store,
     file: Annotated[str, Query(description="the deal file's name")] = "deal.yaml",
 ) -> dict[str, Any]:
@@ -43,32 +56,36 @@ async def load(
 
 
 @router.post("/deals/{deal}/run-due")
-def run_due_(deal: str, body: RunDueIn, _: Trustee, store: Store) -> list[dict[str, Any]]:
-    """Every due payment-date cycle up to ``until``, each one atomic; reruns post nothing.
-    Stops at a cycle that awaits the trustee's approval (its status says so)."""
-    require_deal(store, deal)
-    return [cycle_result_json(r) for r in run_due(store, deal, body.until, body.dry_run)]
+def run_due_(
+    who: CycleRunner, deal: KnownDeal, body: RunDueIn, store: Store
+) -> list[dict[str, Any]]:
+    """Every due payment-date cycle up to ``until``, each one atomic and sealed, posted in the
+    caller's name; reruns post nothing. Stops at a cycle that awaits the trustee's approval (its
+    status says so)."""
+    results = run_due(store, deal, body.until, body.dry_run, who=who.identity)
+    return [cycle_result_json(r) for r in results]
 
 
 @router.post("/deals/{deal}/notes-issued")
-def notes_issued(deal: str, body: NotesIssuedIn, who: Trustee, store: Store) -> dict[str, Any]:
+def notes_issued(
+    who: NotesIssuer, deal: KnownDeal, body: NotesIssuedIn, store: Store
+) -> dict[str, Any]:
     """The notes of the deal in force recorded as issued (idempotent)."""
-    require_deal(store, deal)
-    return posted_json(issue_notes(store, deal, body.closing_date, actor=who.name))
+    return posted_json(issue_notes(store, deal, body.closing_date, who=who.identity))
 
 
 @router.post("/deals/{deal}/approvals")
-def approve(deal: str, body: ApprovalIn, who: Trustee, store: Store) -> dict[str, Any]:
-    """The trustee's approval of a payment date's cycle (``run-due`` then posts it)."""
-    require_deal(store, deal)
-    return posted_json(approve_cycle(store, deal, body.payment_date, who.name))
+def approve(who: Approver, deal: KnownDeal, body: ApprovalIn, store: Store) -> dict[str, Any]:
+    """The trustee's approval of a payment date's cycle (``run-due`` then posts it), recorded
+    in the caller's name."""
+    return posted_json(approve_cycle(store, deal, body.payment_date, who.identity))
 
 
 @router.post("/deals/{deal}/statements")
 async def statement(
-    deal: str,
+    who: Reconciler,
+    deal: KnownDeal,
     request: Request,
-    who: Trustee,
     store: Store,
     file: Annotated[str, Query(description="the statement file's name")] = "statement.csv",
     account: Annotated[
@@ -81,11 +98,10 @@ async def statement(
         mapping = parse_account_map(account or [])
     except ValueError as exc:
         raise HTTPException(422, f"account {exc}") from None
-    name = Path(file).name or "statement.csv"
+    name = statement_name(file)
     body = await request.body()
 
     def work() -> dict[str, Any]:
-        require_deal(store, deal)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / name
             path.write_bytes(body)

@@ -22,6 +22,7 @@ from ledger.audit.statement_model import (
     statement_period,
 )
 from ledger.core.money import MoneyError, money
+from ledger.core.text import control_character
 
 # --- camt.053 -------------------------------------------------------------------------------------
 
@@ -120,6 +121,10 @@ def _entry(ntry: ET.Element, n: int, currency: str) -> BankLine | None:
         value = _text(ntry, path)
         if value:
             extra[key] = value
+    for key, value in extra.items():
+        problem = control_character(value)
+        if problem is not None:
+            raise FieldError(problem, key)
     e2e = extra.get("end_to_end_id", "")
     reference = next(
         (
@@ -162,7 +167,7 @@ def parse_camt(
         )
     try:
         root = ET.fromstring(data)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: unknown encoding
         raise StatementRejected(
             [StatementError(name, "", "", f"not well-formed XML: {exc}")]
         ) from None
@@ -181,6 +186,9 @@ def parse_camt(
         bank = _account_id(stmt)
         if not bank:
             errors.append(StatementError(name, where, "Acct/Id", "no IBAN or Othr/Id"))
+            continue
+        if (problem := control_character(bank)) is not None:
+            errors.append(StatementError(name, where, "Acct/Id", problem))
             continue
         acct_ccy = _text(stmt, _ns_path("Acct", "Ccy"))
         if acct_ccy and acct_ccy != currency:

@@ -22,6 +22,7 @@ from ledger.audit.statement_model import (
     parse_amount,
     statement_period,
 )
+from ledger.core.text import control_character
 
 # --- CSV ------------------------------------------------------------------------------------------
 
@@ -70,6 +71,15 @@ def parse_csv(data: bytes, name: str, account_map: Mapping[str, str]) -> Stateme
             continue
         if len(values) != len(names):
             error(row, "", f"record has {len(values)} fields, the header has {len(names)}")
+            continue
+        controls = [
+            (n, p)
+            for n, v in zip(names, values, strict=True)
+            if (p := control_character(v.strip()))
+        ]
+        for column, problem in controls:
+            error(row, column, problem)
+        if controls:
             continue
         get = {n: values[i].strip() for n, i in index.items()}
         fields: dict[str, object] = {}

@@ -7,7 +7,8 @@ postings (``ledger/audit/reconcile.py``) and appends, per account and file,
 then ``ReconciliationCompleted`` on the stream ``bank-<account>`` — all files in **one** append
 batch, so a bad file stores nothing. The idempotency key is the file's SHA-256 and the account:
 importing the same file again finds its statements already recorded and appends nothing (the
-stored reconciliation is reported).
+stored reconciliation is reported). Both are effective at the statement's period end, or on the
+first open day when that end lies in a sealed period (the period itself stays in the payload).
 
 :func:`ledger_statements` is the other direction: the statement a custodian would send for each
 cash account, generated from the ledger's own postings (the demo writes and reconciles them).
@@ -23,6 +24,7 @@ from typing import Any
 
 from events.bank import BankStatementImported, ReconciliationCompleted
 from events.envelope import NewEvent, RecordedEvent, event_id_for
+from events.seal import open_date
 from ledger.audit.reconcile import cash_postings, closing_balance, reconcile, statement_lines
 from ledger.audit.statement_csv import format_statement_csv, statement_file_name
 from ledger.audit.statement_model import (
@@ -250,7 +252,7 @@ def import_statements(
                     ev,
                     deal_id=deal_id,
                     stream_id=ev.default_stream(),
-                    effective_date=st.period_end,
+                    effective_date=open_date(store.engine, deal_id, st.period_end),
                     idempotency_key=key,
                     actor=actor,
                     role=role,

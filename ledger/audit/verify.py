@@ -1,4 +1,7 @@
-"""``trust-ledger verify``: the hash chain and replay-equals-live, per deal (SPEC §2.2, §2.5)."""
+"""``trust-ledger verify``: the hash chain and replay-equals-live, per deal (SPEC §2.2, §2.5).
+
+A stored payload the code cannot read (a tampered amount with three decimals, a field removed)
+is reported as a problem of the event that holds it, never a crash of the replay."""
 
 from __future__ import annotations
 
@@ -44,8 +47,32 @@ def verify_deal(store: ProjectedStore, deal_id: str) -> DealVerification:
             yield e
 
     chain = check_chain(deal_id, counting(), head)
-    diffs = store.runner.compare(store, deal_id)
+    try:
+        diffs = store.runner.compare(store, deal_id)
+    except (ValueError, ArithmeticError, KeyError, TypeError) as exc:
+        return DealVerification(
+            deal_id, counted, head[1], [*chain, *_unreadable(store, deal_id, exc)]
+        )
     return DealVerification(deal_id, counted, head[1], chain, diffs)
+
+
+def _unreadable(store: ProjectedStore, deal_id: str, exc: Exception) -> list[ChainProblem]:
+    """The events whose stored payload does not validate (the replay stopped on one)."""
+    out = []
+    for e in store.read(deal_id):
+        try:
+            e.event  # noqa: B018  (parsing the payload is the check)
+        except (ValueError, ArithmeticError, KeyError, TypeError) as bad:
+            reason = str(bad).strip().replace("\n", " ")
+            out.append(
+                ChainProblem(deal_id, e.deal_seq, e.event_id, e.position, e.type,
+                             f"stored payload does not validate: {reason}")
+            )  # fmt: skip
+    if not out:  # the replay failed on something else: say what
+        out.append(
+            ChainProblem(deal_id, 0, None, None, None, f"the replay from zero failed: {exc}")
+        )
+    return out
 
 
 def verify(store: ProjectedStore, deal_id: str | None = None) -> list[DealVerification]:

@@ -12,18 +12,31 @@ import json
 import sys
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.table import Table
 
 from ledger.audit.history import history_json
 from ledger.audit.queries import QueryError, balances_doc, history_of, loans_doc, triggers_doc
+from ledger.audit.receipts import (
+    ReceiptCheck,
+    ReceiptError,
+    check_receipts,
+    inclusion,
+    key_id,
+    load_public_key,
+    read_receipt,
+    signed_by,
+)
 from ledger.audit.timeaxes import TimePoint, parse_as_of, parse_known_at
 from ledger.audit.verify import verify as verify_store
 from ledger.cli.common import DbOption, DealOption, fail, open_store, require_deal
 from ledger.core.money import ZERO
+from projections.store import ProjectedStore
 
 __all__ = ["add_audit_commands"]
 
@@ -220,11 +233,35 @@ def history(
 
 def verify(
     deal: Annotated[str | None, typer.Option("--deal", help="One deal (default all)")] = None,
+    receipts: Annotated[
+        Path | None,
+        typer.Option("--receipts", help="Folder of seal receipts to check (needs --deal)"),
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="The trustee's public key (FILE.pub)")
+    ] = None,
+    event: Annotated[
+        str | None, typer.Option("--event", help="Event id: prove it is in --receipt's period")
+    ] = None,
+    receipt: Annotated[Path | None, typer.Option("--receipt", help="One seal receipt")] = None,
     db_url: DbOption = None,
 ) -> None:
-    """Recompute every hash chain and check that a replay from zero equals the live projections."""
+    """Recompute every hash chain and check that a replay from zero equals the live projections;
+    with --receipts, that the ledger still holds what each signed receipt sealed; with --event
+    and --receipt, an inclusion proof of one event in a sealed period."""
+    key = _public_key(public_key)
+    if (event is None) != (receipt is None):
+        raise fail("--event and --receipt go together", 2)
+    if event is not None and receipt is not None:
+        _prove(event, receipt, key, db_url)
+        return
+    if receipts is not None and deal is None:
+        raise fail("--receipts needs --deal", 2)
     with open_store(db_url) as store:
+        if deal is not None:
+            require_deal(store, deal)
         reports = verify_store(store, deal)
+        checks = [] if receipts is None or deal is None else _receipts(store, deal, receipts, key)
     if not reports:
         out.print("no deals in the store")
     bad = 0
@@ -238,7 +275,54 @@ def verify(
             err.print(f"  chain: {p.describe()}", highlight=False)
         for d in r.projections[:20]:
             err.print(f"  replay: {d.describe()}", highlight=False)
-    if bad:
+    for c in checks:
+        (out if c.ok else err).print(c.describe(), highlight=False)
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        err.print(f"{len(failed)} of {len(checks)} receipt(s) no longer match the ledger")
+    if bad or failed:
+        raise typer.Exit(1)
+
+
+def _public_key(path: Path | None) -> Ed25519PublicKey | None:
+    if path is None:
+        return None
+    try:
+        return load_public_key(path)
+    except ReceiptError as exc:
+        raise fail(str(exc), 2) from None
+
+
+def _receipts(
+    store: ProjectedStore, deal: str, folder: Path, key: Ed25519PublicKey | None
+) -> list[ReceiptCheck]:
+    if not folder.is_dir():
+        raise fail(f"{folder}: no such folder", 2)
+    paths = sorted(folder.glob("*.json"))
+    checks = check_receipts(store, deal, paths, key)
+    if not checks:
+        raise fail(f"{folder}: no receipt of deal {deal}")
+    if key is None:
+        err.print("note: without --public-key the receipts are only checked against each other")
+    return checks
+
+
+def _prove(event: str, path: Path, key: Ed25519PublicKey | None, db_url: str | None) -> None:
+    try:
+        receipt = read_receipt(path)
+    except ReceiptError as exc:
+        raise fail(str(exc)) from None
+    if key is not None and not signed_by(receipt, key):
+        raise fail(f"{path}: not signed by the trustee's key {key_id(key)}")
+    with open_store(db_url) as store:
+        require_deal(store, receipt.deal_id)
+        try:
+            proof = inclusion(store, receipt, event)
+        except ReceiptError as exc:
+            raise fail(str(exc)) from None
+    _emit(proof)
+    if not proof["included"]:
+        err.print(f"event {event} is NOT what {path} sealed: the ledger was altered")
         raise typer.Exit(1)
 
 

@@ -8,10 +8,11 @@ Mounted by the main CLI (``ledger/cli/``)::
     app.add_typer(cycle_app, name="cycle")
 
 ``run-due --deal D --until DATE [--dry-run] [--format table|json]`` posts every due payment date
-(idempotent: a second run posts nothing); ``cycle run`` runs one payment date (``--approve NAME``
-records the trustee's approval with it), ``cycle approve``, ``cycle declare``, ``cycle
-issue-notes`` and ``cycle elect-clean-up`` record the trustee's, issuer's and originator's acts.
-The store is opened through ``ledger.cli.common.open_store`` with the same ``--db`` option.
+(idempotent: a second run posts nothing; each cycle posted is sealed); ``cycle run`` runs one
+payment date (``--approve`` records the trustee's approval with it), ``cycle approve``, ``cycle
+declare``, ``cycle issue-notes`` and ``cycle elect-clean-up`` record the trustee's acts. Each
+acts as ``--as NAME:ROLE`` (``ledger.cli.common.acting``). The store is opened through
+``ledger.cli.common.open_store`` with the same ``--db`` option.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Annotated, Literal
 import typer
 
 from events.store import StoreError
-from ledger.cli.common import DbOption, DealOption, fail, open_store
+from ledger.cli.common import AsOption, DbOption, DealOption, acting, fail, open_store
 from ledger.cycle.acts import approve_cycle, declare_event, elect_clean_up_call, issue_notes
 from ledger.cycle.schedule import CycleError
 from ledger.cycle.walk import CycleResult, cycle_result_json, run_cycle, run_due
@@ -81,14 +82,17 @@ def run_due_command(
         bool, typer.Option("--dry-run", help="Show exactly what would be posted; post nothing")
     ] = False,
     fmt: FormatOption = "table",
+    as_: AsOption = None,
     db_url: DbOption = None,
 ) -> None:
-    """Post every due payment-date cycle up to --until (each one atomic; reruns post nothing)."""
+    """Post every due payment-date cycle up to --until (each one atomic and sealed; reruns post
+    nothing)."""
     _check_format(fmt)
+    who = acting(as_)
     day = _day(until, "--until")
     with open_store(db_url) as store:
         try:
-            results = run_due(store, deal, day, dry_run=dry_run)
+            results = run_due(store, deal, day, dry_run=dry_run, who=who)
         except (CycleError, StoreError) as exc:
             raise fail(str(exc)) from None
     _print(results, fmt)
@@ -105,17 +109,19 @@ def cycle_run(
     payment_date: Annotated[str, typer.Option("--payment-date", help="YYYY-MM-DD")],
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
     approve: Annotated[
-        str | None, typer.Option("--approve", help="Trustee's name: approve and post")
-    ] = None,
+        bool, typer.Option("--approve", help="Approve it (as --as) and post it")
+    ] = False,
     fmt: FormatOption = "table",
+    as_: AsOption = None,
     db_url: DbOption = None,
 ) -> None:
     """Run one payment date's cycle (every earlier one must be posted)."""
     _check_format(fmt)
+    who = acting(as_)
     day = _day(payment_date, "--payment-date")
     with open_store(db_url) as store:
         try:
-            result = run_cycle(store, deal, day, dry_run=dry_run, approve=approve)
+            result = run_cycle(store, deal, day, dry_run=dry_run, approve=approve, who=who)
         except (CycleError, StoreError) as exc:
             raise fail(str(exc)) from None
     _print([result], fmt)
@@ -127,17 +133,18 @@ def cycle_run(
 def cycle_approve(
     deal: DealOption,
     payment_date: Annotated[str, typer.Option("--payment-date", help="YYYY-MM-DD")],
-    by: Annotated[str, typer.Option("--by", help="The approving trustee officer")],
+    as_: AsOption = None,
     db_url: DbOption = None,
 ) -> None:
-    """Record the trustee's approval of a payment date's cycle (run-due then posts it)."""
+    """Record the trustee's (--as) approval of a payment date's cycle (run-due then posts it)."""
+    who = acting(as_)
     day = _day(payment_date, "--payment-date")
     with open_store(db_url) as store:
         try:
-            ev = approve_cycle(store, deal, day, by)
+            ev = approve_cycle(store, deal, day, who)
         except StoreError as exc:
             raise fail(str(exc)) from None
-    typer.echo(f"approved {deal} {day} by {by} (event {ev.event_id})")
+    typer.echo(f"approved {deal} {day} by {who.name} (event {ev.event_id})")
 
 
 Declarer = Literal["holders_resolution", "trustee", "originator", "servicer"]
@@ -148,22 +155,28 @@ def cycle_declare(
     deal: DealOption,
     trigger: Annotated[str, typer.Option("--trigger", help="A declared trigger of the deal")],
     on: Annotated[str, typer.Option("--on", help="Declaration date (YYYY-MM-DD)")],
-    by: Annotated[
-        str, typer.Option("--by", help="holders_resolution, trustee, originator or servicer")
+    basis: Annotated[
+        str,
+        typer.Option("--basis", help="holders_resolution, trustee, originator or servicer"),
     ] = "holders_resolution",
     reference: Annotated[str | None, typer.Option("--reference")] = None,
     revoke: Annotated[bool, typer.Option("--revoke", help="Withdraw the declaration")] = False,
+    as_: AsOption = None,
     db_url: DbOption = None,
 ) -> None:
-    """Declare an event (holders' resolution / trustee declaration) for a declared trigger."""
+    """Declare an event (holders' resolution / trustee declaration) for a declared trigger,
+    recorded as declared by --as."""
+    who = acting(as_)
     day = _day(on, "--on")
     declarers: tuple[Declarer, ...] = ("holders_resolution", "trustee", "originator", "servicer")
-    who = next((d for d in declarers if d == by), None)
-    if who is None:
-        raise fail(f"--by {by!r}: use one of {', '.join(declarers)}")
+    on_basis = next((d for d in declarers if d == basis), None)
+    if on_basis is None:
+        raise fail(f"--basis {basis!r}: use one of {', '.join(declarers)}")
     with open_store(db_url) as store:
         try:
-            ev = declare_event(store, deal, trigger, day, who, reference, revoked=revoke)
+            ev = declare_event(
+                store, deal, trigger, day, on_basis, reference, revoked=revoke, who=who
+            )
         except (CycleError, StoreError) as exc:
             raise fail(str(exc)) from None
     typer.echo(f"{'revoked' if revoke else 'declared'} {trigger} on {day} (event {ev.event_id})")
@@ -175,13 +188,15 @@ def cycle_issue_notes(
     closing_date: Annotated[
         str | None, typer.Option("--closing-date", help="Default: the deal file's closing date")
     ] = None,
+    as_: AsOption = None,
     db_url: DbOption = None,
 ) -> None:
     """Record the deal's notes as issued on the closing date (idempotent)."""
+    who = acting(as_)
     day = _day(closing_date, "--closing-date") if closing_date else None
     with open_store(db_url) as store:
         try:
-            ev = issue_notes(store, deal, day)
+            ev = issue_notes(store, deal, day, who=who)
         except (CycleError, StoreError) as exc:
             raise fail(str(exc)) from None
     typer.echo(f"notes of {deal} issued on {ev.effective_date} (event {ev.event_id})")
@@ -191,13 +206,15 @@ def cycle_issue_notes(
 def cycle_elect_clean_up(
     deal: DealOption,
     from_payment_date: Annotated[str, typer.Option("--from", help="First payment date")],
+    as_: AsOption = None,
     db_url: DbOption = None,
 ) -> None:
     """Record the originator's election to exercise the clean-up call once it is available."""
+    who = acting(as_)
     day = _day(from_payment_date, "--from")
     with open_store(db_url) as store:
         try:
-            ev = elect_clean_up_call(store, deal, day)
+            ev = elect_clean_up_call(store, deal, day, who=who)
         except StoreError as exc:
             raise fail(str(exc)) from None
     typer.echo(f"clean-up call elected from {day} (event {ev.event_id})")

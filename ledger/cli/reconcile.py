@@ -35,7 +35,7 @@ from ledger.audit.statement_import import (
     reconcile_json,
 )
 from ledger.audit.statement_model import StatementRejected
-from ledger.cli.common import DbOption, fail, open_store
+from ledger.cli.common import AsOption, DbOption, acting, fail, open_store
 
 __all__ = ["EXIT_BREAKS", "reconcile_command"]
 
@@ -97,10 +97,12 @@ def reconcile_command(
     fail_on_breaks: Annotated[
         bool, typer.Option("--fail-on-breaks", help=f"Exit {EXIT_BREAKS} if any break is open")
     ] = False,
+    as_: AsOption = None,
     db_url: DbOption = None,
 ) -> None:
     """Import custodian statements and reconcile them against the ledger's cash postings
     (re-importing a file stores nothing and reports the recorded reconciliation)."""
+    who = acting(as_)
 
     if fmt not in ("table", "json"):
         raise fail(f"--format {fmt!r}: use table or json", 2)
@@ -113,7 +115,10 @@ def reconcile_command(
     mapping = _mapping(account or [])
     with open_store(db_url) as store:
         try:
-            results = import_statements(store, deal, statement, account_map=mapping, period=period)
+            results = import_statements(
+                store, deal, statement, account_map=mapping, period=period,
+                actor=who.name, role=who.role,
+            )  # fmt: skip
         except (StatementRejected, StoreError) as exc:
             raise fail(str(exc)) from None
     if fmt == "json":

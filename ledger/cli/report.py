@@ -7,7 +7,8 @@ Mounted by the main CLI (``ledger/cli/``) as ``app.add_typer(report_app, name="r
     trust-ledger report servicer --deal D --period-end DATE  --format ... [--out FILE]
                                  [--known-at TIMESTAMP]
 
-Without ``--out`` a text format goes to standard output; XLSX needs ``--out``. ``--known-at``
+Without ``--out`` a text format goes to standard output; XLSX needs ``--out``, which is written
+into a folder that exists (none is created) and never through a symbolic link. ``--known-at``
 builds the report from what the ledger knew at that time ("as reported on 15 April"); without it
 every recorded event counts ("as restated today"). An unknown payment date or period end is an
 error that names the ones that exist.
@@ -24,6 +25,7 @@ import typer
 
 from ledger.audit.timeaxes import parse_known_at
 from ledger.cli.common import DbOption, DealOption, fail, open_store
+from ledger.core.files import UnsafePath, write_file
 from ledger.reports import FORMATS, Format, Kind, ReportError, build_report, render
 
 __all__ = ["report_app"]
@@ -89,8 +91,10 @@ def _emit(
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    try:
+        write_file(out, data)
+    except UnsafePath as exc:
+        raise fail(str(exc)) from None
     typer.echo(f"{out}: {report.kind} report, {len(data)} bytes")
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from events import db
-from ledger.cli.common import DbOption, State, fail, open_store
+from ledger.cli.common import AsOption, DbOption, State, acting, fail, open_store
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -99,11 +99,14 @@ def scheduler(
         list[str] | None, typer.Option("--deal", help="Deal id (repeatable; default every deal)")
     ] = None,
     at: Annotated[str, typer.Option("--at", help="Daily run time, Beijing time (HH:MM)")] = "06:00",
+    as_: AsOption = None,
     db_url: DbOption = None,
 ) -> None:
-    """Run the payment-date service: catch up now, then post each deal's due dates daily."""
+    """Run the payment-date service: catch up now, then post each deal's due dates daily, as the
+    trustee named by --as."""
     from ledger.cycle.scheduler import serve
 
+    who = acting(as_)
     try:
         hour, minute = (int(p) for p in at.split(":"))
     except ValueError:
@@ -115,7 +118,7 @@ def scheduler(
         raise fail("no deals in the store: load a deal first (trust-ledger deal load FILE)")
     out.print(f"scheduler: {', '.join(deals)} daily at {at} Asia/Shanghai; Ctrl-C stops")
     try:
-        serve(url, deals, hour=hour, minute=minute)
+        serve(url, deals, hour=hour, minute=minute, who=who)
     except (KeyboardInterrupt, SystemExit):
         out.print("scheduler stopped")
 
@@ -128,8 +131,8 @@ def serve(
         Path | None,
         typer.Option(
             "--keys",
-            help=f"Token file: lines of TOKEN NAME ROLE (servicer, trustee, auditor); "
-            f"default ${KEYS_ENV}",
+            help=f"Token file (mode 600): lines of TOKEN NAME ROLE [DEALS] (role servicer, "
+            f"trustee or auditor; DEALS a comma list, default every deal); default ${KEYS_ENV}",
         ),
     ] = None,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
@@ -142,17 +145,19 @@ def serve(
 
     import uvicorn
 
-    from ledger.api.app import KeyFileError, create_app, parse_keys
+    from ledger.api.app import KeyFileError, create_app, read_keys
 
     path = keys or (Path(os.environ[KEYS_ENV]) if os.environ.get(KEYS_ENV) else None)
     if path is None:
         raise fail(f"give --keys FILE or set {KEYS_ENV}: no token, no API", 2)
     try:
-        callers = parse_keys(path.read_text(encoding="utf-8"), str(path))
-    except OSError as exc:
-        raise fail(f"{path}: {exc.strerror}") from None
+        callers = read_keys(path)
     except KeyFileError as exc:
         raise fail(str(exc)) from None
     with open_store(db_url) as store:
         out.print(f"serving {len(callers)} token(s) on http://{host}:{port} (docs at /docs)")
-        uvicorn.run(create_app(store, callers), host=host, port=port, log_level="info")
+        # h11 refuses request heads over 16 KiB; RequestLimits bounds and times each body
+        uvicorn.run(
+            create_app(store, callers), host=host, port=port, log_level="info",
+            timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,
+        )  # fmt: skip

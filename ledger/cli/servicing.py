@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from events.store import StoreError
-from ledger.cli.common import DbOption, DealOption, fail, open_store
+from ledger.cli.common import AsOption, DbOption, DealOption, acting, fail, open_store
 from ledger.deal.loader import DealValidationError
 from ledger.servicing.deals import list_deals, load_deal
 from ledger.servicing.imports import import_tape
@@ -85,10 +85,12 @@ def tape_import(
         typer.Option(help="open collection period, first day (default: from the deal calendar)"),
     ] = None,
     period_end: Annotated[str | None, typer.Option(help="open collection period, last day")] = None,
+    as_: AsOption = None,
     db_url: DbOption = None,
 ) -> None:
     """Import FILE for --deal: a boarding tape (the pool at cut-off) or a monthly servicer tape,
     told apart by the header. All or nothing; re-importing the same file stores nothing."""
+    who = acting(as_)
     if not file.is_file():
         raise fail(f"{file}: no such file")
     try:
@@ -101,7 +103,9 @@ def tape_import(
     with open_store(db_url) as store:
         try:
             with import_progress() as step:
-                result = import_tape(store, deal, file, period=window, step=step)
+                result = import_tape(
+                    store, deal, file, period=window, step=step, actor=who.name, role=who.role
+                )
         except TapeRejected as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
@@ -124,16 +128,18 @@ def post(
     effective_date: Annotated[
         str | None, typer.Option(help="effective date (default: the payload's value_date)")
     ] = None,
-    actor: Annotated[str, typer.Option(help="who posts")] = "operator",
-    role: Annotated[str, typer.Option(help="servicer, trustee, ...")] = "servicer",
+    as_: AsOption = None,
     db_url: DbOption = None,
 ) -> None:
     """Post one event by an operator, validated like a tape row. TYPE reversal takes
     --data '{"event_id": ..., "reason": ...}' and nets the event out."""
+    who = acting(as_)
     try:
         payload: Any = json.loads(data)
     except json.JSONDecodeError as exc:
         raise fail(f"--data is not JSON: {exc}") from None
+    except RecursionError:
+        raise fail("--data is nested too deeply to read") from None
     if not isinstance(payload, dict):
         raise fail("--data must be a JSON object")
     try:
@@ -143,7 +149,7 @@ def post(
     with open_store(db_url) as store:
         try:
             recorded = post_operator_event(
-                store, type_name, deal, payload, actor, role,
+                store, type_name, deal, payload, who.name, who.role,
                 idempotency_key=key, effective_date=when,
             )  # fmt: skip
         except TapeRejected as exc:
@@ -156,12 +162,14 @@ def post(
 
 def deal_load(
     file: Annotated[Path, typer.Argument(help="deal definition YAML file")],
+    as_: AsOption = None,
     db_url: DbOption = None,
 ) -> None:
     """Validate FILE and record it as the deal's definition in force (DealDefined)."""
+    who = acting(as_)
     with open_store(db_url) as store:
         try:
-            recorded = load_deal(store, file)
+            recorded = load_deal(store, file, actor=who.name, role=who.role)
         except DealValidationError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None

@@ -17,7 +17,7 @@ from events.envelope import NewEvent
 from events.jsonl import ImportRejected, read_jsonl, write_export
 from events.model import json_schemas
 from events.store import AppendResult, StoreError
-from ledger.cli.common import DbOption, State, fail, open_store
+from ledger.cli.common import AsOption, DbOption, State, acting, fail, open_store
 
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 events_app = typer.Typer(no_args_is_help=True, help="Import, export and describe events.")
@@ -43,12 +43,15 @@ def events_schema() -> None:
 
 
 @events_app.command("import")
-def events_import(file: Path, db_url: DbOption = None) -> None:
-    """Import events from a JSON-lines file: all of it, or nothing if any line is bad."""
+def events_import(file: Path, as_: AsOption = None, db_url: DbOption = None) -> None:
+    """Import events from a JSON-lines file: all of it, or nothing if any line is bad. A line
+    without actor and role is posted as --as; lines recorded by others (an export) are restored
+    as recorded, by the trustee only."""
+    who = acting(as_)
     if not file.is_file():
         raise fail(f"{file}: no such file")
     try:
-        lines = read_jsonl(file)
+        lines = read_jsonl(file, who)
     except ImportRejected as exc:
         raise fail(f"{file}: {exc}") from None
     by_deal: dict[str, list[int]] = {}

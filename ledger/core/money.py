@@ -14,6 +14,9 @@ from pydantic import BeforeValidator, PlainSerializer
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
+LIMIT = Decimal("1e15")
+"""No amount or rate read from outside reaches it (10^15 CNY is some thousand times the largest
+securitisation): beyond it a number is refused rather than left to overflow a computation."""
 
 
 class MoneyError(ValueError):
@@ -43,6 +46,8 @@ def to_decimal(value: object, what: str = "number") -> Decimal:
         raise MoneyError(f"{what} of type {type(value).__name__} is not a decimal number")
     if not result.is_finite():
         raise MoneyError(f"{what} {value!r} is not a finite number")
+    if abs(result) >= LIMIT:
+        raise MoneyError(f"{what} {value!r} is out of range (it must be below 10^15)")
     return result
 
 

@@ -1,6 +1,11 @@
 """The trustee's and the originator's acts around payment dates, each one event: the notes'
 issue, a declared event, the clean-up call's election, an offer of additional receivables and
-the approval of a cycle."""
+the approval of a cycle.
+
+Each act is posted by ``who`` (an :class:`~events.policy.Identity`): its name is the event's
+actor and the name an approval or a declaration records, its role is judged by the policy
+(:mod:`events.policy`): the trustee issues the notes, declares, records the clean-up election and
+approves; the servicer (the originator's servicer) offers additional receivables."""
 
 from __future__ import annotations
 
@@ -21,9 +26,11 @@ from events.cycle import (
 )
 from events.envelope import NewEvent, RecordedEvent
 from events.model import Event
+from events.policy import Identity
 from ledger.core.expr import evaluate_number
 from ledger.core.money import ZERO, round_fen
 from ledger.cycle.schedule import CycleError
+from ledger.deal.schema import DealDefinition
 from ledger.servicing.deals import deal_in_force
 from ledger.waterfall import posting_account
 from projections.store import ProjectedStore
@@ -31,17 +38,18 @@ from projections.store import ProjectedStore
 # ============================================================================ trustee actions
 
 
-def _append_one(store: ProjectedStore, deal_id: str, ev: Event, day: dt.date, key: str,
-                actor: str, role: str) -> RecordedEvent:  # fmt: skip
+def _append_one(
+    store: ProjectedStore, deal_id: str, ev: Event, day: dt.date, key: str, who: Identity
+) -> RecordedEvent:
     new = NewEvent.of(
         ev, deal_id=deal_id, stream_id=ev.default_stream(), effective_date=day,
-        idempotency_key=key, actor=actor, role=role,
+        idempotency_key=key, actor=who.name, role=who.role,
     )  # fmt: skip
     return store.append([new]).events[0]
 
 
 def issue_notes(
-    store: ProjectedStore, deal_id: str, closing_date: dt.date | None = None, actor: str = "issuer"
+    store: ProjectedStore, deal_id: str, closing_date: dt.date | None = None, *, who: Identity
 ) -> RecordedEvent:
     """Record the notes of the deal in force as issued on ``closing_date`` (default: the deal
     file's closing date), and each account the deal funds from the proceeds at issue
@@ -51,6 +59,26 @@ def issue_notes(
     closing = closing_date or deal.calendar.closing_date
     if closing is None:
         raise CycleError(f"deal {deal_id} has no closing date in its file: give one")
+    batch = [
+        NewEvent.of(
+            ev,
+            deal_id=deal_id,
+            stream_id=ev.default_stream(),
+            effective_date=closing,
+            idempotency_key=key,
+            actor=who.name,
+            role=who.role,
+        )
+        for ev, key in issue_events(deal, closing)
+    ]
+    return store.append(batch).events[0]
+
+
+def issue_events(deal: DealDefinition, closing: dt.date) -> list[tuple[Event, str]]:
+    """The events of the issue on ``closing``, each with its idempotency key: the notes of
+    ``deal`` (``NotesIssued``) and every account the deal funds from the proceeds
+    (``ReserveFunded``, ``accounts.<id>.funded_at_issue``). Pure: :func:`issue_notes` records
+    them; a forecast of a deal not yet issued folds them as if recorded."""
     issued: list[tuple[Event, str]] = [
         (
             NotesIssued(
@@ -77,19 +105,7 @@ def issue_notes(
             clause=account.clause,
         )
         issued.append((funded, f"reserve-funded:{aid}"))
-    batch = [
-        NewEvent.of(
-            ev,
-            deal_id=deal_id,
-            stream_id=ev.default_stream(),
-            effective_date=closing,
-            idempotency_key=key,
-            actor=actor,
-            role="issuer",
-        )
-        for ev, key in issued
-    ]
-    return store.append(batch).events[0]
+    return issued
 
 
 def declare_event(
@@ -97,30 +113,39 @@ def declare_event(
     deal_id: str,
     trigger_id: str,
     declared_on: dt.date,
-    declared_by: Literal["holders_resolution", "trustee", "originator", "servicer"],
+    basis: Literal["holders_resolution", "trustee", "originator", "servicer"],
     reference: str | None = None,
     revoked: bool = False,
+    *,
+    who: Identity,
 ) -> RecordedEvent:
-    """Post an :class:`EventDeclared` for a ``declared`` trigger of the deal."""
+    """Post an :class:`EventDeclared` for a ``declared`` trigger of the deal, declared by
+    ``who`` on ``basis`` (a holders' resolution, the trustee's own declaration, ...)."""
     deal = deal_in_force(store, deal_id)
     trigger = deal.triggers.get(trigger_id)
     if trigger is None or not trigger.declared:
         raise CycleError(f"deal {deal_id} has no declared trigger {trigger_id!r}")
     ev = EventDeclared(
-        trigger_id=trigger_id, declared_by=declared_by, declared_on=declared_on,
+        trigger_id=trigger_id, declared_by=who.name, basis=basis, declared_on=declared_on,
         reference=reference, revoked=revoked,
     )  # fmt: skip
     key = f"declared:{trigger_id}:{declared_on.isoformat()}:{'revoked' if revoked else 'on'}"
-    return _append_one(store, deal_id, ev, declared_on, key, declared_by, "trustee")
+    return _append_one(store, deal_id, ev, declared_on, key, who)
 
 
 def elect_clean_up_call(
-    store: ProjectedStore, deal_id: str, from_payment_date: dt.date, reference: str | None = None
+    store: ProjectedStore,
+    deal_id: str,
+    from_payment_date: dt.date,
+    reference: str | None = None,
+    *,
+    who: Identity,
 ) -> RecordedEvent:
-    """The originator's election to exercise the clean-up call once its condition holds."""
+    """The originator's election to exercise the clean-up call once its condition holds, as the
+    trustee records it."""
     ev = CleanUpCallElected(from_payment_date=from_payment_date, reference=reference)
     key = f"clean-up-elected:{from_payment_date.isoformat()}"
-    return _append_one(store, deal_id, ev, from_payment_date, key, "originator", "originator")
+    return _append_one(store, deal_id, ev, from_payment_date, key, who)
 
 
 def offer_additional_receivables(
@@ -131,6 +156,8 @@ def offer_additional_receivables(
     receivables: Sequence[OfferedReceivable],
     offered_on: dt.date,
     reference: str | None = None,
+    *,
+    who: Identity,
 ) -> RecordedEvent:
     """The originator's offer of additional receivables for a revolving payment date, each with
     its balance at the Additional Cut-Off Date ``cut_off_date`` on the deal's purchase basis
@@ -151,13 +178,13 @@ def offer_additional_receivables(
         receivables=tuple(receivables),
     )
     key = f"receivables-offered:{payment_date.isoformat()}"
-    return _append_one(store, deal_id, ev, offered_on, key, "originator", "originator")
+    return _append_one(store, deal_id, ev, offered_on, key, who)
 
 
 def approve_cycle(
-    store: ProjectedStore, deal_id: str, payment_date: dt.date, approved_by: str
+    store: ProjectedStore, deal_id: str, payment_date: dt.date, who: Identity
 ) -> RecordedEvent:
     """The trustee's approval of one payment date's cycle (then run it again to post it)."""
-    ev = CycleApproved(payment_date=payment_date, approved_by=approved_by)
+    ev = CycleApproved(payment_date=payment_date, approved_by=who.name)
     key = f"cycle-approval:{payment_date.isoformat()}"
-    return _append_one(store, deal_id, ev, payment_date, key, approved_by, "trustee")
+    return _append_one(store, deal_id, ev, payment_date, key, who)

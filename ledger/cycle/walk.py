@@ -5,13 +5,19 @@
 the deterministic keys make a rerun post nothing, and a failure leaves the whole cycle or none.
 A deal with the parameter ``trustee_approval_required`` = 1 stops at ``pending_approval`` until a
 :class:`CycleApproved` for the payment date is posted (:func:`~ledger.cycle.acts.approve_cycle`, or
-``approve=``)."""
+``approve=``).
+
+**Who.** A cycle is posted by ``who``, a trustee (:mod:`events.policy`): the person who ran it
+(``run-due --as``, ``POST .../run-due``) or, when nobody is named, :data:`SCHEDULER`, the
+trustee's scheduler. After each cycle posted, ``who`` seals the period
+(:func:`ledger.cycle.seal.seal_period`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, Literal
@@ -21,9 +27,11 @@ from events.cycle import (
     CycleApproved,
 )
 from events.envelope import NewEvent, RecordedEvent
+from events.policy import Identity
 from ledger.core.calendar import SchedulePeriod
 from ledger.cycle.plan import approval_required, plan_cycle
 from ledger.cycle.schedule import CycleError, deal_schedule, determination_date
+from ledger.cycle.seal import seal_last_posted, seal_period
 from ledger.cycle.state import CycleFolder, DeterminationState
 from ledger.deal.schema import DealDefinition
 from ledger.servicing.deals import deal_in_force
@@ -32,6 +40,9 @@ from projections.fast_rows import EventRow, recorded_of, row_of
 from projections.store import ProjectedStore
 
 Status = Literal["posted", "already_posted", "dry_run", "pending_approval"]
+
+SCHEDULER = Identity("scheduler", "trustee")
+"""Who posts a cycle when no person is named: the trustee's scheduler."""
 
 
 # ================================================================================== the shell
@@ -92,8 +103,10 @@ class DueWalk:
     columns a fold needs, payloads parsed by orjson) and kept as rows; each becomes an event
     only when it is fed (``benchmarks/cycle.py``, 84,427 loans: 12.2 s to 7.3 s a cycle)."""
 
-    def __init__(self, store: ProjectedStore, deal_id: str, until: dt.date) -> None:
-        self.store, self.deal_id = store, deal_id
+    def __init__(
+        self, store: ProjectedStore, deal_id: str, until: dt.date, who: Identity = SCHEDULER
+    ) -> None:
+        self.store, self.deal_id, self.who = store, deal_id, who
         self.deal = deal_in_force(store, deal_id)
         rows = sorted(read_rows(store, deal_id, {"effective_to": until}), key=_EFFECTIVE_ORDER)
         self.posted: set[dt.date] = {
@@ -153,10 +166,13 @@ def run_one(
     period: SchedulePeriod,
     state: DeterminationState,
     dry_run: bool,
-    approve: str | None,
+    approve: bool | None,
 ) -> CycleResult:
+    """Plan one period's cycle and post it as one batch by ``walk.who`` (with ``approve``, the
+    trustee's approval of it in the same batch), then seal the period."""
     deal = walk.deal
-    planned = plan_cycle(deal, state, period)
+    who = walk.who
+    planned = [replace(e, actor=who.name, role=who.role) for e in plan_cycle(deal, state, period)]
     pd = period.payment_date
     mode = next(
         (str(e.data["mode"]) for e in planned if e.type == "WaterfallExecuted"),
@@ -175,9 +191,9 @@ def run_one(
         return result("dry_run")
     batch = list(planned)
     if approval_required(deal) and pd not in walk.approved:
-        if approve is None:
+        if not approve:
             return result("pending_approval")
-        approval = CycleApproved(payment_date=pd, approved_by=approve)
+        approval = CycleApproved(payment_date=pd, approved_by=who.name)
         batch.insert(
             0,
             NewEvent.of(
@@ -186,8 +202,8 @@ def run_one(
                 stream_id=CYCLE_STREAM,
                 effective_date=pd,
                 idempotency_key=f"cycle-approval:{pd.isoformat()}",
-                actor=approve,
-                role="trustee",
+                actor=who.name,
+                role=who.role,
             ),
         )
     appended = walk.store.append(batch, {CYCLE_STREAM: walk.cycle_version})
@@ -200,7 +216,10 @@ def run_one(
     recorded = tuple(appended.events)
     walk.add(recorded)
     walk.posted.add(pd)
-    return result("already_posted" if appended.duplicate else "posted", recorded)
+    if appended.duplicate:  # another run posted it, and sealed it
+        return result("already_posted", recorded)
+    seal_period(walk.store, walk.deal_id, pd, who=who)
+    return result("posted", recorded)
 
 
 def cycle_result_json(result: CycleResult) -> dict[str, Any]:
@@ -224,7 +243,12 @@ def cycle_result_json(result: CycleResult) -> dict[str, Any]:
 
 
 def run_due(
-    store: ProjectedStore, deal_id: str, until: dt.date, dry_run: bool = False
+    store: ProjectedStore,
+    deal_id: str,
+    until: dt.date,
+    dry_run: bool = False,
+    *,
+    who: Identity = SCHEDULER,
 ) -> list[CycleResult]:
     """Run every payment date on or before ``until`` whose cycle is not posted yet, in date
     order, each as one atomic batch; a second run posts nothing (returns no results).
@@ -232,10 +256,15 @@ def run_due(
     Stops at the first date pending the trustee's approval (later dates depend on it). With
     ``dry_run`` nothing is stored and each result holds exactly the events that would be posted
     (later dates planned on top of the earlier planned ones).
+
+    Each cycle posted is sealed (:func:`~ledger.cycle.seal.seal_period`); a run with nothing due
+    seals the last payment date posted if a crash came between its cycle and its seal.
     """
     if _nothing_due(store, deal_in_force(store, deal_id), until):
+        if not dry_run:
+            seal_last_posted(store, deal_id, until, who)
         return []
-    walk = DueWalk(store, deal_id, until)
+    walk = DueWalk(store, deal_id, until, who)
     out: list[CycleResult] = []
     for period, state in walk.periods():
         if state is None:
@@ -252,19 +281,20 @@ def run_cycle(
     deal_id: str,
     period: dt.date | int,
     dry_run: bool = False,
-    approve: str | None = None,
+    approve: bool = False,
+    *,
+    who: Identity = SCHEDULER,
 ) -> CycleResult:
     """Run one payment date's cycle (``period``: its payment date or period index).
 
     Every earlier payment date must be posted already (:class:`CycleError` otherwise: use
     :func:`run_due`). A cycle already posted returns ``already_posted`` and posts nothing.
-    ``approve`` (the trustee's name) records the approval in the same batch where the deal
-    requires one.
+    ``approve`` records ``who``'s approval in the same batch where the deal requires one.
     """
     deal = deal_in_force(store, deal_id)
     if isinstance(period, int):
         probe = DueWalk(
-            store, deal_id, deal.calendar.first_payment_date + dt.timedelta(days=40 * period)
+            store, deal_id, deal.calendar.first_payment_date + dt.timedelta(days=40 * period), who
         )
         match = [p for p in probe.schedule if p.index == period]
         if not match:
@@ -272,7 +302,7 @@ def run_cycle(
         pd = match[0].payment_date
     else:
         pd = period
-    walk = DueWalk(store, deal_id, pd)
+    walk = DueWalk(store, deal_id, pd, who)
     for p, state in walk.periods():
         if p.payment_date < pd:
             if state is not None:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ledger.core.text import find_control
 from ledger.deal.checks import Problem, cross_check, format_path
 from ledger.deal.schema import DealDefinition
 from ledger.deal.steps import STEP_KINDS
@@ -128,8 +129,17 @@ def parse_deal(data: object, source: str = "<deal>") -> DealDefinition:
 
 def load_deal_text(text: str, source: str = "<deal>") -> DealDefinition:
     """Parse and validate the YAML text of a deal file."""
+    control = find_control(text, multiline=True)
+    if control is not None:
+        line = text.count("\n", 0, control.start()) + 1
+        problem = f"line {line}: control character U+{ord(control.group()):04X}"
+        raise DealValidationError(source, [Problem("", problem)])
     try:
         data = yaml.load(text, Loader=_DealYamlLoader)
+    except RecursionError:
+        raise DealValidationError(source, [Problem("", "nested too deeply to read")]) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a scalar YAML resolves but cannot build
+        raise DealValidationError(source, [Problem("", f"YAML value error: {exc}")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -137,18 +147,29 @@ def load_deal_text(text: str, source: str = "<deal>") -> DealDefinition:
         raise DealValidationError(source, [Problem("", f"{where}YAML error: {problem}")]) from None
     try:
         return parse_deal(data, source)
+    except RecursionError:
+        raise DealValidationError(source, [Problem("", "nested too deeply to read")]) from None
     except DealValidationError as exc:
         raise _with_lines(exc, text) from None
 
 
-def validate_deal_file(path: str | Path) -> DealDefinition:
-    """Read and validate a deal file; raises :class:`DealValidationError` listing every problem."""
+def read_deal_file(path: str | Path) -> str:
+    """A deal file's text; :class:`DealValidationError` when it cannot be read or is not UTF-8."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         raise DealValidationError(str(p), [Problem("", f"cannot read file: {exc}")]) from None
-    return load_deal_text(text, str(p))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (byte {exc.start + 1} is 0x{raw[exc.start]:02x})"
+        raise DealValidationError(str(p), [Problem("", problem)]) from None
+
+
+def validate_deal_file(path: str | Path) -> DealDefinition:
+    """Read and validate a deal file; raises :class:`DealValidationError` listing every problem."""
+    return load_deal_text(read_deal_file(path), str(path))
 
 
 def content_hash(text: str) -> str:

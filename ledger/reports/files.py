@@ -5,7 +5,8 @@ that is not the report's own), so the same events give byte-identical files (SPE
 
 * JSON — sorted keys, decimals and dates as strings;
 * CSV — one file in long format ``section,row,field,value`` (``row`` is empty for a section of
-  fields, else the table row from 1);
+  fields, else the table row from 1); text that would start a spreadsheet formula is prefixed
+  with ``'`` (:func:`~ledger.reports.model.csv_text`);
 * HTML — a table per section and charts (pool balance, note balances, cumulative default ratio
   against its trigger threshold, delinquency buckets) as inline SVG: no script, no asset.
 
@@ -21,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from html import escape
 
-from ledger.reports.model import Report, Section, text_of
+from ledger.reports.model import Report, Section, csv_text, text_of
 
 __all__ = ["charts", "report_csv", "report_html", "report_json", "svg_bars", "svg_chart"]
 
@@ -40,11 +41,11 @@ def report_csv(report: Report) -> str:
     for s in report.sections:
         if s.kind == "fields":
             for field, value in s.rows:
-                writer.writerow((s.name, "", text_of(field), text_of(value)))
+                writer.writerow((s.name, "", csv_text(field), csv_text(value)))
         else:
             for i, row in enumerate(s.rows, start=1):
                 for column, value in zip(s.columns, row, strict=True):
-                    writer.writerow((s.name, i, column, text_of(value)))
+                    writer.writerow((s.name, i, column, csv_text(value)))
     return buf.getvalue()
 
 

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-__all__ = ["Report", "Section", "Value", "text_of"]
+__all__ = ["FORMULA_START", "Report", "Section", "Value", "csv_text", "starts_formula", "text_of"]
 
 Value = Decimal | bool | int | str | date | None
 
@@ -30,6 +30,24 @@ def text_of(value: Value) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")  # fixed point: 0.00000000, never 0E-8
     return str(value)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP: CSV injection)."""
+
+
+def starts_formula(value: Value) -> bool:
+    """Whether ``value`` is text (from outside: a reference, a loan id, a name) that a
+    spreadsheet would run as a formula. Numbers are never text here: a negative amount is a
+    ``Decimal``, not a string."""
+    return isinstance(value, str) and value.startswith(FORMULA_START)
+
+
+def csv_text(value: Value) -> str:
+    """:func:`text_of` for a CSV cell: text that would start a formula is prefixed with ``'``,
+    which spreadsheets show as text."""
+    text = text_of(value)
+    return "'" + text if starts_formula(value) else text
 
 
 def json_of(value: Value) -> Any:

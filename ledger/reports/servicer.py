@@ -36,6 +36,7 @@ from ledger.deal.pool_rules import DefaultRatioRule, default_ratio_rule
 from ledger.deal.schema import DealDefinition
 from ledger.reports.model import Report, Section, Value
 from ledger.reports.pool_figures import PeriodPool, delinquency_rows, month_key, period_pool, share
+from ledger.reports.seal import seal_section
 from ledger.reports.source import (
     History,
     ReportError,
@@ -139,6 +140,7 @@ def build_servicer_report(
         *_strata(rows, end),
         *_remittance(remit, start, end),
         _history(months, end),
+        seal_section(events, "sealed_through", end),
     ]
     return Report(
         kind="servicer",

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from events.envelope import RecordedEvent
 from ledger.reports.model import Report
 from ledger.reports.pool_figures import period_pool
+from ledger.reports.seal import seal_section
 from ledger.reports.source import (
     History,
     ReportError,
@@ -150,6 +151,7 @@ def build_trustee_report(
         *reconciliation_section(upto, deal, before, payment_date),
         chart_data,
         cycle_events_section(cycle.recorded),
+        seal_section(events, "payment_date", payment_date),
     ]
     return Report(
         kind="trustee",

@@ -5,6 +5,9 @@ with the time it was written. So the document properties are set to the report's
 ``dcterms:created``/``dcterms:modified`` elements of ``docProps/core.xml`` are rewritten to it
 after saving, and the package is rewritten with every entry in openpyxl's own (fixed) order, one
 fixed timestamp, permissions and compression.
+
+Text that would start a formula (``=``, ``+``, ``-``, ``@``, tab, CR: a reference or a name from
+outside) is written as a string cell with the quote prefix, never as a formula.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from ledger.reports.model import Report, Section, text_of
+from ledger.reports.model import Report, Section, starts_formula, text_of
 
 __all__ = ["report_xlsx"]
 
@@ -63,6 +66,10 @@ def _sheet(wb: Workbook, s: Section, first: bool) -> None:
             widths[i] = max(widths[i], len(text_of(v)))
             if isinstance(v, Decimal):
                 ws.cell(row=ws.max_row, column=i + 1).number_format = _number_format(v)
+            elif starts_formula(v):
+                cell = ws.cell(row=ws.max_row, column=i + 1)
+                cell.data_type = "s"
+                cell.quotePrefix = True
     for i, width in enumerate(widths):
         ws.column_dimensions[get_column_letter(i + 1)].width = min(width + 2, 60)
     ws.freeze_panes = ws.cell(row=header + 1, column=1)

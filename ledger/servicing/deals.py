@@ -11,8 +11,9 @@ from pathlib import Path
 
 from events.catalogue import DealDefined
 from events.envelope import NewEvent, RecordedEvent
+from events.seal import open_date
 from ledger.deal.loader import content_hash as deal_content_hash
-from ledger.deal.loader import load_deal_text
+from ledger.deal.loader import load_deal_text, read_deal_file
 from ledger.deal.schema import DealDefinition
 from ledger.servicing.results import ServicingError
 from projections.store import ProjectedStore
@@ -34,11 +35,12 @@ def load_deal(
     """Validate a deal file and record it as ``DealDefined`` (idempotent by content hash).
 
     Raises :class:`ledger.deal.loader.DealValidationError` listing every problem of the file.
-    ``effective_date`` defaults to the deal's cut-off date (deterministic).
+    ``effective_date`` defaults to the deal's cut-off date (deterministic), or the first day after
+    the deal's sealed periods once it has some (a corrected file is dated in the open period).
     """
     p = Path(path)
     return record_deal(
-        store, p.read_text(encoding="utf-8"), str(p),
+        store, read_deal_file(p), str(p),
         actor=actor, role=role, effective_date=effective_date,
     )  # fmt: skip
 
@@ -60,7 +62,8 @@ def record_deal(
         event,
         deal_id=deal.deal_id,
         stream_id=DEAL_STREAM,
-        effective_date=effective_date or deal.calendar.cut_off_date,
+        effective_date=effective_date
+        or open_date(store.engine, deal.deal_id, deal.calendar.cut_off_date),
         idempotency_key=f"deal-defined:{digest}",
         actor=actor,
         role=role,

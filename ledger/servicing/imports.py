@@ -36,9 +36,19 @@ def tape_kind(source: str | Path | bytes) -> TapeKind:
         with Path(source).open("rb") as fh:
             head = fh.read(65536)
     line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    name = "<bytes>" if isinstance(source, bytes) else str(source)
+    bare_cr = line.rstrip("\r").find("\r")
+    if bare_cr >= 0:
+        raise TapeRejected(
+            [
+                TapeError(
+                    name, 1, "", f"the header line holds a bare carriage return (character "
+                    f"{bare_cr + 1}): lines end with LF or CRLF",
+                )
+            ]
+        )  # fmt: skip
     kind = sniff_tape_kind(line)
     if kind is None:
-        name = "<bytes>" if isinstance(source, bytes) else str(source)
         raise TapeRejected(
             [
                 TapeError(

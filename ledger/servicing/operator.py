@@ -1,5 +1,10 @@
 """Single events posted by an operator (``trust-ledger post``, ``POST /deals/{deal}/events``),
-validated like a tape row, and reversals (``EventReversed``) that net an event out."""
+validated like a tape row, and reversals (``EventReversed``) that net an event out.
+
+The caller's role is judged first (:mod:`events.policy`: a refusal names the rule), then the
+payload. A payload field that names a person (``approved_by``, ``declared_by``) is the caller's
+name: left out, it is filled in; another name is refused. A correction of an event in a sealed
+period is dated in the open period (:mod:`events.seal`)."""
 
 from __future__ import annotations
 
@@ -12,12 +17,15 @@ from events.catalogue import EventReversed
 from events.envelope import NewEvent, RecordedEvent, event_id_for
 from events.hashing import canonical_bytes, check_no_floats
 from events.model import Event, event_class
+from events.policy import check_post, check_reverse
+from events.seal import open_date
 from events.servicing import (
     LoanRepurchased,
     RecoveryReceived,
 )
 from ledger.core.expr import ExprError
 from ledger.core.journal import JournalEntry, Posting
+from ledger.core.text import TextError, check_payload_text
 from ledger.deal.schema import DealDefinition
 from ledger.servicing.deals import deal_in_force
 from ledger.servicing.periods import open_collection_period
@@ -46,12 +54,28 @@ _AS_ROW: dict[str, RecordType] = {
 }
 """Event types an operator may post that are tape records, checked like one."""
 
+_CYCLE = "posted by the payment date's cycle: `run-due` (`cycle run`)"
 _NOT_POSTABLE = {
     "DealDefined": "use `deal load FILE`",
     "LoanBoarded": "board loans with `tape import` (a boarding tape)",
     "PoolBoarded": "board loans with `tape import` (a boarding tape)",
     "EventReversed": 'use `post reversal --data \'{"event_id": ..., "reason": ...}\'`',
-}
+    "BankStatementImported": "use `reconcile --statement FILE`",
+    "ReconciliationCompleted": "use `reconcile --statement FILE`",
+    "PeriodSealed": "the cycle seals each payment date it posts (`run-due`)",
+    **dict.fromkeys(
+        (
+            "CollectionPeriodClosed", "TriggerEvaluated", "InterestAccrued", "FeeAccrued",
+            "WaterfallExecuted", "DistributionPaid", "CleanUpCallExercised",
+        ),
+        _CYCLE,
+    ),
+}  # fmt: skip
+"""Types a hand-made payload must not stand for: each is computed (or checked against what it
+names) by its own command."""
+
+_NAMES = ("approved_by", "declared_by")
+"""Payload fields that name who acted: the caller's name, never the body's."""
 
 
 def _row_of(ev: Event) -> ServicerRow:
@@ -119,15 +143,18 @@ def post_event(
     the field) for the payload, :class:`ServicingError` for types that cannot be posted.
     """
     where = f"post {type_name}"
-    if type_name in _NOT_POSTABLE:
-        raise ServicingError(f"{type_name} cannot be posted directly: {_NOT_POSTABLE[type_name]}")
     try:
         cls = event_class(type_name)
     except LookupError as exc:
         raise ServicingError(str(exc)) from None
+    check_post(role, type_name)
+    if type_name in _NOT_POSTABLE:
+        raise ServicingError(f"{type_name} cannot be posted directly: {_NOT_POSTABLE[type_name]}")
+    payload_in = _named(dict(data), cls, actor, where)
     try:
-        check_no_floats(dict(data))
-        ev = cls.model_validate(dict(data))
+        check_no_floats(payload_in)
+        check_payload_text(payload_in)
+        ev = cls.model_validate(payload_in)
     except (TypeError, ValueError) as exc:
         raise TapeRejected(_validation_errors(where, exc)) from None
     if type_name in _AS_ROW:
@@ -186,9 +213,27 @@ def post_event(
     return store.append([new]).events[0]
 
 
+def _named(data: dict[str, Any], cls: type[Event], actor: str, where: str) -> dict[str, Any]:
+    """The payload with every name field (:data:`_NAMES`) of ``cls`` set to the caller's name;
+    a different name in the body is refused."""
+    for name in _NAMES:
+        if name not in cls.model_fields:
+            continue
+        given = data.get(name)
+        if given is not None and given != actor:
+            raise TapeRejected(
+                [TapeError(where, 1, name, f"recorded as the caller ({actor}); leave it out")]
+            )
+        data[name] = actor
+    return data
+
+
 def _validation_errors(where: str, exc: Exception) -> list[TapeError]:
     from pydantic import ValidationError
 
+    if isinstance(exc, TextError):
+        path, _, reason = str(exc).partition(": ")
+        return [TapeError(where, 1, path.removeprefix("data."), reason)]
     if isinstance(exc, ValidationError):
         out = []
         for e in exc.errors():
@@ -222,12 +267,13 @@ def reverse_event(
     event_id: str,
     reason: str,
     actor: str = "operator",
-    role: str = "trustee",
+    role: str = "servicer",
     *,
     effective_date: date | None = None,
 ) -> RecordedEvent:
-    """Append ``EventReversed`` netting out ``event_id`` (same stream, same effective date by
-    default); the original stays in history. Refuses an unknown event, a reversal, a deal
+    """Append ``EventReversed`` netting out ``event_id`` (same stream; by default the original's
+    effective date, or the first day of the open period if that date is sealed); the original
+    stays in history. Refuses an unknown event, a reversal, a deal
     definition and an event reversed already (a retry with the same reason returns the original
     reversal)."""
     original = store.get(deal_id, event_id)
@@ -237,6 +283,7 @@ def reverse_event(
         raise ServicingError(f"event {event_id} is a reversal: post the original again instead")
     if original.type == "DealDefined":
         raise ServicingError("a deal definition is not reversed: load the corrected deal file")
+    check_reverse(role, original.type)
     key = f"reverse:{event_id}"
     done = store.get(deal_id, event_id_for(deal_id, key))
     if done is not None and done.data.get("reason") != reason:
@@ -252,7 +299,7 @@ def reverse_event(
         reversal,
         deal_id=deal_id,
         stream_id=original.stream_id,
-        effective_date=effective_date or original.effective_date,
+        effective_date=effective_date or open_date(store.engine, deal_id, original.effective_date),
         idempotency_key=key,
         actor=actor,
         role=role,

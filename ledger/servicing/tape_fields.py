@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from ledger.core.amortisation import Amortization
+from ledger.core.text import control_character
 from ledger.servicing.tape_formats import RecordType, TapeError, content_hash
 
 # --- field parsers --------------------------------------------------------------------------------
@@ -35,6 +36,8 @@ class FieldError(Exception):
 
 
 def _amount(text: str) -> Decimal:
+    if _AMOUNT.fullmatch(text) and len(text.partition(".")[0].lstrip("0")) > 15:
+        raise FieldError(f"amount {text[:20]!r}… is out of range (it must be below 10^15)")
     if _AMOUNT.fullmatch(text):
         if len(text) > 3 and text[-3] == ".":
             return Decimal(text)
@@ -47,6 +50,8 @@ def _amount(text: str) -> Decimal:
 
 
 def parse_rate(text: str) -> Decimal:
+    if len(text) > 40:
+        raise FieldError(f"rate {text[:40]!r}… is longer than any rate")
     if not _DECIMAL.fullmatch(text):
         raise FieldError(f"non-numeric rate {text!r}: expected a decimal fraction like 0.0488")
     value = Decimal(text)
@@ -59,7 +64,9 @@ def parse_rate(text: str) -> Decimal:
 
 def _int(text: str, what: str) -> int:
     if not _INT.fullmatch(text):
-        raise FieldError(f"{what} {text!r} is not a whole number")
+        raise FieldError(f"{what} {text[:40]!r} is not a whole number")
+    if len(text.lstrip("-0")) > 9:
+        raise FieldError(f"{what} {text[:40]!r} is out of range")
     return int(text)
 
 
@@ -113,6 +120,11 @@ def read_records(
         sheet.error(0, "", "the file is empty: expected a header line")
         return
     names = [h.strip() for h in header]
+    for name in names:
+        problem = control_character(name)
+        if problem is not None:
+            sheet.error(1, name.encode("unicode_escape").decode(), f"column name: {problem}")
+            return
     seen: set[str] = set()
     for name in names:
         if name in seen:
@@ -143,6 +155,12 @@ def read_records(
             continue  # blank line
         if len(values) != width:
             sheet.error(line, "", f"record has {len(values)} fields, the header has {width}")
+            continue
+        if control_character("".join(values), multiline=True) is not None:
+            for name, value in zip(names, values, strict=True):
+                problem = control_character(value.strip(), multiline=True)
+                if problem is not None:
+                    sheet.error(line, name, problem)
             continue
         extra = {n: values[i].strip() for i, n in extra_index} if extra_index else {}
         yield line, [values[i].strip() for i in index], extra

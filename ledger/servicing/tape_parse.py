@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from events.servicing import MAX_DAYS_PAST_DUE
 from ledger.servicing.tape_fields import (
     AMORTIZATIONS,
     RECORD_TYPES,
@@ -29,6 +30,17 @@ from ledger.servicing.tape_formats import (
     TapeRejected,
     trusted,
 )
+
+
+def _days_past_due(r: RowReader, dpd: int | None) -> int | None:
+    if dpd is not None and dpd > MAX_DAYS_PAST_DUE:
+        r.error(
+            "days_past_due",
+            f"days_past_due {dpd} is beyond any plausible value (at most {MAX_DAYS_PAST_DUE})",
+        )
+        return None
+    return dpd
+
 
 # --- boarding tape --------------------------------------------------------------------------------
 
@@ -79,7 +91,7 @@ def _boarding_row(
     if day is not None and not 1 <= day <= 31:
         r.error("payment_day", f"payment_day {day} is not in 1..31")
     term = r.integer("remaining_term_months", t_term, True)
-    dpd = r.integer("days_past_due", t_dpd, True)
+    dpd = _days_past_due(r, r.integer("days_past_due", t_dpd, True))
 
     if origination is not None and maturity is not None and maturity <= origination:
         r.error(
@@ -195,7 +207,7 @@ def _servicer_row(
             prepayment = parse_bool(t_pre)
         except FieldError as exc:
             r.error("prepayment", exc.reason)
-    dpd = r.integer("days_past_due", t_dpd, False) if t_dpd else None
+    dpd = _days_past_due(r, r.integer("days_past_due", t_dpd, False)) if t_dpd else None
     if kind is not None:
         for column, why in _record_rules(kind, v, principal, interest, fees, prepayment):
             r.error(column, why)

@@ -61,6 +61,7 @@ from ledger.simulation.months import simulate_months
 from ledger.simulation.pool import SimulatedMonth, SimulationParams, simulate_pool
 from ledger.simulation.pool_profiles import profile
 from ledger.simulation.revolving import (
+    DEMO_TRUSTEE,
     RevolvingPurchase,
     buy_additional_receivables,
     purchase_rows,
@@ -71,6 +72,8 @@ from projections.pool import pool_periods
 from projections.store import ProjectedStore
 
 DEALS_DIR = Path(__file__).resolve().parent.parent / "deals"
+
+"""The demo plays every party: as the trustee it issues the notes and runs the payment dates."""
 
 
 def deal_file(seed: str) -> Path:
@@ -270,7 +273,7 @@ def set_up_deal(
     # seeds 000 and 004 leave the closing (trust effective) date blank: the demo assumes the
     # day after cut-off, and says so in its summary
     closing = deal.calendar.closing_date or cut_off + timedelta(days=1)
-    issue_notes(store, deal_id, closing)
+    issue_notes(store, deal_id, closing, who=DEMO_TRUSTEE)
     return DemoDeal(deal, pool, initial, factor, closing, tapes)
 
 
@@ -335,7 +338,9 @@ def run_demo(
     # above, since what they buy is serviced from the next month
     last_end = seen[-1][1] if seen else cut_off
     step(f"running every payment date up to {last_end}")
-    posted += [r for r in run_due(store, deal_id, last_end) if r.status == "posted"]
+    posted += [
+        r for r in run_due(store, deal_id, last_end, who=DEMO_TRUSTEE) if r.status == "posted"
+    ]
     notes = notes_after_each(store, deal_id, posted)
     cycles = [cycle_summary(r, notes[r.payment_date]) for r in posted]
     figures = month_figures(store, deal, seen)

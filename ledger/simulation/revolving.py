@@ -23,6 +23,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from events.policy import Identity
 from ledger.core.calendar import SchedulePeriod
 from ledger.core.expr import evaluate_number
 from ledger.core.money import ZERO, round_fen
@@ -42,6 +43,11 @@ from ledger.servicing.tape_writers import write_boarding_csv
 from ledger.simulation.pool import simulate_pool
 from ledger.simulation.pool_profiles import PoolProfile
 from projections.store import ProjectedStore
+
+DEMO_TRUSTEE = Identity("demo-trustee", "trustee")
+"""Who runs the demo's payment dates."""
+DEMO_SERVICER = Identity("demo-servicer", "servicer")
+"""Who offers the demo's additional receivables and boards them."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,7 @@ def _dry_purchase(
 ) -> Decimal | None:
     """The cash the payment date's purchase step has, from a dry run of its cycle (None when
     the payment date buys nothing: its revolving period has ended)."""
-    planned = run_due(store, deal.deal_id, period.payment_date, dry_run=True)
+    planned = run_due(store, deal.deal_id, period.payment_date, dry_run=True, who=DEMO_TRUSTEE)
     for result in planned:
         if result.payment_date != period.payment_date:
             continue
@@ -160,9 +166,9 @@ def buy_additional_receivables(
     offer = offer_of(deal, chosen, cut_off)
     offer_additional_receivables(
         store, deal.deal_id, period.payment_date, cut_off, offer, determination_date(period),
-        reference=f"demo offer {period.payment_date}",
+        reference=f"demo offer {period.payment_date}", who=DEMO_SERVICER,
     )  # fmt: skip
-    posted = run_due(store, deal.deal_id, period.payment_date)
+    posted = run_due(store, deal.deal_id, period.payment_date, who=DEMO_TRUSTEE)
     line = next(
         p
         for r in posted
