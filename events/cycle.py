@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from events.model import Event, event_type
 from ledger.core import accounts
@@ -136,6 +136,38 @@ class AdditionalReceivablesOffered(Event):
         return "deal"
 
 
+@event_type("RatingChanged")
+class RatingChanged(Event):
+    """A rating agency changes (or withdraws, ``grade`` null) a party's grade: the ratings the
+    deal's formulas read from the next determination date on (``ratings.<party or role>.<agency>``,
+    e.g. seed 004 L2465-2468 必备评级等级, L914 commingling reserve, L1074 set-off reserve)."""
+
+    party_id: str = Field(min_length=1)
+    agency: str = Field(min_length=1)
+    grade: str | None = None
+    reference: str | None = None
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
+@event_type("FigureReported")
+class FigureReported(Event):
+    """A figure the ledger cannot compute from its own events, reported for the deal's formulas
+    (docs/primitives.md): ``reported.<name>`` is the latest one of that name (a standing figure,
+    e.g. the originator's debts to its borrowers, seed 004 L1076 term B), and
+    ``reported_for_date.<name>`` the sum of those for ``payment_date`` (e.g. commingled
+    collections the trustee identified for the date, seed 004 L1066)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    amount: Money
+    payment_date: date | None = None
+    reference: str | None = None
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
 @event_type("CycleApproved")
 class CycleApproved(Event):
     """The trustee approves the cycle of one payment date (deals that require approval)."""
@@ -199,6 +231,37 @@ class CollectionPeriodClosed(CycleEvent):
     def entries(self) -> tuple[JournalEntry, ...]:
         legs = self.legs()
         return (entry_of(legs, memo="collection period closed: split"),) if legs else ()
+
+
+@event_type("MetricsDetermined")
+class MetricsDetermined(CycleEvent):
+    """Every metric the deal declares, as determined for the payment date (issue 13): the
+    engine's determinations (docs/primitives.md) and the deal's formula metrics, the figures the
+    triggers, targets and fees of the date read. A name missing from ``values`` had no value on
+    the date (e.g. the previous payment date's figures on the first one)."""
+
+    as_of: date
+    collection_period_end: date
+    values: dict[str, StrictBool | Rate]
+
+
+@event_type("CleanUpCallTested")
+class CleanUpCallTested(CycleEvent):
+    """The clean-up call on a payment date (seed 001 L18472-18490; seed 004 L781): whether its
+    condition and its proviso hold, whether the originator elected it and whether it is
+    exercised, on every date whether or not it is."""
+
+    condition_met: bool
+    proviso_met: bool | None = None
+    """``None`` when the deal has no proviso, or the condition does not hold (not tested)."""
+    price: Money | None = None
+    note_obligations: Money | None = None
+    notes_repaid: bool | None = None
+    """Whether a dry run of the date with the call exercised repays every class in full."""
+    available: bool
+    elected: bool
+    exercised: bool
+    reason: str
 
 
 @event_type("TriggerEvaluated")
@@ -397,18 +460,22 @@ __all__ = [
     "AdditionalReceivablesOffered",
     "CleanUpCallElected",
     "CleanUpCallExercised",
+    "CleanUpCallTested",
     "CollectionPeriodClosed",
     "CycleApproved",
     "CycleEvent",
     "DistributionPaid",
     "EventDeclared",
     "FeeAccrued",
+    "FigureReported",
     "InterestAccrued",
+    "MetricsDetermined",
     "NoteIssue",
     "NoteLine",
     "NotesIssued",
     "Payment",
     "PurchaseLine",
+    "RatingChanged",
     "StepLine",
     "TriggerEvaluated",
     "WaterfallExecuted",

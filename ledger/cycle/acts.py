@@ -38,9 +38,9 @@ def issue_notes(
     store: ProjectedStore, deal_id: str, closing_date: dt.date | None = None, actor: str = "issuer"
 ) -> RecordedEvent:
     """Record the notes of the deal in force as issued on ``closing_date`` (default: the deal
-    file's closing date); idempotent."""
+    file's closing date, else the date it assumes); idempotent."""
     deal = deal_in_force(store, deal_id)
-    closing = closing_date or deal.calendar.closing_date
+    closing = closing_date or deal.calendar.closing_date or deal.calendar.assumed_closing_date
     if closing is None:
         raise CycleError(f"deal {deal_id} has no closing date in its file: give one")
     ev = NotesIssued(
