@@ -59,7 +59,7 @@ def test_liquidity_reserve_target_is_max_of_pool_pct_and_initial_floor(byd: Deal
     def target(pool: str, senior: str = "1730000000.00") -> Decimal:
         s = byd_state(
             byd,
-            metrics={"pool.balance": D(pool)},
+            metrics={"pool.outstanding_balance": D(pool)},
             notes={"senior": NoteState(balance=D(senior)), "sub": NoteState(balance=D("1.00"))},
         )
         value = DealEnv(byd, s)["targets.liquidity_reserve"]
@@ -87,7 +87,7 @@ def test_first_payment_date_principal_covers_income_and_funds_the_reserve(
     state = byd_state(
         deal,
         accounts={"income": D("4965973.93"), "principal": D("286746321.69")},
-        metrics={"pool.balance": D("2066602069.76")},
+        metrics={"pool.outstanding_balance": D("2066602069.76")},
     )
     result = run_waterfall(deal, state)
     assert result.mode == "normal"
@@ -128,7 +128,7 @@ def test_second_payment_date_releases_and_refills_the_reserve(byd: DealDefinitio
             "senior": NoteState(balance=D("1468916792.23")),
             "sub": NoteState(balance=D("270000000.00")),
         },
-        metrics={"pool.balance": D("1985439911.40")},
+        metrics={"pool.outstanding_balance": D("1985439911.40")},
     )
     result = run_waterfall(deal, state)
     # the whole reserve goes to income first (L1056)
@@ -170,9 +170,11 @@ def excess_income_state(deal: DealDefinition, **kw: Any) -> WaterfallState:
             "senior": NoteState(balance=D("100000000.00")),
             "sub": NoteState(balance=D("270000000.00")),
         },
-        "fees_incurred": {"taxes": D("10000.00"), "trustee_expenses": D("200000.00")},
+        "fees_incurred": {"trustee_expenses": D("200000.00")},
         "metrics": {
-            "pool.balance": D("500000000.00"),
+            # taxes = 3.26% (assumed) × income collections 306,748.47 = 10,000.000122 → 10,000.00
+            "collected.income": D("306748.47"),
+            "pool.outstanding_balance": D("500000000.00"),
             "pool.defaults_recent_period": D("1000000.00"),
             "pool.defaults_prior_periods": D("500000.00"),
         },
@@ -231,6 +233,10 @@ def post_default_state(deal: DealDefinition, caused_by_servicer: bool) -> Waterf
             "liquidity_reserve": D("11766741.96"),
         },
         fees_incurred={},
+        metrics={  # no income collections, so no taxes
+            "collected.income": D("0.00"),
+            "pool.outstanding_balance": D("500000000.00"),
+        },
         triggers={"event_of_default": True, "eod_caused_by_servicer": caused_by_servicer},
     )
 
@@ -301,7 +307,7 @@ def test_clean_up_call_condition(byd: DealDefinition) -> None:
     def available(pool: str, senior: str = "1730000000.00") -> bool:
         s = byd_state(
             byd,
-            metrics={"pool.balance": D(pool)},
+            metrics={"pool.outstanding_balance": D(pool)},
             notes={"senior": NoteState(balance=D(senior)), "sub": NoteState(balance=D("1.00"))},
         )
         return clean_up_call_available(byd, s)
@@ -337,7 +343,7 @@ def test_clean_up_date_runs_the_post_termination_order(byd: DealDefinition) -> N
             "sub": NoteState(balance=D("270000000.00")),
         },
         fees_incurred={"trustee_expenses": D("200000.00")},
-        metrics={"pool.balance": D("230000000.00")},
+        metrics={"pool.outstanding_balance": D("230000000.00")},
         triggers={"trust_terminated": True},
     )
     result = run_waterfall(byd, state)

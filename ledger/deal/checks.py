@@ -19,7 +19,7 @@ from ledger.deal.names import (
     loan_names,
     metric_formula_names,
 )
-from ledger.deal.primitives import family_of
+from ledger.deal.primitives import CATALOGUE, family_of
 from ledger.deal.remittance import calendar_rule
 from ledger.deal.schema import DealDefinition
 from ledger.deal.steps import (
@@ -328,6 +328,8 @@ def _with_hint(message: str) -> str:
             return f"{message} (an engine primitive for trigger formulas only)"
         if family is not None:
             return f"{message} (an engine primitive: declare it under metrics:)"
+        if name.startswith(tuple(p.name.split("<")[0] for p in CATALOGUE if not p.determination)):
+            return f"{message} (not offered by this deal: see docs/primitives.md)"
         return f"{message} (neither an engine primitive, docs/primitives.md, nor defined here)"
     return message
 

@@ -267,10 +267,10 @@ BY_NAME: dict[str, Primitive] = {p.name: p for p in CATALOGUE}
 
 def family_of(name: str) -> Primitive | None:
     """The catalogue entry a determination name belongs to (``collections.interest`` →
-    ``collections.<item>``), or ``None``. State names are expanded per deal in
-    :mod:`ledger.deal.names`."""
+    ``collections.<item>``), or ``None`` (also for a state name: those are expanded per deal in
+    :mod:`ledger.deal.names`)."""
     if name in BY_NAME:
-        return BY_NAME[name]
+        return BY_NAME[name] if BY_NAME[name].determination else None
     parts = name.split(".")
     for p in CATALOGUE:
         pattern = p.name.split(".")
