@@ -319,7 +319,8 @@ def test_cover_shortfall_of_another_waterfall_up_to_step_k() -> None:
 
 def test_pdl_booking_and_cure() -> None:
     deal = toy(
-        "    - {id: book, kind: book_ledger, ledger: pdl, amount: pool.defaults_recent_period, clause: c}\n"
+        "    - {id: book, kind: book_ledger, ledger: pdl, amount: pool.defaults_recent_period,"
+        " clause: c}\n"
         "    - {id: cure, kind: transfer, from: income, to: principal,"
         " amount: accounts.pdl.balance, record_in: [{ledger: pdl, sign: -1}], clause: c}\n"
     )

@@ -64,7 +64,8 @@ PURCHASE = MINIMAL.replace(
     "  revolving.offered_wac: {description: offered WAC}\n",
 ).replace(
     "    - {id: s1, kind: pay_fees",
-    "    - {id: buy, kind: purchase, from: cash, seller: originator, offered: revolving.offered_balance,\n"
+    "    - {id: buy, kind: purchase, from: cash, seller: originator,\n"
+    "       offered: revolving.offered_balance,\n"
     '       price: "0.983", record_balance_in: [{ledger: pdl}], clause: c}\n'
     "    - {id: s1, kind: pay_fees",
 ) + (
@@ -109,7 +110,11 @@ def test_purchase_blocked_when_a_pool_criterion_fails_after_it() -> None:
     state = toy_state(
         deal,
         accounts={"cash": D("1000.00")},
-        metrics={"revolving.offered_balance": D("300.00"), "revolving.offered_wac": D("0.08"), "pool.balance": D("1")},
+        metrics={
+            "revolving.offered_balance": D("300.00"),
+            "revolving.offered_wac": D("0.08"),
+            "pool.balance": D("1"),
+        },
     )
     result = run_waterfall(deal, state)
     # 300.00 × 0.983 = 294.90; WAC after (0 × 1 + 0.08 × 300.00) / 301.00 = 0.0797.. < 8%: fails
@@ -137,7 +142,9 @@ def test_purchase_validation_errors_have_yaml_paths() -> None:
         "waterfalls.normal[0].record_balance_in[0].ledger: account 'cash' is a cash, "
         "expected ledger",
     ]
-    text = PURCHASE.replace("revolving.offered_wac * purchase.balance", "loan.rate * purchase.balance")
+    text = PURCHASE.replace(
+        "revolving.offered_wac * purchase.balance", "loan.rate * purchase.balance"
+    )
     text = text.replace("applies_to: [revolving]", "applies_to: [boarding]")
     assert problems_of(text) == [
         "eligibility[0].test: unknown name 'loan.rate' at column 28 (not offered by this deal: "
@@ -149,8 +156,10 @@ def test_purchase_validation_errors_have_yaml_paths() -> None:
         "eligibility:\n"
         "  - {id: x, text: t, test: purchase.balance > 0, applies_to: [revolving], clause: c}\n"
     )
-    assert problems_of(text) == ["eligibility[0].test: unknown name 'purchase.balance' at column 1 (not offered by this "
-        "deal: see docs/primitives.md)"]
+    assert problems_of(text) == [
+        "eligibility[0].test: unknown name 'purchase.balance' at column 1 (not offered by this "
+        "deal: see docs/primitives.md)"
+    ]
 
 
 # --- cap periods -----------------------------------------------------------------------------
@@ -328,7 +337,7 @@ def test_date_names_and_kinds_are_validated() -> None:
     # once the notes' issue gives one (the cycle's state), and reading it before fails
     closing = load_deal_text(DATED.replace("dates.first_payment", "dates.closing"))
     early = toy_state(closing, payment_date=dt.date(2021, 12, 27), accounts={"cash": D("200")})
-    with pytest.raises(WaterfallError, match="dates.closing has no value on 2021-12-27"):
+    with pytest.raises(WaterfallError, match=r"dates\.closing has no value on 2021-12-27"):
         run_waterfall(closing, early)
     issued = early.model_copy(update={"closing_date": dt.date(2021, 10, 1)})
     assert run_waterfall(closing, issued).paid("s5") == D("5.00")

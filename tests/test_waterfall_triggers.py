@@ -23,7 +23,7 @@ def byd() -> DealDefinition:
 
 
 EFFECTIVE = dt.date(2021, 9, 15)
-"""The trust effective date assumed for seed 004 (L1737 gives none; calendar.assumed_closing_date)."""
+"""The trust effective date assumed for seed 004 (L1737 gives none: assumed_closing_date)."""
 
 
 def at(
