@@ -146,14 +146,17 @@ def known_names(deal: DealDefinition) -> frozenset[str]:
 
 def metric_formula_names(deal: DealDefinition, upto: str) -> dict[str, Kind]:
     """What the formula of metric ``upto`` may read: parameters, the fixed dates, the declared
-    period-end primitives and the formula metrics declared before it."""
+    period-end primitives and the formula metrics declared before it that are not averages (an
+    average exists only at a determination date, not at each period end)."""
     names: dict[str, Kind] = {f"params.{pid}": "number" for pid in deal.parameters}
     names.update({n: "date" for n in ("dates.cut_off", "dates.first_payment")})
     for metric, decl in deal.metrics.items():
         if metric == upto:
             break
         family = family_of(metric) if decl.formula is None else None
-        if decl.formula is not None or (family is not None and family.timing == "period_end"):
+        if (decl.formula is not None and decl.average_of_periods is None) or (
+            family is not None and family.timing == "period_end"
+        ):
             names[metric] = metric_kind(deal, metric)
     return names
 
