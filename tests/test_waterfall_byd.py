@@ -365,3 +365,55 @@ def test_clean_up_date_runs_the_post_termination_order(byd: DealDefinition) -> N
     assert result.paid("end.8") == 0
     assert result.note_balances == {"senior": D("0.00"), "sub": D("177332053.92")}
     cash_conserved(result, byd)
+
+
+def test_pool_balance_with_defaulted_loans_drives_the_reserve_and_principal(
+    byd: DealDefinition,
+) -> None:
+    """Item 9 (L2899-2901, L2788, L2463; audit §9 (d2)): PD 2021-11-26 (31 days), the pool at
+    2021-10-31 is 1,990,000,000.00 performing + 10,000,000.00 defaulted and not written off =
+    2,000,000,000.00. Senior 1,500,000,000.00; income 1,400,000.00, principal 81,000,000.00,
+    liquidity reserve 24,800,000.00; term c 25,663,113.92, term a 10,000,000.00."""
+    state = byd_state(
+        byd,
+        payment_date=dt.date(2021, 11, 26),
+        period_index=2,
+        interest_period_start=dt.date(2021, 10, 26),
+        interest_period_end=dt.date(2021, 11, 26),
+        accounts={
+            "income": D("1400000.00"),
+            "principal": D("81000000.00"),
+            "liquidity_reserve": D("24800000.00"),
+            "cum_principal_to_income": D("25663113.92"),
+        },
+        notes={
+            "senior": NoteState(balance=D("1500000000.00")),
+            "sub": NoteState(balance=D("270000000.00")),
+        },
+        metrics={
+            "pool.balance": D("1990000000.00"),
+            "pool.outstanding_balance": D("2000000000.00"),
+            "pool.defaults_recent_period": D("10000000.00"),
+        },
+    )
+    result = run_waterfall(byd, state)
+    # fees on 2bn × 31/365: trustee 0.03% → 50,958.90; custodian 0.005% → 8,493.15
+    assert result.paid("income.3") == D("50958.90") + D("8493.15")
+    assert result.paid("income.5") == D("3821917.81")  # 1.5bn × 3% × 31/365
+    # liquidity target max(1.2% × 2bn, 0.5% × initial) = 24,000,000.00 (not 23,880,000.00)
+    assert result.paid("income.6") == D("24000000.00")
+    # principal step 1 covers steps 1-6: 50,958.90 + 8,493.15 + 3,821,917.81 + 24,000,000.00
+    # − (1,400,000.00 + 24,800,000.00) = 1,681,369.86
+    assert result.paid("principal.1") == D("1681369.86")
+    (step7,) = result.lines("income.7")
+    assert (step7.due, step7.paid) == (D("35663113.92"), D("0.00"))
+    assert result.paid("principal.2") == D("79318630.14")
+    assert result.note_balances["senior"] == D("1420681369.86")
+    # with the performing pool only (params.pool_balance_includes_defaulted = 0): 23,880,000.00
+    params = dict(byd.parameters)
+    flag = params["pool_balance_includes_defaulted"].model_copy(update={"value": D(0)})
+    performing = byd.model_copy(
+        update={"parameters": {**params, "pool_balance_includes_defaulted": flag}}
+    )
+    assert run_waterfall(performing, state).paid("income.6") == D("23880000.00")
+    cash_conserved(result, byd)
