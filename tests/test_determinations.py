@@ -81,7 +81,9 @@ def values(results: list[CycleResult], event_type: str = "MetricsDetermined") ->
 # ------------------------------------------------------------------ seed 004: items 9 and 10
 
 
-def test_byd_pool_balance_and_severe_delinquency_ratio(store: ProjectedStore, tmp_path: Path):
+def test_byd_pool_balance_and_severe_delinquency_ratio(
+    store: ProjectedStore, tmp_path: Path
+) -> None:
     """Items 9 and 10 on seed 004 (audit §9 (d1), §10 (d)): a 10,000,000.00 pool of six loans.
 
     资产池余额 (L2899-2901, L2788) counts L2, defaulted on 2021-09-20 and not written off: 9.0m,

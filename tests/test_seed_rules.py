@@ -101,7 +101,9 @@ def determination(
     )
 
 
-def planned(deal: DealDefinition, state: DeterminationState, period: SchedulePeriod) -> dict:
+def planned(
+    deal: DealDefinition, state: DeterminationState, period: SchedulePeriod
+) -> dict[str, Any]:
     """The planned events of the date by type (a list for the repeated ones)."""
     out: dict[str, Any] = {}
     for e in plan_cycle(deal, state, period):
