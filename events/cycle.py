@@ -168,6 +168,21 @@ class FigureReported(Event):
         return "deal"
 
 
+@event_type("ExpenseIncurred")
+class ExpenseIncurred(Event):
+    """An expense or tax of the deal incurred (an invoice, a tax assessment): the amount of a
+    fee of kind ``expense`` or ``tax`` without an amount formula, due on the first payment date
+    whose determination date is on or after the event's effective date (e.g. seed 004 L981-982
+    fees and reimbursable expenses as invoiced; seed 001 L3693-3703)."""
+
+    fee_id: str = Field(min_length=1)
+    amount: Money
+    reference: str | None = None
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
 @event_type("CycleApproved")
 class CycleApproved(Event):
     """The trustee approves the cycle of one payment date (deals that require approval)."""
@@ -466,6 +481,7 @@ __all__ = [
     "CycleEvent",
     "DistributionPaid",
     "EventDeclared",
+    "ExpenseIncurred",
     "FeeAccrued",
     "FigureReported",
     "InterestAccrued",

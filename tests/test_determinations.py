@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from events.catalogue import CollectionReceived
+from events.cycle import ExpenseIncurred
 from events.envelope import NewEvent
 from events.model import Event
 from events.servicing import (
@@ -256,3 +257,29 @@ def test_xinrong_servicer_fee_accrues_over_the_collection_period_days(
     assert [D(v["collection.days"]) for v in got] == [D(152), D(30)]
     fee = [f for f in values(results, "FeeAccrued") if f["fee_id"] == "servicer_fee"]
     assert D(fee[0]["accrued"]) == D("4164.38")
+
+
+# ------------------------------------------------------------------ expenses incurred
+
+
+def test_expenses_are_due_on_the_first_date_after_they_are_incurred(
+    store: ProjectedStore, tmp_path: Path
+) -> None:
+    """An expense fee without an amount formula (seed 004 L982 reimbursable expenses, as
+    invoiced) is due on the first payment date whose determination date is on or after the
+    ``ExpenseIncurred``: 120,000.00 incurred on 2021-10-10 is due on PD 2021-10-26
+    (determination date 2021-10-18), 30,000.00 incurred on 2021-10-20 on PD 2021-11-26."""
+    deal_id = load_deal(store, DEALS / "004_byd_2021_2.yaml").deal_id
+    issue_notes(store, deal_id)
+    post(store, deal_id, board("L1", "1000000.00", dt.date(2021, 6, 18)))
+    post(
+        store, deal_id,
+        (dt.date(2021, 10, 10), ExpenseIncurred(fee_id="trustee_expenses", amount=D("120000.00"))),
+        (dt.date(2021, 10, 20), ExpenseIncurred(fee_id="trustee_expenses", amount=D("30000.00"))),
+    )  # fmt: skip
+    results = run_due(store, deal_id, dt.date(2021, 11, 30), dry_run=True)
+    due = [
+        [D(f["accrued"]) for f in values([r], "FeeAccrued") if f["fee_id"] == "trustee_expenses"]
+        for r in results
+    ]
+    assert due == [[D("120000.00")], [D("30000.00")]]

@@ -3,10 +3,10 @@
 :class:`CycleFolder` folds a deal's events **in effective-date order** (chain order within a
 date): balances (every posting), loans (:mod:`projections.loans`), notes and triggers
 (:mod:`projections.notes`), collections by collection-split item, defaults, the previous
-payment date's waterfall, rating changes and reported figures. At each collection period end it
-takes the period's determinations (:mod:`ledger.cycle.determinations`); :meth:`CycleFolder.state`
-then gives the pure :class:`DeterminationState` that :func:`ledger.cycle.plan.plan_cycle` plans
-from.
+payment date's waterfall, rating changes, reported figures and expenses incurred. At each
+collection period end it takes the period's determinations (:mod:`ledger.cycle.determinations`);
+:meth:`CycleFolder.state` then gives the pure :class:`DeterminationState` that
+:func:`ledger.cycle.plan.plan_cycle` plans from.
 
 Period rule: servicing events belong to the collection period of their effective date; cash is
 available to a payment date when remitted (``trust:collections``) by its determination date.
@@ -105,6 +105,11 @@ class CycleFolder:
     """Party → agency → grade after the :class:`RatingChanged` events (``None``: none)."""
     reported: dict[str, Decimal] = field(default_factory=dict)
     reported_for: dict[tuple[str, dt.date], Decimal] = field(default_factory=dict)
+    expenses: list[tuple[dt.date, str, Decimal]] = field(default_factory=list)
+    """Expenses and taxes incurred (:class:`ExpenseIncurred`): effective date, fee, amount."""
+    expenses_until: dt.date | None = None
+    """The determination date of the latest closed payment date: expenses effective by it were
+    due on it or before."""
     seq: int = 0
 
     def __post_init__(self) -> None:
@@ -136,9 +141,13 @@ class CycleFolder:
             original = ev.data.get("reversed_type")
             if original in _ITEM_TYPES:
                 self._collect(str(original), dict(ev.data.get("reversed_data") or {}), -1)
+            elif original == "ExpenseIncurred":
+                data = dict(ev.data.get("reversed_data") or {})
+                self.expenses.append((ev.effective_date, data["fee_id"], -_d(data["amount"])))
         elif kind == "CollectionPeriodClosed":
             for item, amount in ev.data["items"].items():
                 self.split[item] = self.split.get(item, ZERO) + _d(amount)
+            self.expenses_until = dt.date.fromisoformat(ev.data["determination_date"])
         elif kind == "CleanUpCallExercised":
             self.clean_up_exercised = True
             self.split["cleanup_principal"] = self.split.get("cleanup_principal", ZERO) + _d(
@@ -182,6 +191,14 @@ class CycleFolder:
                 self.ratings[party].pop(agency, None)
             else:
                 self.ratings[party][agency] = str(data["grade"])
+        elif kind == "ExpenseIncurred":
+            fee = self.deal.fees.get(data["fee_id"])
+            if fee is None or fee.kind not in ("expense", "tax") or fee.amount is not None:
+                raise CycleError(
+                    f"ExpenseIncurred effective {day}: deal {self.deal.deal_id} has no fee "
+                    f"{data['fee_id']!r} of kind expense or tax without an amount formula"
+                )
+            self.expenses.append((day, str(data["fee_id"]), _d(data["amount"])))
         elif kind == "FigureReported":
             name, amount = str(data["name"]), _d(data["amount"])
             if data.get("payment_date") is None:
@@ -327,6 +344,10 @@ class CycleFolder:
             for key, v in self.notes.items()
             if key.startswith("declared:") and v.row["declared"] and key[9:] in deal.triggers
         )
+        incurred: dict[str, Decimal] = {}
+        for day, fid, amount in self.expenses:
+            if self.expenses_until is None or day > self.expenses_until:
+                incurred[fid] = incurred.get(fid, ZERO) + amount
         ws = WaterfallState(
             payment_date=period.payment_date,
             period_index=period.index,
@@ -334,6 +355,7 @@ class CycleFolder:
             interest_period_end=period.interest_period_end,
             accounts={aid: self._account(aid) for aid in deal.accounts},
             notes=notes,
+            fees_incurred={fid: amount for fid, amount in sorted(incurred.items()) if amount},
             fees_unpaid=fees_unpaid,
             metrics=self._metrics(period),
             triggers=triggers,
@@ -381,5 +403,6 @@ _DEAL_TYPES = frozenset(
         "CleanUpCallElected",
         "RatingChanged",
         "FigureReported",
+        "ExpenseIncurred",
     }
 )

@@ -128,7 +128,8 @@ class Fee(DealModel):
     """A fee, expense or tax.
 
     ``rate``: ``round_fen(rate × base × day count)``; ``fixed``: ``amount`` per payment date;
-    ``expense`` and ``tax``: ``amount`` if given, else the incurred amount in the state.
+    ``expense`` and ``tax``: ``amount`` if given, else the amounts incurred for the date
+    (``ExpenseIncurred`` events; none incurred, nothing due).
     """
 
     payee: Identifier

@@ -53,7 +53,8 @@ class WaterfallState(_Model):
     """Balances by deal account id (cash, reserve and ledger); a missing account holds zero."""
     notes: dict[str, NoteState]
     fees_incurred: dict[str, Money] = Field(default_factory=dict)
-    """Expense and tax amounts incurred for this date (fees without an amount formula)."""
+    """Expense and tax amounts incurred for this date (fees without an amount formula): the
+    ``ExpenseIncurred`` events effective after the previous determination date."""
     fees_unpaid: dict[str, Money] = Field(default_factory=dict)
     """Fee amounts unpaid on earlier dates, carried forward."""
     metrics: dict[str, StrictBool | Rate] = Field(default_factory=dict)
