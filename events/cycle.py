@@ -1,10 +1,12 @@
 """Payment-date cycle events (SPEC §4, issue 5): what the trustee's monthly cycle records.
 
 A cycle is posted as one atomic batch (``ledger/cycle/``): :class:`CollectionPeriodClosed` →
-one :class:`TriggerEvaluated` per trigger → :class:`InterestAccrued` / :class:`FeeAccrued` →
-:class:`WaterfallExecuted` → :class:`DistributionPaid` (and :class:`CleanUpCallExercised` when the
-originator calls the pool). :class:`NotesIssued`, :class:`EventDeclared` and
-:class:`CycleApproved` are posted by the trustee or issuer outside the cycle.
+:class:`MetricsDetermined` → :class:`CleanUpCallTested` (deals with a clean-up call; then
+:class:`CleanUpCallExercised` when the originator calls the pool) → one :class:`TriggerEvaluated`
+per trigger → :class:`InterestAccrued` / :class:`FeeAccrued` → :class:`WaterfallExecuted` →
+:class:`DistributionPaid`. :class:`NotesIssued`, :class:`EventDeclared`, :class:`RatingChanged`,
+:class:`FigureReported`, :class:`ExpenseIncurred` and :class:`CycleApproved` are posted by the
+trustee, servicer or issuer outside the cycle.
 
 Postings (``ledger/core/accounts.py`` and ``ledger.waterfall.posting_account``):
 

@@ -8,16 +8,22 @@ order:
    by its collection split rules (seed 004 L2441-2457, L2728-2744; seed 001 L18553-18563). Cash
    is split item by item as far as it was remitted; what was collected but not remitted waits for
    a later date, and unexplained cash stays in ``trust:collections``;
-2. :class:`CleanUpCallExercised` — when the clean-up condition holds and the originator has
-   elected it (a :class:`CleanUpCallElected` event, or the deal parameter
-   ``clean_up_call_elected`` = 1): the remaining pool is bought at the clean-up price into the
-   ``cleanup_principal`` account (seed 004 L781, L2696; seed 001 L18472-18531), and a
-   ``clean_up_exercised`` trigger of the deal is declared (seed 001 L3731-3737);
-3. one :class:`TriggerEvaluated` per trigger (sticky / curable, declared events) — evaluated on
+2. :class:`MetricsDetermined` — every metric the deal declares as determined for the date (the
+   engine's determinations of docs/primitives.md, the deal's formula metrics, and the dry runs
+   the plan itself computes: ``dry_run.notes.<id>.balance``, seed 003 L928-930);
+3. :class:`CleanUpCallTested` — for a deal with a clean-up call, on every date: its condition,
+   price and proviso (seed 001 L18472-18490 "provided that all payment obligations under the
+   Notes will be thereby fulfilled"), whether it is elected (a :class:`CleanUpCallElected`
+   event, or the deal parameter ``clean_up_call_elected`` = 1) and exercised; then
+   :class:`CleanUpCallExercised` when it is available and elected: the remaining pool is bought
+   at the clean-up price into the ``cleanup_principal`` account (seed 004 L781, L2696; seed 001
+   L18472-18531), and a ``clean_up_exercised`` trigger of the deal is declared (seed 001
+   L3731-3737);
+4. one :class:`TriggerEvaluated` per trigger (sticky / curable, declared events) — evaluated on
    the state after the split, with the trigger states of the previous date;
-4. :class:`InterestAccrued` per interest-bearing class and :class:`FeeAccrued` per fee due;
-5. :class:`WaterfallExecuted` in the mode the trigger states select, every step and posting;
-6. :class:`DistributionPaid` — what each payee and class receives.
+5. :class:`InterestAccrued` per interest-bearing class and :class:`FeeAccrued` per fee due;
+6. :class:`WaterfallExecuted` in the mode the trigger states select, every step and posting;
+7. :class:`DistributionPaid` — what each payee and class receives.
 
 Every event is effective on the payment date and keyed ``cycle:<payment_date>:<n>``."""
 
