@@ -81,7 +81,7 @@ def test_a_primitive_must_be_declared_with_its_kind_and_parameters() -> None:
     )
     assert (
         "unknown name 'dry_run.notes.senior.balance' at column 41 (an engine primitive for "
-        "trigger formulas only)"
+        "trigger formulas only, under metrics:)"
     ) in problems(dry)[0]
 
 

@@ -325,7 +325,7 @@ def _with_hint(message: str) -> str:
         name = message.split("'")[1] if "'" in message else ""
         family = family_of(name)
         if family is not None and family.timing == "plan":
-            return f"{message} (an engine primitive for trigger formulas only)"
+            return f"{message} (an engine primitive for trigger formulas only, under metrics:)"
         if family is not None:
             return f"{message} (an engine primitive: declare it under metrics:)"
         if name.startswith(tuple(p.name.split("<")[0] for p in CATALOGUE if not p.determination)):
