@@ -92,6 +92,33 @@ class NotesIssued(Event):
         return "deal"
 
 
+@event_type("ReserveFunded")
+class ReserveFunded(Event):
+    """An account of the trust funded from the notes' issue proceeds on the closing date, in the
+    batch of :class:`NotesIssued` (the deal file's ``accounts.<id>.funded_at_issue``). Seed 001
+    L10996-11002: "The Issuer shall on the Issue Date deposit RMB 96,000,000.00 into the Cash
+    Collateral Account"; L19108-19118: the Initial Receivables Purchase Price is the ADRB less
+    the overcollateralisation and the Initial Cash Collateral Amount, so the seller receives the
+    proceeds less the deposit: the legs move it from ``seller:consideration`` to the account."""
+
+    account_id: str
+    posting_account: str
+    amount: Money
+    clause: str
+
+    def legs(self) -> list[tuple[str, Decimal]]:
+        if not self.amount:
+            return []
+        return [(self.posting_account, self.amount), (accounts.SELLER_CONSIDERATION, -self.amount)]
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        legs = self.legs()
+        return (entry_of(legs, memo=f"{self.account_id} funded at issue"),) if legs else ()
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
 @event_type("EventDeclared")
 class EventDeclared(Event):
     """A declared event: a holders' resolution or the trustee's declaration puts a ``declared``
@@ -120,12 +147,22 @@ class CleanUpCallElected(Event):
         return "deal"
 
 
+class OfferedReceivable(_Part):
+    """One receivable on offer: its balance at the Additional Cut-Off Date on the purchase
+    step's basis (DRB for seed 001, outstanding principal for seed 002) and its rate."""
+
+    loan_id: str = Field(min_length=1)
+    balance: Money = Field(gt=0)
+    rate: Rate
+
+
 @event_type("AdditionalReceivablesOffered")
 class AdditionalReceivablesOffered(Event):
     """The originator's offer of additional receivables for a payment date in the revolving
     period (seed 001 L17709-17723: Replenished Additional DRB; seed 002 L196-200: OPB of the
-    loans offered). The cycle's ``purchase`` step buys what the available cash pays for; the
-    servicer then boards the loans bought (``LoanBoarded``)."""
+    loans offered). The cycle's ``purchase`` step buys what the available cash pays for, whole
+    loans of ``receivables`` in their order; the servicer then boards the loans bought
+    (:class:`AdditionalReceivablesPurchased` and one ``LoanBoarded`` each)."""
 
     payment_date: date
     balance: Money
@@ -133,6 +170,48 @@ class AdditionalReceivablesOffered(Event):
     weighted_average_rate: Rate | None = None
     loan_count: int = Field(default=0, ge=0)
     reference: str | None = None
+    cut_off_date: date | None = None
+    """The Additional Cut-Off Date the balances are measured at (seed 001 L17664-17668: the last
+    day of the Monthly Period before the Additional Purchase Date; seed 002 L166: 00:00 on the
+    持续购买基准日, i.e. the end of the day before)."""
+    receivables: tuple[OfferedReceivable, ...] = ()
+
+    @model_validator(mode="after")
+    def _listed(self) -> AdditionalReceivablesOffered:
+        if not self.receivables:
+            return self
+        total = sum((r.balance for r in self.receivables), ZERO)
+        if total != self.balance:
+            raise ValueError(f"balance {self.balance} is not the receivables' total {total}")
+        if self.loan_count != len(self.receivables):
+            raise ValueError(f"loan_count {self.loan_count} but {len(self.receivables)} listed")
+        if len({r.loan_id for r in self.receivables}) != len(self.receivables):
+            raise ValueError("a receivable is listed twice")
+        if self.cut_off_date is None:
+            raise ValueError("listed receivables need their cut_off_date")
+        return self
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
+@event_type("AdditionalReceivablesPurchased")
+class AdditionalReceivablesPurchased(Event):
+    """The receivables a payment date's ``purchase`` step bought, boarded from their tape
+    (SPEC §4): one ``LoanBoarded`` each, cut off at ``cut_off_date`` and effective the day
+    after it, from when their collections belong to the trust (seed 002 L200: the transfer dates
+    back to the 持续购买基准日; seed 001 prices them at their DRB at the Additional Cut-Off
+    Date, L17709-17723). The price was paid by the cycle (``WaterfallExecuted``)."""
+
+    payment_date: date
+    cut_off_date: date
+    file_name: str
+    file_sha256: str
+    loan_count: int = Field(ge=1)
+    aggregate_principal: Money
+    balance: Money
+    """The balance bought on the purchase step's basis (the ``PurchaseLine``'s)."""
+    price: Money
 
     def default_stream(self) -> str:
         return "deal"
@@ -356,13 +435,16 @@ class StepLine(_Part):
 
 class PurchaseLine(_Part):
     """Receivables a revolving ``purchase`` step bought (seed 001 L11099-11105, L17709-17723):
-    the balance to board and the price paid to the seller."""
+    the balance to board and the price paid to the seller, out of the cash ``available`` to the
+    step; ``loan_ids`` the whole loans bought of a listed offer."""
 
     step_id: str
     seller: str
     offered: Money
     balance: Money
     price: Money
+    available: Money = ZERO
+    loan_ids: tuple[str, ...] = ()
 
 
 class NoteLine(_Part):
@@ -475,6 +557,7 @@ class CleanUpCallExercised(CycleEvent):
 __all__ = [
     "CYCLE_STREAM",
     "AdditionalReceivablesOffered",
+    "AdditionalReceivablesPurchased",
     "CleanUpCallElected",
     "CleanUpCallExercised",
     "CleanUpCallTested",
@@ -491,9 +574,11 @@ __all__ = [
     "NoteIssue",
     "NoteLine",
     "NotesIssued",
+    "OfferedReceivable",
     "Payment",
     "PurchaseLine",
     "RatingChanged",
+    "ReserveFunded",
     "StepLine",
     "TriggerEvaluated",
     "WaterfallExecuted",

@@ -38,9 +38,10 @@ Fast path: :meth:`LoanProjection.changes` reads the stored payload (``event.data
 validating it through pydantic again (it was validated when appended); a payload stored at an older
 schema version is upcast first.
 
-Scheduled vs paid and the Driver China Thirteen Discounted Receivables Balance are queries on a row
-(:func:`scheduled_vs_paid`, :func:`discounted_balance_of`), computed from the boarding terms with
-:mod:`ledger.core.amortisation`: they depend on the valuation date, not only on the events.
+Scheduled vs paid is a query on a row (:func:`scheduled_vs_paid`), computed from the boarding
+terms with :mod:`ledger.core.amortisation`; so is the Driver China Thirteen Discounted Receivables
+Balance (:func:`ledger.core.discounting.loan_drb`): they depend on the valuation date, not only
+on the events.
 """
 
 from __future__ import annotations
@@ -57,13 +58,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from events.envelope import RecordedEvent
 from events.model import Payload, event_class, upcast
 from ledger.core.amortisation import (
-    DISCOUNT_RATE_DC13,
     Amortization,
     ScheduleRow,
     add_months,
     due_date,
     schedule,
-    schedule_discounted_balance,
 )
 from ledger.core.money import ZERO, Money
 from projections.base import Projection, Row
@@ -111,7 +110,6 @@ __all__ = [
     "LoanProjection",
     "ScheduledVsPaid",
     "delinquency_bucket",
-    "discounted_balance_of",
     "loan_outstanding",
     "loan_rows",
     "loan_snapshot",
@@ -428,31 +426,3 @@ def scheduled_vs_paid(row: Mapping[str, Any], as_of: date) -> ScheduledVsPaid:
     scheduled = sum((r.principal for r in due), ZERO)
     paid = Decimal(row["scheduled"]) + Decimal(row["prepaid"])
     return ScheduledVsPaid(as_of, scheduled, paid, len(due))
-
-
-def discounted_balance_of(
-    row: Mapping[str, Any], valuation_date: date, discount_rate: Decimal = DISCOUNT_RATE_DC13
-) -> Decimal:
-    """Driver China Thirteen's Discounted Receivables Balance of a loan at ``valuation_date``.
-
-    The loan's contractual schedule re-amortised from its current performing balance: the
-    remaining instalments of the boarding schedule are those due after the valuation date, their
-    principal scaled so that it sums to the balance still owed (prepaid or repaid principal leaves
-    the schedule); a defaulted, repurchased, written-off or paid-off loan has none.
-    """
-    if row["status"] not in (LoanStatus.PERFORMING.value, LoanStatus.DELINQUENT.value):
-        return ZERO
-    rows = _schedule(row)
-    balance = Decimal(row["balance"])
-    if not rows or balance <= 0:
-        return ZERO
-    left = [r for r in rows if r.due_date > valuation_date]
-    if not left:
-        return balance
-    n = len(left)
-    y, m = left[0].due_date.year, left[0].due_date.month
-    rest = schedule(
-        balance, Decimal(row["rate"]), n, Amortization(row["amortization"]),
-        due_date(y, m, int(row["payment_day"])), int(row["payment_day"]),
-    )  # fmt: skip
-    return schedule_discounted_balance(rest, valuation_date, discount_rate)

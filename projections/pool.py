@@ -35,20 +35,22 @@ default cumulative defaulted principal / cumulative boarded principal (the initi
 growing with purchases), the definition of the seeds 000 and 002–004. Driver China Thirteen's
 Cumulative Gross Loss Ratio (seed 001 L18684–L18696) is Σ Discounted Receivables Balance of the
 defaulted loans / the Aggregate Cut-Off Date DRB: :func:`pool_report` computes each defaulted loan's
-DRB at its default date from its ``L:`` row (its boarding terms and its principal at default,
-:func:`projections.loans.discounted_balance_of`) when reporting, so the fold stays deal-agnostic.
+DRB at its default date from its ``L:`` row (its boarding terms and its principal at default, by
+the deal's one DRB definition, :func:`ledger.core.discounting.drb_on`) when reporting, so the fold
+stays deal-agnostic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from events.envelope import RecordedEvent
+from ledger.core.discounting import DrbConvention, drb_on
 from ledger.core.money import ZERO
 from ledger.deal.pool_rules import PRINCIPAL_DEFAULT_RATIO, DefaultRatioRule, default_ratio_rule
 from projections.base import Projection, Row, State, Versioned
@@ -56,7 +58,6 @@ from projections.loans import (
     LoanChange,
     apply_loan_change,
     delinquency_bucket,
-    discounted_balance_of,
     loan_changes,
 )
 from projections.rows import live_rows
@@ -297,6 +298,9 @@ class PoolPeriod:
 
 
 _RATIO = Decimal("0.00000001")
+_DEFAULT_RATIO = Decimal("0.0000000001")
+"""The cumulative default ratio to 10 decimals, as the payment-date cycle evaluates its trigger
+on it (``ledger.cycle.state``): the report and the trigger print one number."""
 _ONE = Decimal(1)
 
 
@@ -308,23 +312,29 @@ _TERMS = ("boarded", "rate", "amortization", "payment_day", "maturity", "remaini
 
 
 @lru_cache(maxsize=1 << 17)
-def _drb(terms: tuple[Any, ...], balance: str, on: str, rate: Decimal) -> Decimal:
+def _drb(terms: tuple[Any, ...], balance: str, on: str, conv: DrbConvention) -> Decimal:
     """A loan's DRB at ``on`` on ``balance`` (its boarding ``terms``): fixed once the loan has
     defaulted or been boarded, so computed once per process (reports are asked for often)."""
-    row = {**dict(zip(_TERMS, terms, strict=True)), "status": "performing", "balance": balance}
-    return discounted_balance_of(row, date.fromisoformat(on), rate)
+    row = dict(zip(_TERMS, terms, strict=True))
+    return drb_on(row, Decimal(balance), date.fromisoformat(on), conv)
 
 
 def _discounted_steps(
     loans: Iterable[Mapping[str, Any]], rule: DefaultRatioRule
 ) -> tuple[list[tuple[str, Decimal]], list[tuple[str, Decimal]]]:
     """``(month, DRB)`` of every standing default at its default date, and of every loan boarded
-    after the deal's initial cut-off at its own cut-off (Additional Receivables), by month.
+    after the deal's initial cut-off at its own cut-off (Additional Receivables), by the month
+    they count from (an Additional Receivable from the month after its cut-off: seed 001's
+    Additional Cut-Off Date is the last day of a Monthly Period, L17664-17668, and the
+    receivable is bought on the next Payment Date; the CGLR of the Monthly Period ending on the
+    cut-off, evaluated for that Payment Date, is before the purchase).
     ``loans`` are loan rows with their boarding terms (the loan projection's rows, or this
     projection's ``L:`` rows)."""
     defaults: list[tuple[str, Decimal]] = []
     additional: list[tuple[str, Decimal]] = []
-    rate = rule.discount_rate
+    conv = rule.drb
+    if conv is None:
+        raise ValueError(f"{rule.metric}: a discounted ratio needs the deal's DRB convention")
     initial = rule.initial_cut_off.isoformat() if rule.initial_cut_off is not None else None
     for row in loans:
         if "rate" not in row:
@@ -332,11 +342,14 @@ def _discounted_steps(
         if row["n_default"] > 0 and "defaulted_on" in row:
             on = row["defaulted_on"]
             terms = tuple(row[t] for t in _TERMS)
-            defaults.append((_month(on), _drb(terms, row["defaulted"], on, rate)))
+            defaults.append((_month(on), _drb(terms, row["defaulted"], on, conv)))
         cut_off = row["cut_off"]
         if initial is not None and cut_off > initial:  # ISO dates compare as text
             terms = tuple(row[t] for t in _TERMS)
-            additional.append((_month(cut_off), _drb(terms, row["boarded"], cut_off, rate)))
+            # a Purchased Receivable from the day after its Additional Cut-Off Date (it is
+            # boarded then, its collections are the trust's from then on)
+            joins = (date.fromisoformat(cut_off) + timedelta(days=1)).isoformat()
+            additional.append((_month(joins), _drb(terms, row["boarded"], cut_off, conv)))
     return sorted(defaults), sorted(additional)
 
 
@@ -432,7 +445,7 @@ def pool_report(
                 buckets=dict(dq),
                 cumulative_defaults=cum_def,
                 cumulative_boarded=cum_board,
-                cumulative_default_ratio=(numerator / denominator).quantize(_RATIO)
+                cumulative_default_ratio=(numerator / denominator).quantize(_DEFAULT_RATIO)
                 if denominator
                 else ZERO,
                 default_ratio_numerator=numerator,

@@ -1,4 +1,4 @@
-"""Amortisation schedules and the Driver China Thirteen discounted receivables balance."""
+"""Amortisation schedules (the discounted receivables balance: tests/test_discounting.py)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.core.amortisation import (
-    DISCOUNT_RATE_DC13,
     Amortization,
-    add_months,
-    aggregate_discounted_balance,
     days_30e_360,
-    discounted_balance,
     due_date,
     first_due_date,
     level_amount,
     schedule,
-    schedule_discounted_balance,
 )
 from ledger.core.money import MoneyError
 
@@ -144,56 +139,6 @@ def test_schedule_properties(
         assert all(r.instalment == level for r in rows[:-1] if r.closing_balance > 0)
 
 
-def test_discounted_balance_hand_example() -> None:
-    # Three zero-rate instalments of 1,000.00 due 15 Jul, 15 Aug, 15 Sep 2021, valued at the
-    # seed's Initial Cut-Off Date 30 Jun 2021 at the Discount Rate 5.1371% p.a., 30/360
-    # (seed 001 L18753-L18771):
-    #   i   = 0.051371 / 12           = 0.0042809166...
-    #   v   = 1 / 1.0042809166...     = 0.9957373315
-    #   v^2                           = 0.9914928333
-    #   v^3                           = 0.9872664280
-    #   DRB = 1000 * (v + v^2 + v^3)  = 1000 * 2.9744965927 = 2,974.4965927 -> 2,974.50
-    rows = schedule("3000.00", "0", 3, "annuity", date(2021, 7, 15))
-    assert schedule_discounted_balance(rows, date(2021, 6, 30)) == D("2974.50")
-    # after the July instalment, at 31 Jul: 1000 * (v + v^2) = 1,987.2301647 -> 1,987.23
-    assert schedule_discounted_balance(rows, date(2021, 7, 31)) == D("1987.23")
-    # on the 30/360 day basis the flows are 15, 45 and 75 days = 0.5, 1.5, 2.5 periods away:
-    #   1000 * (v^0.5 + v^1.5 + v^2.5) = 1000 * 2.9808565793 -> 2,980.86
-    assert schedule_discounted_balance(rows, date(2021, 6, 30), basis="30/360") == D("2980.86")
-    assert D("0.051371") == DISCOUNT_RATE_DC13
-
-
-def test_discounted_balance_accretion_identity() -> None:
-    # The seed's Cash Run Out Schedule satisfies ADRB_t = ADRB_{t-1} * (1 + r/12) - cash_t on every
-    # row (seed001_notes_defs.md §0). Our per-loan DRB does too, up to the fen rounding of each DRB.
-    rows = schedule("85000.00", "0.0418", 28, "annuity", date(2021, 7, 26))
-    i = DISCOUNT_RATE_DC13 / 12
-    prev = schedule_discounted_balance(rows, date(2021, 6, 30))
-    for k, row in enumerate(rows):
-        end = due_date(*add_months(2021, 7, k), 31)
-        now = schedule_discounted_balance(rows, end)
-        assert abs(prev * (1 + i) - row.instalment - now) <= D("0.01")
-        prev = now
-    assert prev == D("0.00")
-
-
-def test_zero_rate_loan_discounted_below_par_and_positive_rate_above() -> None:
-    zero = schedule("60000.00", "0", 24, "annuity", date(2021, 7, 20))
-    rich = schedule("60000.00", "0.09", 24, "annuity", date(2021, 7, 20))
-    cut_off = date(2021, 6, 30)
-    assert schedule_discounted_balance(zero, cut_off) < D("60000.00")
-    assert schedule_discounted_balance(rich, cut_off) > D("60000.00")
-    # a loan at exactly the discount rate is worth its principal (to a few fen of rounding)
-    par = schedule("60000.00", DISCOUNT_RATE_DC13, 24, "annuity", date(2021, 7, 20))
-    assert abs(schedule_discounted_balance(par, cut_off) - D("60000.00")) <= D("0.10")
-    total = aggregate_discounted_balance([zero, rich], cut_off)
-    assert total == schedule_discounted_balance(zero, cut_off) + schedule_discounted_balance(
-        rich, cut_off
-    )
-
-
-def test_discounted_balance_ignores_past_flows_and_30e_360() -> None:
-    flows = [(date(2021, 6, 15), D("500.00")), (date(2021, 7, 31), D("1000.00"))]
-    assert discounted_balance(flows, date(2021, 6, 30), D("0")) == D("1000.00")
+def test_30e_360_days() -> None:
     assert days_30e_360(date(2021, 6, 30), date(2021, 7, 31)) == 30
     assert days_30e_360(date(2021, 1, 31), date(2021, 2, 28)) == 28

@@ -26,7 +26,7 @@ from events.envelope import NewEvent, RecordedEvent
 from events.servicing import CollectionsRemitted, LoanBoarded, LoanDefaulted
 from events.store import AppendResult
 from ledger.core.amortisation import add_months
-from ledger.core.discounting import discounted_balance
+from ledger.core.discounting import aggregate_drb
 from ledger.core.journal import apply_entries
 from ledger.core.money import round_fen
 from ledger.cycle.acts import (
@@ -34,16 +34,15 @@ from ledger.cycle.acts import (
     declare_event,
     elect_clean_up_call,
     issue_notes,
-    offer_additional_receivables,
 )
 from ledger.cycle.schedule import deal_schedule
 from ledger.cycle.walk import CycleResult, run_cycle, run_due
 from ledger.deal import DealDefinition
+from ledger.deal.loader import load_deal_text
 from ledger.servicing.deals import deal_in_force, load_deal
 from ledger.simulation.demo import scaled_deal_text
 from ledger.waterfall import posting_account
 from projections.base import fold_all
-from projections.loans import apply_loan_change, discounted_balance_of
 from projections.notes import NotesProjection
 from projections.pool import pool_periods
 from projections.store import ProjectedStore
@@ -60,10 +59,29 @@ MONTHLY_PRINCIPAL = D("2777.78")
 # ------------------------------------------------------------------------------ scenario
 
 
+def pool_adrb(deal: DealDefinition) -> Decimal | None:
+    """The test pool's Aggregate DRB at the deal's cut-off (None for a deal that does not
+    discount): :data:`N_LOANS` loans as :func:`servicing_events` boards them."""
+    conv = deal.drb_convention()
+    if conv is None:
+        return None
+    cut_off = deal.calendar.cut_off_date
+    maturity = dt.date(*add_months(cut_off.year, cut_off.month, 36), 15)
+    loan = {
+        "boarded": str(LOAN), "rate": str(RATE), "remaining_term": 36,
+        "maturity": maturity.isoformat(), "amortization": "level_principal", "payment_day": 15,
+        "status": "performing", "balance": str(LOAN),
+    }  # fmt: skip
+    return aggregate_drb([loan] * N_LOANS, cut_off, conv)
+
+
 def scaled_deal(src: str, tmp: Path, extra: dict[str, Any] | None = None) -> Path:
     """The seed deal file with notes and RMB parameters scaled to the test pool (the demo's
-    rule, :func:`ledger.simulation.demo.scaled_deal_text`), plus any ``extra`` parameters."""
-    text, _, _ = scaled_deal_text((DEALS / src).read_text(encoding="utf-8"), POOL)
+    rule, :func:`ledger.simulation.demo.scaled_deal_text`: seed 001 on its ADRB), plus any
+    ``extra`` parameters."""
+    text = (DEALS / src).read_text(encoding="utf-8")
+    adrb = pool_adrb(load_deal_text(text, src))
+    text, _, _ = scaled_deal_text(text, POOL, adrb)
     data = yaml.safe_load(text)
     for name, value in (extra or {}).items():
         data["parameters"][name] = value
@@ -522,27 +540,6 @@ def test_byd_event_of_default_declared_switches_to_post_default(
     assert all(not any(s.paid for s in w.steps if s.step_id.startswith("income.")) for w in ws)
 
 
-@pytest.mark.parametrize("method", ["level_principal", "annuity"])
-def test_fast_discounted_balance_agrees_with_the_loan_projection(method: str) -> None:
-    boarded = LoanBoarded(
-        loan_id="X1", borrower_id="B1", origination_date=dt.date(2020, 6, 15),
-        maturity_date=dt.date(2024, 6, 15), original_principal=D("150000.00"),
-        outstanding_principal=D("123456.78"), interest_rate=D("0.0399"), amortization=method,
-        payment_day=15, remaining_term_months=36, days_past_due=0,
-        cut_off_date=dt.date(2021, 6, 30),
-    )  # fmt: skip
-    row = apply_loan_change(None, (1, "LoanBoarded", boarded.payload()))
-    rate = D("0.051371")
-    for month in range(1, 30, 4):
-        y, m = add_months(2021, 6, month)
-        valuation = dt.date(*add_months(y, m, 0), 28)
-        exact = discounted_balance_of(row, valuation, rate)
-        fast = discounted_balance("X1", row, valuation, rate)
-        assert abs(fast - exact) <= D("0.10"), (valuation, fast, exact)
-        paid = CollectionReceived(loan_id="X1", value_date=valuation, principal=D("3100.00"))
-        row = apply_loan_change(row, (1, "CollectionReceived", paid.payload()))
-
-
 @pytest.mark.parametrize(
     ("src", "closing"),
     [
@@ -568,35 +565,6 @@ def test_other_seed_deals_run_thirteen_payment_dates(
     assert all(n.closing <= n.original for n in ws[-1].notes)
     assert run_due(store, deal.deal_id, until) == []
     assert store.runner.compare(store, deal.deal_id) == []
-
-
-def test_driver_revolving_purchase_of_offered_receivables(
-    store: ProjectedStore, driver_setup: Callable[[], DealDefinition]
-) -> None:
-    deal = driver_setup()
-    # the originator offers DRB 200,000 for the January 2022 PD (an Additional Purchase Date)
-    offer_additional_receivables(
-        store, deal.deal_id, dt.date(2022, 1, 26), D("200000.00"), dt.date(2022, 1, 10)
-    )
-    results = run_due(store, deal.deal_id, dt.date(2022, 3, 31))
-    # the offer is small against the cash accumulated: EAE (b) still ends revolving after Jan
-    assert [r.mode for r in results] == ["revolving"] * 2 + ["amortising"] * 2
-    ws = waterfalls(store, deal.deal_id)
-    for w in ws:
-        check_payment_date(store, deal, w)
-    bought = ws[1].purchases
-    # bought in full out of the Accumulation Account at 98.3% of DRB (L17709-17723)
-    assert [(p.balance, p.price) for p in bought] == [(D("200000.00"), D("196600.00"))]
-    assert all(p.balance == 0 for p in ws[0].purchases)
-    # the next date's EAE (b) test adds the price back (the balance before the purchase)
-    values = [e.data["values"] for e in store.read(deal.deal_id, types=["MetricsDetermined"])]
-    assert D(values[2]["last_pd.purchases.price"]) == D("196600.00")
-    assert D(values[2]["last_pd.purchases.balance"]) == D("200000.00")
-    paid = [e.data for e in store.read(deal.deal_id, types=["DistributionPaid"])][1]
-    to_originator = [
-        p for p in paid["payments"] if p["payee_account"] == "payable:party:originator"
-    ]
-    assert to_originator and D(to_originator[0]["amount"]) >= D("196600.00")
 
 
 def test_concurrent_runs_post_each_cycle_once(

@@ -34,7 +34,7 @@ _keys = iter(range(1, 1_000_000))
 def test_each_deal_file_says_which_definition_applies() -> None:
     rule = default_ratio_rule(validate_deal_file(DEALS / "001_driver_china_13.yaml"))
     assert rule.metric == GROSS_LOSS_METRIC and rule.basis == "discounted"
-    assert rule.discount_rate == D("0.051371")  # seed 001 L18753: "5.1371 percent. per annum"
+    assert rule.drb is not None and rule.drb.rate == D("0.051371")  # seed 001 L18753
     # seed 001 L17772-17778: the ADRB as of the Initial Cut-Off Date, "being RMB 8,000,082,110.39"
     assert rule.initial_base == D("8000082110.39")
     assert rule.initial_cut_off == CUT
@@ -68,7 +68,13 @@ def _new(ev: Event, when: date) -> NewEvent:
 
 
 def _boarded(
-    loan: str, principal: str, rate: str, term: int, maturity: date, cut: date
+    loan: str,
+    principal: str,
+    rate: str,
+    term: int,
+    maturity: date,
+    cut: date,
+    effective: date | None = None,
 ) -> NewEvent:
     return _new(
         LoanBoarded(
@@ -85,7 +91,7 @@ def _boarded(
             days_past_due=0,
             cut_off_date=cut,
         ),
-        cut,
+        effective or cut,
     )
 
 
@@ -98,23 +104,31 @@ def test_driver_china_thirteen_ratio_on_discounted_receivables_balances(
     period of 5.1371%/12 a month (ledger/core/amortisation.py): b = 1 + 0.051371/12 =
     1.00428091666...
 
-    The deal is scaled to a 3,600.00 pool (the demo's rule), so ``params.cut_off_adrb`` = 3,600.00.
+    The deal is scaled to a pool of ADRB 3,600.00 (the demo's rule, on the discounted basis,
+    L17772-17778), so ``params.cut_off_adrb`` = 3,600.00.
 
     * A: 1,200.00 at 6%, level principal, 3 instalments on the 15th (Jul, Aug, Sep 2021), defaults
       on 31 Jul 2021 with 1,200.00 outstanding (July's instalment unpaid). At default two
-      instalments are still to fall due; the 1,200.00 re-amortised over them: Aug 600.00 + 6.00
-      interest (1,200 × 6%/12) = 606.00, Sep 600.00 + 3.00 = 603.00. DRB = 606/b + 603/b²
-      = 603.4169... + 597.8700... = 1,201.29.
+      instalments are still to fall due, the contract's Aug 400.00 + 4.00 interest (800 × 6%/12)
+      = 404.00 and Sep 400.00 + 2.00 = 402.00, scaled by balance / scheduled balance
+      1,200.00 / 800.00 (the deal's ``modification: proportional``, ledger/core/discounting.py):
+      (404/b + 402/b²) × 1.5 = 800.8580.. × 1.5 = 1,201.287.. → 1,201.29 (for level principal
+      this is the 1,200.00 re-amortised: 606/b + 603/b²).
     * B: 2,400.00 performing: in neither the numerator nor (beyond the fixed ADRB) the denominator.
-    * C: an Additional Receivable with its own cut-off, 31 Dec 2021: 1,000.00 at 0%, two
-      instalments of 500.00 (Jan, Feb 2022): DRB = 500/b + 500/b² = 993.62, added to the
-      denominator from December ("and any Additional Cut-Off Date", L17772-17778).
+    * C: an Additional Receivable with its own cut-off, 30 Nov 2021 (bought on the December PD,
+      boarded from 1 Dec): 1,000.00 at 0%, two instalments of 500.00 (15 Dec 2021, 15 Jan
+      2022): DRB = 500/b + 500/b² = 993.62, added to the denominator from December, the month
+      after its cut-off ("and any Additional Cut-Off Date", L17772-17778; the CGLR of November,
+      evaluated for the December PD before the purchase, does not count it).
 
-    July: 1,201.29 / 3,600.00 = 0.33369167; December: 1,201.29 / (3,600.00 + 993.62) = 0.26151271.
-    The principal-based ratio would be 1,200.00 / 3,600.00 = 0.33333333 and 1,200.00 / 4,600.00.
+    July: 1,201.29 / 3,600.00 = 0.3336916667; December: 1,201.29 / (3,600.00 + 993.62) =
+    0.2615127068 (10 decimals, as the cycle's trigger). The principal-based ratio would be
+    1,200.00 / 3,600.00 = 0.3333333333 and 1,200.00 / 4,600.00.
     """
     text, _, scaled = scaled_deal_text(
-        (DEALS / "001_driver_china_13.yaml").read_text(encoding="utf-8"), D("3600.00")
+        (DEALS / "001_driver_china_13.yaml").read_text(encoding="utf-8"),
+        D("3600.00"),
+        pool_adrb=D("3600.00"),
     )
     assert "cut_off_adrb" in scaled
     deal = load_deal_text(text, "dc13-scaled.yaml")
@@ -129,10 +143,14 @@ def test_driver_china_thirteen_ratio_on_discounted_receivables_balances(
     )
     default = LoanDefaulted(loan_id="A", value_date=date(2021, 7, 31), principal=D("1200.00"))
     store.append([_new(default, date(2021, 7, 31))])
-    store.append([_boarded("C", "1000.00", "0", 2, date(2022, 2, 15), date(2021, 12, 31))])
+    store.append(
+        [_boarded("C", "1000.00", "0", 2, date(2022, 1, 15), date(2021, 11, 30), date(2021, 12, 1))]
+    )
 
     b = 1 + D("0.051371") / 12
-    drb_a = (D("606.00") / b + D("603.00") / b**2).quantize(D("0.01"))
+    drb_a = ((D("404.00") / b + D("402.00") / b**2) * D("1200.00") / D("800.00")).quantize(
+        D("0.01")
+    )
     drb_c = (D("500.00") / b + D("500.00") / b**2).quantize(D("0.01"))
     assert (drb_a, drb_c) == (D("1201.29"), D("993.62"))
 
@@ -144,19 +162,19 @@ def test_driver_china_thirteen_ratio_on_discounted_receivables_balances(
         D("1201.29"),
         D("3600.00"),
     )
-    assert july.cumulative_default_ratio == D("0.33369167")
+    assert july.cumulative_default_ratio == D("0.3336916667")
     assert (december.default_ratio_numerator, december.default_ratio_denominator) == (
         D("1201.29"),
         D("4593.62"),
     )
-    assert december.cumulative_default_ratio == D("0.26151271")
+    assert december.cumulative_default_ratio == D("0.2615127068")
     assert december.cumulative_defaults == D("1200.00")  # the principal figures stay as they were
 
     plain = pool_periods(store, DC13)  # no deal: the principal-based definition
     assert [p.cumulative_default_ratio for p in plain] == [
         D("0"),
-        D("0.33333333"),
-        D("0.26086957"),  # 1,200.00 / 4,600.00
+        D("0.3333333333"),
+        D("0.2608695652"),  # 1,200.00 / 4,600.00
     ]
     assert [p.default_ratio_denominator for p in plain] == [
         D("3600.00"),

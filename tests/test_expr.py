@@ -53,6 +53,22 @@ def test_precedence_and_unary_minus() -> None:
     assert evaluate("-max(1, 2) + min(5, 3, 4)", {}) == D(1)
 
 
+def test_rounding_to_the_fen_up_and_down() -> None:
+    # seed 001 L3723-3737 "no less than 5%": 100.00 × 5% / 95% = 5.2631.. → 5.27 (half-up 5.26
+    # would be 4.996% of 105.26); floor_fen the other way; whole fen stay as they are
+    assert evaluate("ceil_fen(100.00 * 0.05 / 0.95)", {}) == D("5.27")
+    assert evaluate("floor_fen(100.00 * 0.05 / 0.95)", {}) == D("5.26")
+    assert evaluate("ceil_fen(19.00 * 0.05 / 0.95)", {}) == D("1.00")
+    assert evaluate("ceil_fen(-1.001)", {}) == D("-1.00")
+    assert evaluate("floor_fen(-1.001)", {}) == D("-1.01")
+    assert check(parse("ceil_fen(pool.balance)"), {"pool.balance": "number"}, "number") == []
+    problems = check(parse("ceil_fen(triggers.acceleration)"), {"triggers.acceleration": "bool"})
+    assert [p.reason for p in problems] == ["expected a number, got a bool"]
+    for bad in ("ceil_fen(1, 2)", "floor_fen()", "ceil_fen"):
+        with pytest.raises(ExprError):
+            parse(bad)
+
+
 def test_booleans_comparisons_and_if() -> None:
     assert evaluate("not triggers.acceleration and pool.balance > 0", ENV) is True
     assert evaluate("if(triggers.acceleration, 1, 2)", ENV) == D(2)

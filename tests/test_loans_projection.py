@@ -16,10 +16,10 @@ from events.servicing import (
     LoanWrittenOff,
     RecoveryReceived,
 )
+from ledger.core.discounting import DrbConvention, loan_drb
 from projections.loans import (
     LoanStatus,
     delinquency_bucket,
-    discounted_balance_of,
     loan_rows,
     loan_snapshots,
     scheduled_vs_paid,
@@ -256,6 +256,6 @@ def test_scheduled_vs_paid_and_discounted_balance(store: ProjectedStore) -> None
         2,
     )
     assert sv.arrears == Decimal("1000.00")
-    drb = discounted_balance_of(row, date(2024, 3, 31))
+    drb = loan_drb(row, date(2024, 3, 31), DrbConvention(Decimal("0.051371")))
     assert Decimal("10000") < drb < Decimal("11500")
     assert drb == drb.quantize(Decimal("0.01"))

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from events.catalogue import CollectionReceived
-from events.cycle import FigureReported
+from events.cycle import FigureReported, OfferedReceivable
 from events.envelope import NewEvent
 from events.model import Event
 from events.servicing import (
@@ -153,8 +153,9 @@ def test_every_metric_and_trigger_is_computed(
     if deal.revolving_period is not None:
         # the second payment date of 001 (26 Jan 2022) and the first of 002 (26 Jun 2024)
         pd = dt.date(2022, 1, 26) if deal.deal_id == "driver_china_13" else first
-        offer_additional_receivables(store, deal_id, pd, D("20000.00"), pd - dt.timedelta(20),
-                                     weighted_average_rate=D("0.09"))  # fmt: skip
+        offered = [OfferedReceivable(loan_id="R1", balance=D("20000.00"), rate=D("0.09"))]
+        cut = pd.replace(day=1) - dt.timedelta(days=1)
+        offer_additional_receivables(store, deal_id, pd, cut, offered, pd - dt.timedelta(20))
     until = dt.date(*add_months(first.year, first.month, 13), 28)
     results = run_due(store, deal_id, until)
     assert len(results) == 14

@@ -49,6 +49,10 @@ def test_every_determination_is_computed_by_the_cycle(
     path = scaled_deal("004_byd_2021_2.yaml", tmp_path)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["parameters"]["discount_rate"] = {"value": "0.05", "source": "test"}
+    data["discounted_balance"] = {
+        "rate": "discount_rate", "basis": "month", "modification": "proportional",
+        "rounding": "per_receivable", "clause": "test",
+    }  # fmt: skip
     data["parameters"]["cut_off_adrb"] = {"value": "4000000.00", "source": "test"}
     for name in names:
         data["metrics"].setdefault(name, {"description": "test"})

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from ledger.core.amortisation import (
     Amortization,
     add_months,
-    loan_discounted_balance,
     loan_schedule,
     schedule,
 )
+from ledger.core.discounting import DrbConvention, boarding_drb
 from ledger.servicing.tape_checks import check_servicer_rows, validate_servicer_tape
 from ledger.servicing.tape_formats import BoardingRow, RecordType
 from ledger.servicing.tape_parse import parse_boarding_tape, read_boarding_tape, read_servicer_tape
@@ -254,7 +254,7 @@ def test_discounted_balance_of_a_simulated_driver_china_13_pool() -> None:
     # a ratio of 0.99829: the 4.18% WA contract rate is below the 5.1371% Discount Rate.
     pool = simulate_pool(DRIVER_CHINA_13, 3000, seed=12)
     cut_off = DRIVER_CHINA_13.cut_off
-    drb = sum((loan_discounted_balance(r, cut_off) for r in pool), D("0.00"))
+    drb = sum((boarding_drb(r, cut_off, DrbConvention(D("0.051371"))) for r in pool), D("0.00"))
     principal = sum((r.outstanding_principal for r in pool), D("0.00"))
     assert D("0.985") < drb / principal < D("1.0")
     for r in pool[:50]:

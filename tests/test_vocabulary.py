@@ -72,7 +72,7 @@ def test_a_primitive_must_be_declared_with_its_kind_and_parameters() -> None:
     )
     adrb = edited("metrics:\n", "metrics:\n  pool.adrb: {description: ADRB}\n")
     assert problems(adrb) == [
-        "metrics.pool.adrb: the primitive pool.adrb needs parameter(s) discount_rate "
+        "metrics.pool.adrb: the primitive pool.adrb needs discounted_balance "
         f"(line {line(adrb, '  pool.adrb:')})"
     ]
     dry = edited(

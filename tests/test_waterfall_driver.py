@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from events.cycle import OfferedReceivable
 from ledger.core.journal import apply_entries, trial_balance
 from ledger.core.money import round_fen
 from ledger.deal import DealDefinition, validate_deal_file
 from ledger.deal.names import metric_kind
 from ledger.waterfall import NoteState, WaterfallState, run_waterfall
+from ledger.waterfall.engine import WaterfallError
 from ledger.waterfall.env import DealEnv
 
 D = Decimal
@@ -150,6 +152,37 @@ def test_amortising_payment_date_with_sub_floor_and_cca_release(driver: DealDefi
     assert trial_balance(apply_entries({}, result.entries)) == 0
 
 
+def test_sub_floor_rounds_up_so_that_no_less_than_5pct_holds(driver: DealDefinition) -> None:
+    """Seed 001 L3723-3737: Sub after repayment "no less than 5% of the then outstanding
+    principal amount of the Notes". The floor S >= A/19 is rounded up to the fen (``ceil_fen``);
+    half-up would leave the Sub a fraction of a fen below 5%."""
+    state = driver_state(
+        driver,
+        accounts={"distribution": D("1000000000.00"), "cash_collateral": D("80000000.00")},
+        metrics={"pool.adrb": D("6000000000.10"), "pool.adrb_start": D("6300000000.00")},
+    )
+    result = run_waterfall(driver, state)
+    # sixth: TNB round(6,000,000,000.10 × 0.77 = 4,620,000,000.077) = 4,620,000,000.08, so
+    # 5,000,000,000.00 − 4,620,000,000.08 = 379,999,999.92
+    assert result.paid("sixth") == D("379999999.92")
+    a = result.note_balances["class_a"]
+    assert a == D("4620000000.08")
+    # floor: 4,620,000,000.08 / 19 = 243,157,894.74105.. → 243,157,894.75 (half-up: .74, and
+    # 5% × (4,620,000,000.08 + 243,157,894.74) = 243,157,894.7410 > .74 would fail the floor)
+    (eighth,) = result.lines("eighth")
+    assert (eighth.due, eighth.paid) == (D("580842105.25"), D("580842105.25"))
+    s = result.note_balances["sub"]
+    assert s == D("243157894.75")
+    assert s * 95 >= a * 5  # S >= 5% × (A + S), exactly
+    assert (s - D("0.01")) * 95 < a * 5  # and no fen more is kept back
+    # ninth: 1bn − 5,250,000.00 − 11,506,849.32 − 379,999,999.92 − 3,160,547.95 − 580,842,105.25
+    assert result.paid("ninth") == D("19240497.56")
+    # exact multiples of 19 fen stay exact: ceil_fen(19.00 × 5% / 95%) = 1.00
+    exact = driver_state(driver, notes={"class_a": NoteState(balance=D("19.00")),
+                                        "sub": NoteState(balance=D("824000000.00"))})  # fmt: skip
+    assert env_value(driver, exact, "defs.sub_floor_balance") == D("1.00")
+
+
 def test_revolving_payment_date_accumulates_and_buys_receivables(driver: DealDefinition) -> None:
     # first PD 27 Dec 2021; interest 17 Nov - 26 Dec = 39 days; November collections of the
     # run-out table (L4148-4313): principal 347,230,959.06 + interest 28,279,627.84
@@ -202,6 +235,51 @@ def test_revolving_payment_date_accumulates_and_buys_receivables(driver: DealDef
     assert result.interest_shortfalls["sub"] == D("4402191.78")
     # the CCA target is 96m during the Revolving Period: no release
     assert result.closing_accounts["cash_collateral"] == D("96000000.00")
+
+
+def test_listed_receivables_are_bought_whole_in_the_offers_order(driver: DealDefinition) -> None:
+    # the first PD of the test above: 347,131,308.81 in the Accumulation Account after item
+    # sixth; the offer lists four receivables by DRB, bought whole, the longest prefix of the
+    # list the account pays for at 98.3% (L17709-17723)
+    listed = (
+        OfferedReceivable(loan_id="R1", balance=D("200000000.00"), rate=D("0.04")),
+        OfferedReceivable(loan_id="R2", balance=D("150000000.00"), rate=D("0.05")),
+        OfferedReceivable(loan_id="R3", balance=D("3200000.00"), rate=D("0.06")),
+        OfferedReceivable(loan_id="R4", balance=D("100.00"), rate=D("0.06")),
+    )
+    total = sum((r.balance for r in listed), D(0))
+    state = driver_state(
+        driver,
+        payment_date=dt.date(2021, 12, 27),
+        period_index=1,
+        interest_period_start=dt.date(2021, 11, 17),
+        interest_period_end=dt.date(2021, 12, 26),
+        accounts={"distribution": D("375510586.90"), "cash_collateral": D("96000000.00")},
+        notes={
+            "class_a": NoteState(balance=D("7136000000.00")),
+            "sub": NoteState(balance=D("824000000.00")),
+        },
+        metrics={
+            "pool.adrb": D("6258741108.01"),
+            "pool.adrb_start": D("6605972067.07"),
+            "revolving.offered_balance": total,
+        },
+        offered_receivables=listed,
+    )
+    result = run_waterfall(driver, state)
+    (bought,) = result.purchases
+    # R1 + R2 = 350,000,000.00 × 0.983 = 344,050,000.00; + R3: 353,200,000.00 × 0.983 =
+    # 347,195,600.00 > 347,131,308.81, so R3 is not bought, nor R4 after it (the offer's order)
+    assert bought.loan_ids == ("R1", "R2")
+    assert (bought.balance, bought.price) == (D("350000000.00"), D("344050000.00"))
+    assert bought.available == D("347131308.81")
+    assert result.closing_accounts["accumulation"] == D("3081308.81")
+    # the offer's balance is the listed loans' total, or the run refuses
+    wrong = state.model_copy(
+        update={"metrics": {**state.metrics, "revolving.offered_balance": D("1.00")}}
+    )
+    with pytest.raises(WaterfallError, match=r"receivables listed total 353200100\.00"):
+        run_waterfall(driver, wrong)
 
 
 def test_post_foreclosure_uses_the_cash_collateral_and_pays_class_a_first(

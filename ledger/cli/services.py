@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -43,15 +44,31 @@ def demo(
             raise fail(str(exc)) from None
     table = Table(title=f"{result.deal_name} ({result.deal_id}) — {result.loans} loans, "
                   f"initial balance {result.initial_balance:,.2f}")  # fmt: skip
-    for col in ("month", "records", "pool balance", "remitted", "cum. defaults", "% of pool"):
+    columns = ("month", "records", "pool balance", "remitted", "cum. defaults*", "base*", "ratio*")
+    for col in columns:
         table.add_column(col, justify="left" if col == "month" else "right", no_wrap=True)
     for m in result.months:
         table.add_row(
             f"{m.period_end:%Y-%m}", str(m.records), f"{m.pool_balance:,.2f}",
-            f"{m.remitted:,.2f}", f"{m.defaulted_cumulative:,.2f}",
-            f"{m.cumulative_default_ratio:.4%}",
+            f"{m.remitted:,.2f}", f"{m.cumulative_defaults:,.2f}",
+            f"{m.cumulative_default_base:,.2f}", f"{m.cumulative_default_ratio:.4%}",
         )  # fmt: skip
-    out.print(table)
+    # a file or a pipe gets the whole table (a terminal keeps its own width)
+    (out if out.is_terminal else Console(soft_wrap=True, width=132)).print(table)
+    out.print(f"* {result.default_ratio} (as in the trustee and servicer reports)")
+    if result.stress is not None:
+        st = result.stress
+        out.print(
+            f"stress month {st['month']} ({st['period']}): {Decimal(st['default_rate']):.0%} "
+            "of the performing loans default at once"
+        )
+    for p in result.purchases:
+        out.print(
+            f"revolving purchase {p.payment_date}: {p.bought_loans} of {p.offered_loans} "
+            f"receivables offered (cut-off {p.cut_off_date}), {p.balance:,.2f} ({p.basis}) "
+            f"for {p.price:,.2f} out of {p.available:,.2f} available"
+            + (f"; failed: {', '.join(p.failed_tests)}" if p.failed_tests else "")
+        )
     modes: dict[str, int] = {}
     breached: dict[str, str] = {}
     for c in result.cycles:

@@ -1,4 +1,4 @@
-"""Loan amortisation schedules and the discounted receivables balance (pure functions).
+"""Loan amortisation schedules (pure functions).
 
 Conventions (the seeds do not fix per-loan mechanics, so these are ours, stated once):
 
@@ -16,42 +16,21 @@ Conventions (the seeds do not fix per-loan mechanics, so these are ours, stated 
   column always sums exactly to the balance being amortised. No row's principal ever exceeds its
   opening balance (tiny balances over many months cannot go negative).
 
-Discounted Receivables Balance (Driver China Thirteen, seed 001). The Master Definitions Schedule
-defines it at seed L18755 (quoted in ``../shared/domain/seed001_notes_defs.md`` line 606):
-
-    "Discounted Receivables Balance" means in respect of each Receivable, the cash flow of its
-    scheduled periodic payments of principal and interest (if any) payable by the relevant
-    Borrower [...] discounted as of the relevant date at the Discount Rate on the basis of a
-    360-day year with 30 days per month.
-
-and the Discount Rate at seed L18753 (seed001_notes_defs.md line 605): "5.1371 percent. per annum".
-
-Discounting convention: in a 30/360 year every month is one period of ``rate / 12``. With
-``basis="month"`` (the default) an instalment falling due in the k-th calendar month after the
-month of the valuation date is discounted for k whole periods (an instalment due later in the
-valuation month itself for 0). This reproduces the seed's Cash Run Out Schedule, where
-``ADRB_t = ADRB_{t-1} × (1 + 5.1371%/12) − scheduled cash_t`` holds on every row
-(seed001_notes_defs.md §0 "Base-case accretion identity", seed L4148–L4313) — which a fractional
-day count would not. ``basis="30/360"`` discounts for
-``days_30e_360(valuation date, due date) / 30`` periods instead (fractional powers), for
-valuations in the middle of a month.
+Seed 001's Discounted Receivables Balance, computed from these schedules, is defined once in
+:mod:`ledger.core.discounting`.
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import Literal, Protocol
+from typing import Protocol
 
 from ledger.core.money import FEN, ZERO, MoneyError, money, round_fen, to_decimal
-
-DISCOUNT_RATE_DC13 = Decimal("0.051371")
-"""Driver China Thirteen's Discount Rate, 5.1371% p.a. (seed 001 L18753)."""
 
 _TWELVE = Decimal(12)
 _ONE = Decimal(1)
@@ -257,76 +236,4 @@ def loan_schedule(loan: LoanTerms) -> tuple[ScheduleRow, ...]:
         loan.amortization,
         first,
         loan.payment_day,
-    )
-
-
-# --- discounted receivables balance ---------------------------------------------------------------
-
-
-def _periods(valuation: date, due: date, basis: Literal["month", "30/360"]) -> Decimal:
-    if basis == "month":
-        return Decimal((due.year - valuation.year) * 12 + (due.month - valuation.month))
-    return Decimal(days_30e_360(valuation, due)) / _THIRTY
-
-
-def discounted_balance(
-    cash_flows: Iterable[tuple[date, Decimal]],
-    valuation_date: date,
-    discount_rate: Decimal = DISCOUNT_RATE_DC13,
-    basis: Literal["month", "30/360"] = "month",
-) -> Decimal:
-    """Present value at ``valuation_date`` of the cash flows falling due **after** it.
-
-    Each flow is discounted at ``(1 + discount_rate/12) ** -periods`` (see the module docstring for
-    the two bases); the sum is computed at full precision and rounded half-up to the fen once.
-    """
-    rate = to_decimal(discount_rate, "discount rate")
-    base = _ONE + rate / _TWELVE
-    total = Decimal(0)
-    for when, amount in cash_flows:
-        if when <= valuation_date:
-            continue
-        periods = _periods(valuation_date, when, basis)
-        if periods == periods.to_integral_value():
-            factor = base ** -int(periods)
-        else:
-            factor = base**-periods
-        total += amount * factor
-    return total.quantize(FEN, rounding=ROUND_HALF_UP)
-
-
-def schedule_discounted_balance(
-    rows: Sequence[ScheduleRow],
-    valuation_date: date,
-    discount_rate: Decimal = DISCOUNT_RATE_DC13,
-    basis: Literal["month", "30/360"] = "month",
-) -> Decimal:
-    """The Discounted Receivables Balance of one loan: PV of its remaining instalments
-    (principal + interest) due after ``valuation_date``, at seed 001's Discount Rate by default."""
-    return discounted_balance(
-        ((r.due_date, r.instalment) for r in rows), valuation_date, discount_rate, basis
-    )
-
-
-def loan_discounted_balance(
-    loan: LoanTerms,
-    valuation_date: date,
-    discount_rate: Decimal = DISCOUNT_RATE_DC13,
-    basis: Literal["month", "30/360"] = "month",
-) -> Decimal:
-    """The DRB of a boarded loan (:func:`loan_schedule`) at ``valuation_date``."""
-    return schedule_discounted_balance(loan_schedule(loan), valuation_date, discount_rate, basis)
-
-
-def aggregate_discounted_balance(
-    schedules: Iterable[Sequence[ScheduleRow]],
-    valuation_date: date,
-    discount_rate: Decimal = DISCOUNT_RATE_DC13,
-    basis: Literal["month", "30/360"] = "month",
-) -> Decimal:
-    """Aggregate DRB: the sum of the per-loan DRBs (each already rounded to the fen), as the
-    deal's "aggregate of all Discounted Receivables Balance" (seed L17790)."""
-    return sum(
-        (schedule_discounted_balance(s, valuation_date, discount_rate, basis) for s in schedules),
-        ZERO,
     )

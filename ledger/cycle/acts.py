@@ -5,6 +5,7 @@ the approval of a cycle."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal
 
@@ -15,11 +16,16 @@ from events.cycle import (
     EventDeclared,
     NoteIssue,
     NotesIssued,
+    OfferedReceivable,
+    ReserveFunded,
 )
 from events.envelope import NewEvent, RecordedEvent
 from events.model import Event
+from ledger.core.expr import evaluate_number
+from ledger.core.money import ZERO, round_fen
 from ledger.cycle.schedule import CycleError
 from ledger.servicing.deals import deal_in_force
+from ledger.waterfall import posting_account
 from projections.store import ProjectedStore
 
 # ============================================================================ trustee actions
@@ -38,19 +44,52 @@ def issue_notes(
     store: ProjectedStore, deal_id: str, closing_date: dt.date | None = None, actor: str = "issuer"
 ) -> RecordedEvent:
     """Record the notes of the deal in force as issued on ``closing_date`` (default: the deal
-    file's closing date, else the date it assumes); idempotent."""
+    file's closing date, else the date it assumes), and each account the deal funds from the
+    proceeds at issue (``funded_at_issue``: seed 001's Cash Collateral Account, L10996-11002),
+    as one batch; idempotent. Returns the ``NotesIssued``."""
     deal = deal_in_force(store, deal_id)
     closing = closing_date or deal.calendar.closing_date or deal.calendar.assumed_closing_date
     if closing is None:
         raise CycleError(f"deal {deal_id} has no closing date in its file: give one")
-    ev = NotesIssued(
-        closing_date=closing,
-        notes=tuple(
-            NoteIssue(note_id=nid, class_name=n.class_name, amount=n.amount)
-            for nid, n in deal.notes.items()
-        ),
-    )
-    return _append_one(store, deal_id, ev, closing, "notes-issued", actor, "issuer")
+    issued: list[tuple[Event, str]] = [
+        (
+            NotesIssued(
+                closing_date=closing,
+                notes=tuple(
+                    NoteIssue(note_id=nid, class_name=n.class_name, amount=n.amount)
+                    for nid, n in deal.notes.items()
+                ),
+            ),
+            "notes-issued",
+        )
+    ]
+    params = {f"params.{k}": p.value for k, p in deal.parameters.items()}
+    for aid, account in deal.accounts.items():
+        if account.funded_at_issue is None:
+            continue
+        amount = round_fen(evaluate_number(account.funded_at_issue, params))
+        if amount < 0:
+            raise CycleError(f"accounts.{aid}.funded_at_issue gives {amount}, below zero")
+        funded = ReserveFunded(
+            account_id=aid,
+            posting_account=posting_account(deal, aid),
+            amount=amount,
+            clause=account.clause,
+        )
+        issued.append((funded, f"reserve-funded:{aid}"))
+    batch = [
+        NewEvent.of(
+            ev,
+            deal_id=deal_id,
+            stream_id=ev.default_stream(),
+            effective_date=closing,
+            idempotency_key=key,
+            actor=actor,
+            role="issuer",
+        )
+        for ev, key in issued
+    ]
+    return store.append(batch).events[0]
 
 
 def declare_event(
@@ -88,20 +127,28 @@ def offer_additional_receivables(
     store: ProjectedStore,
     deal_id: str,
     payment_date: dt.date,
-    balance: Decimal,
+    cut_off_date: dt.date,
+    receivables: Sequence[OfferedReceivable],
     offered_on: dt.date,
-    weighted_average_rate: Decimal | None = None,
-    loan_count: int = 0,
     reference: str | None = None,
 ) -> RecordedEvent:
-    """The originator's offer of additional receivables for a revolving payment date; it must
-    be effective (``offered_on``) by that date's determination date to be bought."""
+    """The originator's offer of additional receivables for a revolving payment date, each with
+    its balance at the Additional Cut-Off Date ``cut_off_date`` on the deal's purchase basis
+    (:func:`ledger.servicing.additional.offer_of`); it must be effective (``offered_on``) by that
+    date's determination date to be bought. The offer's balance is their total and its weighted
+    average rate theirs, weighted by balance."""
+    if not receivables:
+        raise CycleError(f"deal {deal_id}: an offer lists the receivables offered")
+    balance = sum((r.balance for r in receivables), ZERO)
+    wac = sum((r.balance * r.rate for r in receivables), ZERO) / balance
     ev = AdditionalReceivablesOffered(
         payment_date=payment_date,
         balance=balance,
-        weighted_average_rate=weighted_average_rate,
-        loan_count=loan_count,
+        weighted_average_rate=wac.quantize(Decimal("0.0000000001")),
+        loan_count=len(receivables),
         reference=reference,
+        cut_off_date=cut_off_date,
+        receivables=tuple(receivables),
     )
     key = f"receivables-offered:{payment_date.isoformat()}"
     return _append_one(store, deal_id, ev, offered_on, key, "originator", "originator")

@@ -22,7 +22,7 @@ from typing import Any
 
 from ledger.core import accounts
 from ledger.core.calendar import SchedulePeriod
-from ledger.core.discounting import discounted_balance
+from ledger.core.discounting import aggregate_drb
 from ledger.core.expr import ExprError, Value, evaluate
 from ledger.core.money import ZERO
 from ledger.deal.pool_rules import default_ratio_rule
@@ -77,10 +77,12 @@ def declared_primitives(deal: DealDefinition) -> dict[str, Primitive]:
 
 
 def adrb(deal: DealDefinition, loans: State, day: dt.date) -> Decimal:
-    """Seed 001's Aggregate Discounted Receivables Balance at the end of ``day``: the sum of the
-    loans' Discounted Receivables Balances (L17790-17794)."""
-    rate = deal.parameters["discount_rate"].value
-    return sum((discounted_balance(key, v.row, day, rate) for key, v in loans.items()), ZERO)
+    """Seed 001's Aggregate Discounted Receivables Balance at the end of ``day`` (L17790-17794),
+    by the deal's one DRB definition (its ``discounted_balance`` block)."""
+    conv = deal.drb_convention()
+    if conv is None:  # pragma: no cover - refused by the deal checks
+        raise ExprError(f"deal {deal.deal_id} has no discounted_balance block")
+    return aggregate_drb((v.row for v in loans.values()), day, conv)
 
 
 def adrb_start_date(payment_date: dt.date) -> dt.date:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from events.cycle import CapUsage
+from events.cycle import CapUsage, OfferedReceivable
 from events.envelope import RecordedEvent
 from events.model import upcast
 from ledger.core import accounts
@@ -110,6 +110,8 @@ class CycleFolder:
     expenses_until: dt.date | None = None
     """The determination date of the latest closed payment date: expenses effective by it were
     due on it or before."""
+    offered: dict[dt.date, tuple[OfferedReceivable, ...]] = field(default_factory=dict)
+    """... and the receivables the offer lists, in its order."""
     seq: int = 0
 
     def __post_init__(self) -> None:
@@ -172,9 +174,10 @@ class CycleFolder:
                 self.note_originals[n["note_id"]] = _d(n["amount"])
         elif kind == "AdditionalReceivablesOffered":
             wac = data.get("weighted_average_rate")
-            self.offers[dt.date.fromisoformat(data["payment_date"])] = (
-                _d(data["balance"]),
-                None if wac is None else _d(wac),
+            pd = dt.date.fromisoformat(data["payment_date"])
+            self.offers[pd] = (_d(data["balance"]), None if wac is None else _d(wac))
+            self.offered[pd] = tuple(
+                OfferedReceivable.model_validate(r) for r in data.get("receivables", ())
             )
         elif kind == "CleanUpCallElected":
             self.clean_up_elected_from = dt.date.fromisoformat(data["from_payment_date"])
@@ -365,6 +368,7 @@ class CycleFolder:
             closing_date=self.closing_date,
             collection_period_end=period.collection_period_end,
             next_determination_date=next_determination,
+            offered_receivables=self.offered.get(period.payment_date, ()),
         )
         unsplit = {
             item: amount - self.split.get(item, ZERO)

@@ -149,9 +149,14 @@ class _Checker:
                 return
             if decl.kind is not None and decl.kind != family.kind:
                 self.add(f"{p}.kind", f"the primitive {metric} is a {family.kind}")
-            missing = [r for r in family.requires if r not in self.deal.parameters]
+            missing = [
+                r if r == "discounted_balance" else f"parameter {r}"
+                for r in family.requires
+                if (self.deal.discounted_balance is None if r == "discounted_balance"
+                    else r not in self.deal.parameters)
+            ]  # fmt: skip
             if missing:
-                self.add(p, f"the primitive {metric} needs parameter(s) {', '.join(missing)}")
+                self.add(p, f"the primitive {metric} needs {' and '.join(missing)}")
             return
         if (
             family is not None
@@ -167,10 +172,14 @@ class _Checker:
     def check_accounts_notes_fees(self) -> None:
         d = self.deal
         no_targets = deal_names(d, targets=False)
+        params_only: dict[str, Kind] = {f"params.{p}": "number" for p in d.parameters}
         for aid, account in d.accounts.items():
             if account.parent is not None:
                 self.account(f"accounts.{aid}.parent", account.parent, ("cash", "reserve"))
             self.formula(f"accounts.{aid}.target", account.target, "number", no_targets)
+            self.formula(
+                f"accounts.{aid}.funded_at_issue", account.funded_at_issue, "number", params_only
+            )
         for nid, note in d.notes.items():
             self.formula(f"notes.{nid}.coupon.rate", note.coupon.rate, "number")
         for cid, cap in d.caps.items():
@@ -286,6 +295,8 @@ class _Checker:
             self.role(f"{p}.seller", step.seller)
             self.formula(f"{p}.offered", step.offered, "number")
             self.formula(f"{p}.price", step.price, "number")
+            if step.balance_basis == "discounted" and self.deal.discounted_balance is None:
+                self.add(f"{p}.balance_basis", "a discounted basis needs a discounted_balance")
             for j, booking in enumerate(step.record_balance_in):
                 self.account(f"{p}.record_balance_in[{j}].ledger", booking.ledger, ("ledger",))
 

@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from ledger.core.discounting import DrbConvention
 from ledger.core.expr import ExprError, Value, evaluate_bool, evaluate_number
 from ledger.core.money import ZERO, round_fen
 from ledger.deal.schema import Criterion, DealDefinition
@@ -126,15 +127,18 @@ class DefaultRatioRule:
     Date (being RMB 8,000,082,110.39) and any Additional Cut-Off Date" (L17772-17778). So the
     denominator is ``initial_base`` (the deal's ``params.cut_off_adrb``) plus, for receivables
     boarded after ``initial_cut_off`` (Additional Receivables), their DRB at their own cut-off.
-    Each defaulted loan enters the numerator at its DRB on its default date at ``discount_rate``
-    (the seed does not say at which date; the default — termination, L18725-18731 — is the
-    event that makes it a Defaulted Receivable). Recoveries do not reduce it: a gross ratio.
+    Each defaulted loan enters the numerator at its DRB on its default date (the seed does not say
+    at which date; the default — termination, L18725-18731 — is the event that makes it a
+    Defaulted Receivable), by the deal's one DRB definition ``drb`` (its ``discounted_balance``
+    block, :mod:`ledger.core.discounting`). Recoveries do not reduce it: a gross ratio.
     """
 
     metric: str
     basis: Literal["principal", "discounted"]
     clause: str
-    discount_rate: Decimal = ZERO
+    label: str
+    """The definition in words, printed beside the figure (every report and the demo)."""
+    drb: DrbConvention | None = None
     initial_base: Decimal = ZERO
     initial_cut_off: date | None = None
 
@@ -143,27 +147,34 @@ PRINCIPAL_DEFAULT_RATIO = DefaultRatioRule(
     metric="pool.cumulative_default_ratio",
     basis="principal",
     clause="seed 004 L2670 (累计违约率); seeds 000, 002, 003 likewise on principal",
+    label="cumulative default ratio: principal of the loans at their default, cumulated (gross:"
+    " recoveries not netted) / principal boarded",
 )
 """The principal-based ratio, for deals that do not define another."""
 
 
 def default_ratio_rule(deal: DealDefinition) -> DefaultRatioRule:
     """The cumulative default ratio by the deal's own definition: the discounted one of seed 001
-    when the deal declares :data:`GROSS_LOSS_METRIC` (with ``params.discount_rate`` and
+    when the deal declares :data:`GROSS_LOSS_METRIC` (with a ``discounted_balance`` block and
     ``params.cut_off_adrb``, which it then needs), else :data:`PRINCIPAL_DEFAULT_RATIO`."""
     if GROSS_LOSS_METRIC not in deal.metrics:
         return PRINCIPAL_DEFAULT_RATIO
-    missing = [p for p in ("discount_rate", "cut_off_adrb") if p not in deal.parameters]
-    if missing:
+    conv = deal.drb_convention()
+    missing = ["a discounted_balance block"] if conv is None else []
+    if "cut_off_adrb" not in deal.parameters:
+        missing.append("parameter cut_off_adrb")
+    if conv is None or missing:
         raise ExprError(
             f"deal {deal.deal_id} declares {GROSS_LOSS_METRIC} (on Discounted Receivables "
-            f"Balances) but no parameter {' or '.join(missing)}"
+            f"Balances) but no {' and no '.join(missing)}"
         )
     return DefaultRatioRule(
         metric=GROSS_LOSS_METRIC,
         basis="discounted",
         clause="seed 001 L18684-18696 (Cumulative Gross Loss Ratio), L17772-17778 (denominator)",
-        discount_rate=deal.parameters["discount_rate"].value,
+        label="Cumulative Gross Loss Ratio: Σ DRB of the Defaulted Receivables at their default"
+        " (gross: recoveries not netted) / Aggregate Cut-Off Date DRB",
+        drb=conv,
         initial_base=deal.parameters["cut_off_adrb"].value,
         initial_cut_off=deal.calendar.cut_off_date,
     )

@@ -67,7 +67,8 @@ class Primitive:
     while the cycle is planned (trigger formulas only); ``clean_up``: the clean-up test
     (``clean_up_call.proviso`` only)."""
     requires: tuple[str, ...] = ()
-    """Parameters the computation reads (``deal validate`` refuses the name without them)."""
+    """Parameters the computation reads, and ``discounted_balance`` for the deal's DRB block
+    (``deal validate`` refuses the name without them)."""
 
     @property
     def determination(self) -> bool:
@@ -200,21 +201,21 @@ CATALOGUE: tuple[Primitive, ...] = (
        "balance-weighted average loan rate of the performing and delinquent loans",
        "period_end"),
     _p("pool.adrb", "number", "CNY", _END,
-       "Aggregate Discounted Receivables Balance: Σ per loan of the Discounted Receivables "
-       "Balance (ledger.core.discounting) at params.discount_rate of the performing and "
-       "delinquent loans (seed 001 L17790-17794, L18755-18771)", "period_end",
-       ("discount_rate",)),
+       "Aggregate Discounted Receivables Balance of the performing and delinquent loans by the "
+       "deal's one DRB definition, its discounted_balance block (ledger.core.discounting."
+       "aggregate_drb; seed 001 L17790-17794, L18755-18771)", "period_end",
+       ("discounted_balance",)),
     _p("pool.adrb_start", "number", "CNY",
        "the day before the Monthly Period starts (the end of the month two months before the "
        "payment date's month)",
        "the ADRB (as pool.adrb) at the end of the day before the first day of the calendar "
        "month preceding the payment date (seed 001 L20008-20014 'as of the beginning of the "
-       "Monthly Period', L19520-19522)", "period_end", ("discount_rate",)),
+       "Monthly Period', L19520-19522)", "period_end", ("discounted_balance",)),
     _p("pool.cumulative_gross_loss_ratio", "number", "ratio", _END,
        "Σ DRB of the defaulted loans at their default date / (params.cut_off_adrb + DRB of "
        "the additional receivables at their own cut-off) (seed 001 L18684-18696, "
        "L17772-17778; projections.pool.discounted_ratio_parts)", "period_end",
-       ("discount_rate", "cut_off_adrb")),
+       ("discounted_balance", "cut_off_adrb")),
     # --- determinations at the determination date -----------------------------------------
     _p("revolving.offered_balance", "number", "CNY", _DET,
        "balance of the AdditionalReceivablesOffered for this payment date effective by the "
@@ -306,7 +307,7 @@ def catalogue_markdown() -> str:
                 "|---|---|---|---|---|"]  # fmt: skip
         for p in CATALOGUE:
             if p.timing == timing:
-                needs = f" Requires params.{', params.'.join(p.requires)}." if p.requires else ""
+                needs = f" Requires {', '.join(p.requires)}." if p.requires else ""
                 out.append(
                     f"| `{p.name}` | {p.kind} | {p.unit} | {p.as_of} | {p.definition}.{needs} |"
                 )

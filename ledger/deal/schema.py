@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ledger.core.expr import Kind
+from ledger.core.discounting import DrbConvention
+from ledger.core.expr import Kind, parse
 from ledger.core.money import Money, Rate
 from ledger.deal.steps import Step
 from ledger.deal.types import DayCountName, DealModel, Formula, Grade, Identifier
@@ -94,12 +95,16 @@ class Account(DealModel):
     trust_property: bool = True
     """False for reserves that belong to the servicer/originator until used (seed 004 L1068)."""
     target: Formula | None = None
+    funded_at_issue: Formula | None = None
+    """Cash deposited into the account from the notes' issue proceeds on the closing date, a
+    formula over ``params.*`` (seed 001 L10996-11002: the Initial Cash Collateral Amount); the
+    originator is paid the proceeds less it (:class:`events.cycle.ReserveFunded`)."""
     clause: str
 
     @model_validator(mode="after")
     def _ledger_has_no_target(self) -> Account:
-        if self.kind == "ledger" and self.target is not None:
-            raise ValueError("a non-cash ledger has no target")
+        if self.kind == "ledger" and (self.target is not None or self.funded_at_issue is not None):
+            raise ValueError("a non-cash ledger has no target and holds no cash")
         return self
 
 
@@ -374,10 +379,50 @@ class Criterion(DealModel):
     clause: str
 
 
+DRB_FIELD = "loan.discounted_receivables_balance"
+"""The loan field holding a loan's DRB (:mod:`ledger.core.discounting`)."""
+
+
 class PriceFormula(DealModel):
     formula: Formula
     description: str
     clause: str
+
+
+class RepurchasePrice(PriceFormula):
+    """The price of a loan repurchased for a breach of warranty, computed by the ledger from
+    the loan (:mod:`ledger.servicing.repurchase`); a servicer tape's price (its principal +
+    interest) is checked against it. ``valuation`` is the date a
+    ``loan.discounted_receivables_balance`` is taken at: the last day of the month of the
+    repurchase's value date (the Monthly Period it is remitted for), or the value date itself."""
+
+    valuation: Literal["month_end", "value_date"] | None = None
+
+    @model_validator(mode="after")
+    def _drb_needs_a_date(self) -> RepurchasePrice:
+        if DRB_FIELD in parse(self.formula).names() and self.valuation is None:
+            raise ValueError(f"a price on {DRB_FIELD} needs valuation: month_end or value_date")
+        return self
+
+
+class DiscountedBalance(DealModel):
+    """How the deal reads its Discounted Receivables Balance (seed 001 L18755-18771), the one
+    definition of every DRB figure (:mod:`ledger.core.discounting`): the discount rate (the
+    parameter holding it), the period basis, how prepayments and arrears modify the contractual
+    instalments, and where the ADRB is rounded. Each choice is written out in the deal file;
+    the rule sheet cites the readings."""
+
+    rate: Identifier
+    """The parameter holding the Discount Rate (``params.<rate>``)."""
+    basis: Literal["month", "30/360"]
+    modification: Literal["proportional", "reamortise"]
+    rounding: Literal["per_receivable", "aggregate"]
+    clause: str
+
+    def convention(self, deal: DealDefinition) -> DrbConvention:
+        return DrbConvention(
+            deal.parameters[self.rate].value, self.basis, self.modification, self.rounding
+        )
 
 
 class CleanUpCall(DealModel):
@@ -458,8 +503,22 @@ class DealDefinition(DealModel):
     calendar: CalendarRules
     revolving_period: RevolvingPeriod | None = None
     eligibility: tuple[Criterion, ...] = ()
-    repurchase_price: PriceFormula | None = None
+    repurchase_price: RepurchasePrice | None = None
     clean_up_call: CleanUpCall | None = None
+    discounted_balance: DiscountedBalance | None = None
+    """Deals whose principal-like quantities are Discounted Receivables Balances (seed 001)."""
+
+    @model_validator(mode="after")
+    def _discount_rate_is_a_parameter(self) -> DealDefinition:
+        db = self.discounted_balance
+        if db is not None and db.rate not in self.parameters:
+            raise ValueError(f"discounted_balance.rate: no parameter {db.rate!r}")
+        return self
+
+    def drb_convention(self) -> DrbConvention | None:
+        """The deal's DRB convention, or None for a deal that does not discount."""
+        db = self.discounted_balance
+        return None if db is None else db.convention(self)
 
     def revolving_end_triggers(self) -> tuple[str, ...]:
         """The triggers that end the revolving period early (none without one)."""

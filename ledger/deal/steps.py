@@ -104,12 +104,19 @@ class PayStep(StepBase):
 class PurchaseStep(StepBase):
     """Buy additional receivables (a revolving purchase) from ``seller`` with the cash in ``from``.
 
-    ``offered`` is the balance (OPB, or DRB for seed 001) of the eligible receivables on offer;
-    ``price`` the price per unit of that balance (``1`` = par; seed 001: ``1 - 1.7%``). The step
-    buys the largest fen balance ``b <= offered`` with ``round_fen(b × price)`` within the cash
-    (and ``limit``), pays ``round_fen(b × price)`` to ``payable:party:<seller>``, books ``b`` in
-    the ``record_balance_in`` ledgers (``record_in`` books the price), and buys nothing when a
-    pool-level revolving criterion (``eligibility`` with ``level: pool``) fails after purchase.
+    ``offered`` is the balance of the eligible receivables on offer, measured on
+    ``balance_basis``: their outstanding principal, or their Discounted Receivables Balance at
+    the Additional Cut-Off Date (seed 001, the deal's ``discounted_balance``); ``price`` the
+    price per unit of that balance (``1`` = par; seed 001: ``1 - 1.7%``).
+
+    An offer listing its receivables (:class:`events.cycle.AdditionalReceivablesOffered`) is
+    bought in whole loans: the longest prefix of the list, in its order, whose price
+    ``round_fen(Σ balance × price)`` the cash (and ``limit``) pays; the loans bought are then
+    boarded (:func:`ledger.servicing.additional.board_additional_receivables`). An offer of a
+    balance alone buys the largest fen balance ``b <= offered`` whose price the cash pays. The
+    price goes to ``payable:party:<seller>``, the balance bought to the ``record_balance_in``
+    ledgers (``record_in`` books the price); nothing is bought when a pool-level revolving
+    criterion (``eligibility`` with ``level: pool``) fails after the purchase.
     """
 
     kind: Literal["purchase"]
@@ -117,6 +124,7 @@ class PurchaseStep(StepBase):
     seller: Identifier
     offered: Formula
     price: Formula
+    balance_basis: Literal["principal", "discounted"] = "principal"
     record_balance_in: tuple[LedgerBooking, ...] = ()
 
 

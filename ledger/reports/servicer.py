@@ -30,7 +30,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from events.envelope import RecordedEvent
+from ledger.core.discounting import aggregate_drb
 from ledger.core.money import ZERO
+from ledger.deal.pool_rules import DefaultRatioRule, default_ratio_rule
 from ledger.deal.schema import DealDefinition
 from ledger.reports.model import Report, Section, Value
 from ledger.reports.pool_figures import PeriodPool, delinquency_rows, month_key, period_pool, share
@@ -130,7 +132,7 @@ def build_servicer_report(
             "seed 001 L2655-2709; seed 004 L877, L1758, L2875; seed 003 L236",
         ),
         _dates(deal, upto, end),
-        _stratification(pool),
+        _stratification(pool, default_ratio_rule(deal), _adrb(deal, rows, end)),
         _collections(pool),
         _delinquency(pool),
         _credit_events(pool),
@@ -167,7 +169,18 @@ def _dates(deal: DealDefinition, events: Sequence[RecordedEvent], end: date) -> 
     )
 
 
-def _stratification(pool: PeriodPool) -> Section:
+def _adrb(deal: DealDefinition, rows: Mapping[str, Any], end: date) -> Decimal | None:
+    """The Aggregate DRB at the period end by the deal's one definition (the waterfall's
+    ``pool.adrb``, seed 001 L17790-17794); None for a deal that does not discount."""
+    conv = deal.drb_convention()
+    if conv is None:
+        return None
+    loans = (r for k, r in rows.items() if k.startswith("L:"))
+    return aggregate_drb(loans, end, conv)
+
+
+def _stratification(pool: PeriodPool, rule: DefaultRatioRule, adrb: Decimal | None) -> Section:
+    discounted = [] if adrb is None else [("aggregate_discounted_receivables_balance", adrb)]
     return Section.fields(
         "pool",
         "The pool at the period end",
@@ -175,13 +188,15 @@ def _stratification(pool: PeriodPool) -> Section:
             ("opening_balance", pool.opening_balance),
             ("boarded", pool.boarded),
             ("closing_balance", pool.closing_balance),
+            *discounted,
             ("loans", pool.loans),
             ("wa_rate", pool.wa_rate),
             ("wa_remaining_term_months", pool.wa_remaining_term),
             ("smm", pool.smm),
             ("cpr", pool.cpr),
-            ("cumulative_defaults", pool.cumulative_defaults),
-            ("cumulative_boarded", pool.cumulative_boarded),
+            ("cumulative_default_definition", rule.label),
+            ("cumulative_defaults", pool.default_ratio_numerator),
+            ("cumulative_default_base", pool.default_ratio_denominator),
             ("cumulative_default_ratio", pool.cumulative_default_ratio),
         ],
         "seed 001 L2655-2709 (vi) Cumulative Gross Loss Ratio, (xiii) amortisation profile; "

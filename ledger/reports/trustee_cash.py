@@ -181,6 +181,28 @@ def waterfall_section(w: WaterfallExecuted) -> Section:
     )
 
 
+def purchases_section(w: WaterfallExecuted) -> list[Section]:
+    """The revolving purchase of the date (none without a purchase step): the cash the step had,
+    the balance offered and bought, the whole loans bought and their price (seed 001
+    L17709-17723, L2709-2714; seed 002 L196-200)."""
+    if not w.purchases:
+        return []
+    rows: list[tuple[Value, ...]] = [
+        (p.step_id, p.seller, p.available, p.offered, len(p.loan_ids), p.balance, p.price)
+        for p in w.purchases
+    ]
+    return [
+        Section.table(
+            "revolving_purchase",
+            "Revolving purchase: cash available, balance offered and bought, price",
+            ("step_id", "seller", "available", "offered", "loans_bought", "balance", "price"),
+            rows,
+            "seed 001 L17709-17723 (price: DRB × (1 − 1.7%)), L2709-2714 (funds available); "
+            "seed 002 L196-200",
+        )
+    ]
+
+
 def notes_section(deal: DealDefinition, cycle: PaymentDateCycle, w: WaterfallExecuted) -> Section:
     paid: dict[tuple[str, str], Decimal] = {}
     if cycle.distribution is not None:

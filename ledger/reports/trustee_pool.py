@@ -72,11 +72,7 @@ def default_ratio_section(
     deal: DealDefinition, pool: PeriodPool, triggers: Sequence[TriggerEvaluated]
 ) -> Section:
     rule = default_ratio_rule(deal)
-    measure = (
-        "pool: Σ DRB of defaulted receivables at default / (cut-off ADRB + additional ADRB)"
-        if rule.basis == "discounted"
-        else "pool: cumulative defaulted principal / principal boarded"
-    )
+    measure = f"pool: {rule.label}"
     rows: list[tuple[Value, ...]] = [
         (
             measure,

@@ -3,6 +3,7 @@ criteria, then ``PoolBoarded`` and one ``LoanBoarded`` per loan appended as one 
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from events.envelope import NewEvent
@@ -22,7 +23,13 @@ from ledger.servicing.results import (
     read_bytes,
     stored_by_keys,
 )
-from ledger.servicing.tape_formats import BoardingTape, TapeError, TapeRejected, content_hash
+from ledger.servicing.tape_formats import (
+    BoardingRow,
+    BoardingTape,
+    TapeError,
+    TapeRejected,
+    content_hash,
+)
 from ledger.servicing.tape_parse import scan_boarding_tape
 from projections.store import ProjectedStore
 
@@ -34,6 +41,25 @@ def _parse_boarding(data: bytes, name: str) -> tuple[BoardingTape, list[TapeErro
     return scan_boarding_tape(data, name)
 
 
+def loan_boarded(row: BoardingRow, cut_off: date) -> LoanBoarded:
+    """The ``LoanBoarded`` of one boarding-tape row cut off at ``cut_off``."""
+    return LoanBoarded(
+        loan_id=row.loan_id,
+        borrower_id=row.borrower_id,
+        origination_date=row.origination_date,
+        maturity_date=row.maturity_date,
+        original_principal=row.original_principal,
+        outstanding_principal=row.outstanding_principal,
+        interest_rate=row.interest_rate,
+        amortization=row.amortization.value,
+        payment_day=row.payment_day,
+        remaining_term_months=row.remaining_term_months,
+        days_past_due=row.days_past_due,
+        cut_off_date=cut_off,
+        extra=dict(row.extra),
+    )
+
+
 def boarding_events(
     deal: DealDefinition, tape: BoardingTape, *, actor: str, role: str
 ) -> list[NewEvent]:
@@ -42,21 +68,7 @@ def boarding_events(
     out: list[NewEvent] = []
     total = ZERO
     for row, line in zip(tape.rows, tape.lines, strict=True):
-        ev = LoanBoarded(
-            loan_id=row.loan_id,
-            borrower_id=row.borrower_id,
-            origination_date=row.origination_date,
-            maturity_date=row.maturity_date,
-            original_principal=row.original_principal,
-            outstanding_principal=row.outstanding_principal,
-            interest_rate=row.interest_rate,
-            amortization=row.amortization.value,
-            payment_day=row.payment_day,
-            remaining_term_months=row.remaining_term_months,
-            days_past_due=row.days_past_due,
-            cut_off_date=cut_off,
-            extra=dict(row.extra),
-        )
+        ev = loan_boarded(row, cut_off)
         total += row.outstanding_principal
         out.append(
             NewEvent.of(

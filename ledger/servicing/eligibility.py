@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
-from ledger.core.amortisation import Amortization, loan_discounted_balance
+from ledger.core.amortisation import Amortization
+from ledger.core.discounting import DrbConvention, boarding_drb
 from ledger.core.expr import Value, parse
 from ledger.core.money import ZERO
 from ledger.deal.pool_rules import eligibility_failures
@@ -38,10 +40,18 @@ def _yyyymmdd(d: date) -> Decimal:
 @dataclass(frozen=True, slots=True)
 class _PoolFacts:
     cut_off: date
+    """The (Additional) Cut-Off Date the fields are measured at."""
+    drb: DrbConvention | None
     pool_outstanding: Decimal
     pool_original: Decimal
     by_borrower_outstanding: Mapping[str, Decimal]
     by_borrower_original: Mapping[str, Decimal]
+
+
+def _drb(r: BoardingRow, p: _PoolFacts) -> Decimal:
+    if p.drb is None:
+        raise ValueError("the deal has no discounted_balance block to value the loan with")
+    return boarding_drb(r, p.cut_off, p.drb)
 
 
 def _original_term(r: BoardingRow) -> int:
@@ -57,6 +67,11 @@ DERIVED_FIELDS: dict[str, tuple[tuple[str, ...], Callable[[BoardingRow, _PoolFac
     "days_overdue_at_cutoff": (("days_past_due",), lambda r, p: Decimal(r.days_past_due)),
     "days_late_now": (("days_past_due",), lambda r, p: Decimal(r.days_past_due)),
     "remaining_term_months": (
+        ("remaining_term_months",),
+        lambda r, p: Decimal(r.remaining_term_months),
+    ),
+    # a revolving purchase's tape is drawn as at its Additional Cut-Off Date (seed 002 L164 (o))
+    "remaining_term_months_at_purchase_cutoff": (
         ("remaining_term_months",),
         lambda r, p: Decimal(r.remaining_term_months),
     ),
@@ -104,7 +119,7 @@ DERIVED_FIELDS: dict[str, tuple[tuple[str, ...], Callable[[BoardingRow, _PoolFac
     ),
     "discounted_receivables_balance": (
         ("outstanding_principal", "interest_rate", "remaining_term_months", "maturity_date"),
-        lambda r, p: loan_discounted_balance(r, p.cut_off),
+        lambda r, p: _drb(r, p),
     ),
     "written_off_principal": ((), lambda r, p: ZERO),
 }
@@ -135,15 +150,20 @@ def _extra_value(kind: str, text: str) -> Value:
 
 
 def loan_fields_of(
-    deal: DealDefinition, tape: BoardingTape, needed: Iterable[str] | None = None
+    deal: DealDefinition,
+    tape: BoardingTape,
+    needed: Iterable[str] | None = None,
+    cut_off: date | None = None,
 ) -> tuple[list[dict[str, Value]], list[TapeError]]:
     """Each loan's ``loan.*`` fields for the deal's formulas, from its extra columns (by field
-    name) or derived from the pinned columns (:data:`DERIVED_FIELDS`); malformed extra values are
-    errors on that column. ``needed`` limits the fields computed (default: every declared one)."""
+    name) or derived from the pinned columns (:data:`DERIVED_FIELDS`) as at ``cut_off`` (default:
+    the deal's cut-off date; an Additional Cut-Off Date for a revolving purchase); malformed
+    extra values are errors on that column. ``needed`` limits the fields computed (default: every
+    declared one)."""
     wanted = [
         f for f in (needed if needed is not None else deal.loan_fields) if f in deal.loan_fields
     ]
-    facts = _pool_facts(deal, tape.rows)
+    facts = _pool_facts(deal, tape.rows, cut_off or deal.calendar.cut_off_date)
     out: list[dict[str, Value]] = []
     errors: list[TapeError] = []
     for row, line in zip(tape.rows, tape.lines, strict=True):
@@ -161,14 +181,15 @@ def loan_fields_of(
     return out, errors
 
 
-def _pool_facts(deal: DealDefinition, rows: Sequence[BoardingRow]) -> _PoolFacts:
+def _pool_facts(deal: DealDefinition, rows: Sequence[BoardingRow], cut_off: date) -> _PoolFacts:
     out_by: dict[str, Decimal] = {}
     orig_by: dict[str, Decimal] = {}
     for r in rows:
         out_by[r.borrower_id] = out_by.get(r.borrower_id, ZERO) + r.outstanding_principal
         orig_by[r.borrower_id] = orig_by.get(r.borrower_id, ZERO) + r.original_principal
     return _PoolFacts(
-        cut_off=deal.calendar.cut_off_date,
+        cut_off=cut_off,
+        drb=deal.drb_convention(),
         pool_outstanding=sum(out_by.values(), ZERO),
         pool_original=sum(orig_by.values(), ZERO),
         by_borrower_outstanding=out_by,
@@ -177,15 +198,22 @@ def _pool_facts(deal: DealDefinition, rows: Sequence[BoardingRow]) -> _PoolFacts
 
 
 def check_eligibility(
-    deal: DealDefinition, tape: BoardingTape
+    deal: DealDefinition,
+    tape: BoardingTape,
+    stage: Literal["boarding", "revolving"] = "boarding",
+    cut_off: date | None = None,
 ) -> tuple[list[TapeError], tuple[str, ...]]:
     """Every (file, row, field, reason) of an ineligible loan, and the criteria that could not be
-    checked from this tape (pure)."""
-    testable = [c for c in deal.eligibility if c.test is not None and "boarding" in c.applies_to]
+    checked from this tape (pure). ``stage``: the criteria of the boarding at the deal's cut-off,
+    or of a revolving purchase as at its Additional Cut-Off Date ``cut_off``."""
+    testable = [
+        c for c in deal.eligibility if c.test is not None and stage in c.applies_to
+        and c.level == "loan"
+    ]  # fmt: skip
     needed = (
         frozenset().union(*(_criterion_fields(c) for c in testable)) if testable else frozenset()
     )
-    envs, errors = loan_fields_of(deal, tape, needed)
+    envs, errors = loan_fields_of(deal, tape, needed, cut_off)
     extra_names = set().union(*(r.extra.keys() for r in tape.rows)) if tape.rows else set()
     available = (set(DERIVED_FIELDS) | extra_names) & set(deal.loan_fields)
     checkable: list[Criterion] = []
@@ -196,7 +224,9 @@ def check_eligibility(
             unchecked.append(f"{c.id}: needs {', '.join(missing)} (not on the tape)")
         else:
             checkable.append(c)
-    unchecked += [f"{c.id}: documentary" for c in deal.eligibility if c.test is None]
+    unchecked += [
+        f"{c.id}: documentary" for c in deal.eligibility if c.test is None and stage in c.applies_to
+    ]
     trimmed = deal.model_copy(update={"eligibility": tuple(checkable)})
     bad_lines = {e.row for e in errors}
     for row, line, env in zip(tape.rows, tape.lines, envs, strict=True):
@@ -205,9 +235,9 @@ def check_eligibility(
         usable = [c for c in checkable if _criterion_fields(c) <= env.keys()]
         if len(usable) != len(checkable):
             trimmed_row = trimmed.model_copy(update={"eligibility": tuple(usable)})
-            failed = eligibility_failures(trimmed_row, env, "boarding")
+            failed = eligibility_failures(trimmed_row, env, stage)
         else:
-            failed = eligibility_failures(trimmed, env, "boarding")
+            failed = eligibility_failures(trimmed, env, stage)
         for crit in failed:
             names = sorted(_criterion_fields(crit))
             columns: list[str] = []
@@ -227,10 +257,15 @@ def check_eligibility(
     return errors, tuple(unchecked)
 
 
-def eligible_rows(deal: DealDefinition, rows: Sequence[BoardingRow]) -> list[BoardingRow]:
-    """The rows that pass the deal's checkable boarding criteria (pure; for simulated pools,
+def eligible_rows(
+    deal: DealDefinition,
+    rows: Sequence[BoardingRow],
+    stage: Literal["boarding", "revolving"] = "boarding",
+    cut_off: date | None = None,
+) -> list[BoardingRow]:
+    """The rows that pass the deal's checkable criteria of ``stage`` (pure; for simulated pools,
     whose draws do not know the deal's eligibility criteria)."""
     tape = BoardingTape("<rows>", "", tuple(rows), tuple(range(2, len(rows) + 2)))
-    errors, _ = check_eligibility(deal, tape)
+    errors, _ = check_eligibility(deal, tape, stage, cut_off)
     bad = {e.row for e in errors}
     return [r for r, line in zip(rows, tape.lines, strict=True) if line not in bad]

@@ -16,11 +16,19 @@ from events.servicing import (
     LoanRepurchased,
     RecoveryReceived,
 )
+from ledger.core.expr import ExprError
 from ledger.core.journal import JournalEntry, Posting
+from ledger.deal.schema import DealDefinition
 from ledger.servicing.deals import deal_in_force
 from ledger.servicing.periods import open_collection_period
+from ledger.servicing.repurchase import (
+    INTEREST_FIELD,
+    RepurchasePriceError,
+    price_fields,
+    stated_price_error,
+)
 from ledger.servicing.results import ServicingError
-from ledger.servicing.servicer_import import lean_loan_snapshots
+from ledger.servicing.servicer_import import lean_loan_snapshots, loan_rows_of
 from ledger.servicing.tape_checks import check_servicer_rows
 from ledger.servicing.tape_formats import RecordType, ServicerRow, TapeError, TapeRejected, trusted
 from projections.loans import LoanStatus
@@ -74,6 +82,22 @@ def _row_of(ev: Event) -> ServicerRow:
     return trusted(ServicerRow, values)
 
 
+def _repurchase_price_errors(
+    store: ProjectedStore, deal: DealDefinition, ev: LoanRepurchased, where: str
+) -> list[TapeError]:
+    """A posted repurchase's price must be the deal's (:mod:`ledger.servicing.repurchase`), unless
+    the deal's formula takes the accrued unpaid interest as a term: then price − principal is that
+    interest, the servicer's figure."""
+    if deal.repurchase_price is None or INTEREST_FIELD in price_fields(deal):
+        return []
+    row = loan_rows_of(store, deal.deal_id, [ev.loan_id])[ev.loan_id]
+    try:
+        _, problem = stated_price_error(deal, row, ev.principal, None, ev.value_date, ev.price)
+    except (RepurchasePriceError, ExprError) as exc:
+        return [TapeError(where, 1, "price", str(exc))]
+    return [] if problem is None else [TapeError(where, 1, "price", problem)]
+
+
 def post_event(
     store: ProjectedStore,
     type_name: str,
@@ -125,6 +149,8 @@ def post_event(
                         f"{str(is_defaulted).lower()}",
                     )
                 )
+        if isinstance(ev, LoanRepurchased) and not errors:
+            errors += _repurchase_price_errors(store, deal, ev, where)
         if isinstance(ev, RecoveryReceived) and snap is not None and not errors:
             is_written_off = snap.status is LoanStatus.WRITTEN_OFF
             if ev.written_off != is_written_off:

@@ -7,7 +7,9 @@
   row's, else the loan's outstanding principal then), RECOVERY → ``RecoveryReceived`` (the
   principal, interest and fees as the row splits them; ``written_off`` when the loan was written
   off before), WRITE_OFF → ``LoanWrittenOff``, REPURCHASE → ``LoanRepurchased``
-  (price = principal + interest; ``from_defaulted`` from the loan's state). Idempotency keys are
+  (price = the deal's ``repurchase_price`` computed by the ledger,
+  :mod:`ledger.servicing.repurchase`, a stated principal + interest checked against it; principal
+  + interest for a deal without one; ``from_defaulted`` from the loan's state). Idempotency keys are
   ``tape:<sha256>:<line>`` (``...:dpd`` for the delinquency of a collection), so a re-import is
   recognised before any state check and reported as a no-op with the original events. A row's
   extra columns are kept on every event it becomes (``extra``, SPEC §6)."""
@@ -35,12 +37,26 @@ from events.servicing import (
 )
 from events.store import gc_paused
 from events.tables import projection_rows
+from ledger.core.expr import ExprError
 from ledger.core.money import ZERO
+from ledger.deal.schema import DealDefinition
 from ledger.servicing.deals import deal_in_force
 from ledger.servicing.periods import open_collection_period
+from ledger.servicing.repurchase import (
+    INTEREST_FIELD,
+    RepurchasePriceError,
+    price_fields,
+    stated_price_error,
+)
 from ledger.servicing.results import ImportResult, Step, no_step, read_bytes, stored_by_keys
 from ledger.servicing.tape_checks import check_servicer_rows
-from ledger.servicing.tape_formats import RecordType, ServicerTape, TapeError, TapeRejected, trusted
+from ledger.servicing.tape_formats import (
+    RecordType,
+    ServicerTape,
+    TapeError,
+    TapeRejected,
+    trusted,
+)
 from ledger.servicing.tape_parse import scan_servicer_tape
 from projections.loans import LoanSnapshot, LoanStatus
 from projections.store import ProjectedStore
@@ -100,6 +116,58 @@ def lean_loan_snapshots(store: ProjectedStore, deal_id: str) -> Mapping[str, Loa
     return out
 
 
+def loan_rows_of(
+    store: ProjectedStore, deal_id: str, loan_ids: Iterable[str]
+) -> dict[str, Mapping[str, Any]]:
+    """The whole live loan projection rows (terms included) of ``loan_ids`` only."""
+    name = importlib.import_module("projections.loans").LoanProjection.name
+    wanted = sorted(set(loan_ids))
+    t = projection_rows
+    out: dict[str, Mapping[str, Any]] = {}
+    with store.engine.connect().execution_options(sqlite_readonly=True) as conn:
+        for start in range(0, len(wanted), 500):
+            q = sa.select(t.c.key, t.c.value).where(
+                t.c.deal_id == deal_id,
+                t.c.projection == name,
+                t.c.key.in_(wanted[start : start + 500]),
+            )
+            out.update({k: v for k, v in conn.execute(q)})
+    return out
+
+
+def repurchase_prices(
+    store: ProjectedStore, deal: DealDefinition, tape: ServicerTape, file: str
+) -> tuple[dict[int, Decimal], list[TapeError]]:
+    """The deal's repurchase price of each REPURCHASE line of ``tape`` (rows already checked),
+    and an error for each line whose stated price (principal + interest, where the deal's
+    formula does not take the interest as a term) is not it (seed 001 L13432-13446)."""
+    lines = [
+        (row, line)
+        for row, line in zip(tape.rows, tape.lines, strict=True)
+        if row.record_type is RecordType.REPURCHASE
+    ]
+    if not lines or deal.repurchase_price is None:
+        return {}, []
+    rows = loan_rows_of(store, deal.deal_id, (r.loan_id for r, _ in lines))
+    interest_is_a_term = INTEREST_FIELD in price_fields(deal)
+    prices: dict[int, Decimal] = {}
+    errors: list[TapeError] = []
+    for r, line in lines:
+        assert r.principal is not None
+        stated = None if interest_is_a_term or r.interest is None else r.principal + r.interest
+        try:
+            price, problem = stated_price_error(
+                deal, rows[r.loan_id], r.principal, r.interest, r.value_date, stated
+            )
+        except (RepurchasePriceError, ExprError) as exc:
+            errors.append(TapeError(file, line, "principal", str(exc)))
+            continue
+        if problem is not None:
+            errors.append(TapeError(file, line, "interest", problem))
+        prices[line] = price
+    return prices, errors
+
+
 _COLLECTION = CollectionReceived
 _MONEY_FIELDS = ("principal", "interest", "fees")
 
@@ -150,11 +218,14 @@ def servicer_events(
     actor: str,
     role: str,
     key_prefix: str | None = None,
+    prices: Mapping[int, Decimal] | None = None,
 ) -> list[NewEvent]:
     """The events of a servicer tape whose rows passed :func:`check_servicer_rows` (pure).
 
     ``LoanDefaulted.principal`` without a tape principal is the loan's outstanding principal then:
-    the snapshot's less what earlier rows of the file collected, wrote off or repurchased."""
+    the snapshot's less what earlier rows of the file collected, wrote off or repurchased.
+    ``prices``: the repurchase price of each REPURCHASE line (:func:`repurchase_prices`); a line
+    without one is priced principal + interest."""
     prefix = key_prefix if key_prefix is not None else f"tape:{tape.sha256}"
     remaining: dict[str, Decimal] = {}
     defaulted: set[str] = set()
@@ -260,7 +331,7 @@ def servicer_events(
             add(_new(LoanWrittenOff, values, payload, key=key, **common))
         else:  # REPURCHASE
             assert principal is not None
-            price = principal + (d["interest"] or ZERO)
+            price = (prices or {}).get(line, principal + (d["interest"] or ZERO))
             from_defaulted = lid in defaulted or snap.status is LoanStatus.DEFAULTED
             remaining[lid] = remaining.get(lid, snap.outstanding_principal) - principal
             values = {
@@ -336,8 +407,11 @@ def _import_servicer_tape(
     errors = syntax + check_servicer_rows(tape.rows, loans, window, file=name, lines=tape.lines)
     if errors:
         raise TapeRejected(sorted(errors, key=lambda e: e.row))
+    prices, price_errors = repurchase_prices(store, deal, tape, name)
+    if price_errors:
+        raise TapeRejected(price_errors)
     step("validate")
-    new = servicer_events(deal_id, tape, loans, actor=actor, role=role)
+    new = servicer_events(deal_id, tape, loans, actor=actor, role=role, prices=prices)
     if not new:
         return ImportResult("servicer", deal_id, name, sha, [], False, window)
     result = store.append(new)

@@ -32,10 +32,12 @@ from events.servicing import CollectionsRemitted
 from ledger.audit.statement_import import write_and_reconcile
 from ledger.audit.verify import verify
 from ledger.core import accounts
+from ledger.core.discounting import boarding_drb
 from ledger.core.money import ZERO, round_fen
 from ledger.cycle.acts import issue_notes
 from ledger.cycle.walk import CycleResult, run_due
 from ledger.deal.loader import validate_deal_file
+from ledger.deal.pool_rules import default_ratio_rule
 from ledger.deal.schema import DealDefinition
 from ledger.reports import (
     FORMATS,
@@ -51,13 +53,21 @@ from ledger.servicing.boarding import board_pool
 from ledger.servicing.deals import load_deal
 from ledger.servicing.eligibility import eligible_rows
 from ledger.servicing.periods import collection_periods
+from ledger.servicing.repurchase import INTEREST_FIELD, price_fields
 from ledger.servicing.servicer_import import import_servicer_tape
 from ledger.servicing.tape_formats import BoardingRow
 from ledger.servicing.tape_writers import write_boarding_csv, write_servicer_csv
 from ledger.simulation.months import simulate_months
 from ledger.simulation.pool import SimulatedMonth, SimulationParams, simulate_pool
 from ledger.simulation.pool_profiles import profile
+from ledger.simulation.revolving import (
+    RevolvingPurchase,
+    buy_additional_receivables,
+    purchase_rows,
+    revolving_periods,
+)
 from projections.base import State
+from projections.pool import pool_periods
 from projections.store import ProjectedStore
 
 DEALS_DIR = Path(__file__).resolve().parent.parent / "deals"
@@ -73,20 +83,34 @@ def deal_file(seed: str) -> Path:
 
 
 POOL_PARAMETERS = ("cut_off_adrb", "initial_pool_balance")
-"""The parameter holding the pool balance at cut-off, by the names the deal files use."""
+"""The parameter holding the pool balance at cut-off, by the names the deal files use:
+``cut_off_adrb`` is on the discounted basis (seed 001's Aggregate Cut-Off Date DRB,
+L17772-17778), ``initial_pool_balance`` on principal."""
 
 
-def scaled_deal_text(text: str, pool_balance: Decimal) -> tuple[str, Decimal, list[str]]:
-    """The deal file scaled to a pool of ``pool_balance``: note amounts and RMB parameters times
-    ``pool_balance / <the deal's cut-off pool parameter>``. RMB parameters are those written with
-    two decimals and at least 1,000 (rates and ratios never are). Returns the new text, the factor
-    and the scaled parameter names."""
+def scaled_deal_text(
+    text: str, pool_principal: Decimal, pool_adrb: Decimal | None = None
+) -> tuple[str, Decimal, list[str]]:
+    """The deal file scaled to a simulated pool: note amounts and RMB parameters times
+    ``f = pool balance / <the deal's cut-off pool parameter>``. RMB parameters are those written
+    with two decimals and at least 1,000 (rates and ratios never are).
+
+    The pool balance is on the basis of the deal's pool parameter: a deal measuring its pool in
+    Discounted Receivables Balances (``cut_off_adrb``, seed 001 L17772-17778: the CGLR
+    denominator, the clean-up and 10% bases) is scaled by the pool's ADRB at cut-off
+    (``pool_adrb``), which becomes its ``cut_off_adrb`` exactly, so that the notes and the
+    overcollateralisation keep the seed's proportions (OC = ADRB − notes = 40,082,110.39 × f);
+    a principal-based deal by ``pool_principal``. Returns the new text, the factor and the
+    scaled parameter names."""
     data = yaml.safe_load(text)
     params = data["parameters"]
     pool_param = next((p for p in POOL_PARAMETERS if p in params), None)
     if pool_param is None:
         raise ValueError(f"the deal file names none of {POOL_PARAMETERS} as its pool balance")
-    factor = pool_balance / Decimal(str(params[pool_param]["value"]))
+    if pool_param == "cut_off_adrb" and pool_adrb is None:
+        raise ValueError("the deal's pool parameter is cut_off_adrb: give the pool's ADRB")
+    pool = pool_adrb if pool_param == "cut_off_adrb" and pool_adrb is not None else pool_principal
+    factor = pool / Decimal(str(params[pool_param]["value"]))
 
     def scale(value: object) -> str:
         return str(round_fen(Decimal(str(value)) * factor))
@@ -97,21 +121,32 @@ def scaled_deal_text(text: str, pool_balance: Decimal) -> tuple[str, Decimal, li
     for name, p in params.items():
         v = Decimal(str(p["value"]))
         if v.as_tuple().exponent == -2 and v >= 1000:
-            p["value"] = scale(v)
+            p["value"] = str(pool) if name == pool_param else scale(v)
             p["comment"] = f"demo: scaled by {factor:.10f} to the simulated pool"
             scaled.append(name)
-    header = f"# {data['name']}: seed deal scaled to a simulated pool of {pool_balance:,.2f}\n"
+    basis = "ADRB" if pool_param == "cut_off_adrb" else "principal"
+    header = (
+        f"# {data['name']}: seed deal scaled to a simulated pool of {pool:,.2f} ({basis} at "
+        f"cut-off; factor {factor:.10f})\n"
+    )
     return header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), factor, scaled
 
 
 @dataclass(frozen=True)
 class MonthFigures:
+    """One simulated month. The cumulative defaults are the deal's own definition
+    (:func:`ledger.deal.pool_rules.default_ratio_rule`, ``DemoResult.default_ratio``): its
+    numerator, denominator and ratio at the month's end, the figures of the pool report, so the
+    trustee and servicer reports print the same numbers. They are gross (recoveries are not
+    netted): they never go down."""
+
     period_start: date
     period_end: date
     records: int
     pool_balance: Decimal
     remitted: Decimal
-    defaulted_cumulative: Decimal
+    cumulative_defaults: Decimal
+    cumulative_default_base: Decimal
     cumulative_default_ratio: Decimal
 
 
@@ -133,6 +168,12 @@ class DemoResult:
     reconciliation: list[dict[str, str | int | None]] = field(default_factory=list)
     """Per trust bank account: the statement written to ``bank-statement-<account>.csv`` and
     its reconciliation (matched, breaks, closing balances)."""
+    default_ratio: str = ""
+    """The definition the months' cumulative defaults follow, in words."""
+    purchases: list[RevolvingPurchase] = field(default_factory=list)
+    """Additional Receivables bought on each payment date of the revolving period."""
+    stress: dict[str, str] | None = None
+    """The stress month, when the demo has one: its number, calendar month and default rate."""
 
 
 Progress = Callable[[str], None]
@@ -214,7 +255,9 @@ def set_up_deal(
         seed_deal, simulate_pool(profile(seed_deal.seed), loans, cut_off, random_seed)
     )
     initial = sum((r.outstanding_principal for r in pool), ZERO)
-    text, factor, _ = scaled_deal_text(path.read_text(encoding="utf-8"), initial)
+    conv = seed_deal.drb_convention()
+    adrb = None if conv is None else sum((boarding_drb(r, cut_off, conv) for r in pool), ZERO)
+    text, factor, _ = scaled_deal_text(path.read_text(encoding="utf-8"), initial, adrb)
     scaled = out_dir / f"deal-{deal_id}.yaml"
     scaled.write_text(text, encoding="utf-8")
     load_deal(store, scaled, effective_date=cut_off)
@@ -257,38 +300,46 @@ def run_demo(
     # default/loss triggers of 001, 002 and 004 (seed 003's short bullet loans have mostly
     # repaid by then, and seed 000 has only declared events)
     params = SimulationParams(
-        stress_month=stress_month, stress_default_rate=Decimal("0.12"), first_period=first_day
+        repurchase_interest=INTEREST_FIELD in price_fields(deal),
+        stress_month=stress_month,
+        stress_default_rate=Decimal("0.12"),
+        first_period=first_day,
     )
-    figures: list[MonthFigures] = []
-    for month in simulate_months(pool, months, params, random_seed):
+    # seeds 001 and 002: on each payment date of the revolving period, Additional Receivables
+    # are offered, bought by the cycle and boarded, then serviced with the pool (its list grows)
+    serviced = list(pool)
+    revolving = revolving_periods(deal, closing)
+    purchases: list[RevolvingPurchase] = []
+    posted: list[CycleResult] = []
+    seen: list[Serviced] = []
+    for month in simulate_months(serviced, months, params, random_seed):
         start, end = month.period_start, month.period_end
         period = next(p for p in deal_periods if p[0] <= end <= p[1])
         step(f"servicing {start} to {end}")
         held = service_month(store, deal_id, month, period, tapes)
         bal = _balances(store, deal_id)
-        defaulted = bal.get(accounts.POOL_DEFAULTED, ZERO) + bal.get(accounts.WRITTEN_OFF, ZERO)
-        figures.append(
-            MonthFigures(
-                period_start=start,
-                period_end=end,
-                records=len(month.rows),
-                pool_balance=bal.get(accounts.POOL_PRINCIPAL, ZERO),
-                remitted=max(held, ZERO),
-                defaulted_cumulative=defaulted,
-                cumulative_default_ratio=(defaulted / initial).quantize(Decimal("0.000001"))
-                if initial
-                else ZERO,
+        seen.append((start, end, len(month.rows), bal.get(accounts.POOL_PRINCIPAL, ZERO), held))
+        if end in revolving:
+            step(f"offering additional receivables for {revolving[end].payment_date}")
+            average = initial / len(pool)
+            bought = buy_additional_receivables(
+                store, deal, revolving[end], profile(deal.seed), average, random_seed, tapes
             )
-        )
+            if bought is not None:
+                purchases.append(bought.purchase)
+                serviced.extend(bought.rows)
+                posted.extend(bought.cycles)
 
-    # every payment date that has fallen due, in date order, each one atomic batch; each folds
-    # the state as of its determination date, so one run after the servicing gives the same
-    # cycles as a run each month (and reads the history once, not once a month)
-    last_end = figures[-1].period_end if figures else cut_off
+    # every payment date still due, in date order, each one atomic batch; each folds the state
+    # as of its determination date, so one run after the servicing gives the same cycles as a
+    # run each month (and reads the history once, not once a month); the revolving dates ran
+    # above, since what they buy is serviced from the next month
+    last_end = seen[-1][1] if seen else cut_off
     step(f"running every payment date up to {last_end}")
-    posted = [r for r in run_due(store, deal_id, last_end) if r.status == "posted"]
+    posted += [r for r in run_due(store, deal_id, last_end) if r.status == "posted"]
     notes = notes_after_each(store, deal_id, posted)
     cycles = [cycle_summary(r, notes[r.payment_date]) for r in posted]
+    figures = month_figures(store, deal, seen)
 
     # the custodian's statement of each trust bank account, as the ledger says it should read,
     # written out and reconciled: every movement matched, no break (issue 6 item 3)
@@ -312,11 +363,54 @@ def run_demo(
         closing_date_assumed=deal.calendar.closing_date is None,
         cycles=cycles,
         reconciliation=reconciliation,
+        default_ratio=default_ratio_rule(deal).label,
+        purchases=purchases,
+        stress=None
+        if stress_month is None or stress_month > months
+        else {
+            "month": str(stress_month),
+            "period": _month_of(first_day, stress_month - 1),
+            "default_rate": str(params.stress_default_rate),
+            "what": "that share of the performing loans defaults at once in that month",
+        },
     )
     write_summary(result)
     step("writing the trustee and servicer reports of every payment date")
     write_reports(store, deal_id, out_dir)
     return result
+
+
+def _month_of(first: date, offset: int) -> str:
+    index = first.year * 12 + first.month - 1 + offset
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+Serviced = tuple[date, date, int, Decimal, Decimal]
+"""A month serviced: first and last day, tape records, pool balance after it, cash remitted."""
+
+
+def month_figures(
+    store: ProjectedStore, deal: DealDefinition, seen: list[Serviced]
+) -> list[MonthFigures]:
+    """Each month's figures; its cumulative defaults by the deal's definition, from the pool
+    report (:func:`projections.pool.pool_periods`) the reports print."""
+    by_month = {p.period: p for p in pool_periods(store, deal.deal_id, deal)}
+    out = []
+    for start, end, records, balance, held in seen:
+        p = by_month.get(f"{end:%Y-%m}")
+        out.append(
+            MonthFigures(
+                period_start=start,
+                period_end=end,
+                records=records,
+                pool_balance=balance,
+                remitted=max(held, ZERO),
+                cumulative_defaults=p.default_ratio_numerator if p else ZERO,
+                cumulative_default_base=p.default_ratio_denominator if p else ZERO,
+                cumulative_default_ratio=p.cumulative_default_ratio if p else ZERO,
+            )
+        )
+    return out
 
 
 def notes_after_each(
@@ -369,6 +463,9 @@ def write_summary(result: DemoResult) -> None:
         "scale_factor": str(result.scale_factor),
         "closing_date": result.closing_date.isoformat(),
         "closing_date_assumed": result.closing_date_assumed,
+        "stress_month": result.stress,
+        "cumulative_defaults_definition": result.default_ratio,
+        "revolving_purchases": purchase_rows(result.purchases),
         "months": rows,
         "payment_dates": result.cycles,
         "bank_reconciliation": {

@@ -191,6 +191,9 @@ def simulate_months(
     order they happened (per loan, in pool order) and every loan's state at the period end — the
     ``loans`` mapping to check the next month's tape against (:func:`ledger.servicing.tape_formats.
     check_servicer_rows`). Deterministic for a given pool, params and seed.
+
+    Rows appended to ``pool`` (a list) between two months are serviced from the next month on:
+    the receivables a revolving purchase bought (the demo's Additional Receivables).
     """
     p = params or SimulationParams()
     t = _thresholds(p)
@@ -212,6 +215,7 @@ def simulate_months(
     defaulted = LoanStatus.DEFAULTED
 
     for month in range(1, months + 1):
+        loans.extend(_Loan(row, _first_due_index(row)) for row in pool[len(loans) :])
         start = date(index // 12, index % 12 + 1, 1)
         end = month_end(start)
         span = (end - start).days + 1
@@ -266,7 +270,9 @@ def simulate_months(
                         loan_id=lid,
                         value_date=end,
                         principal=loan.balance,
-                        interest=monthly_interest(loan.balance, loan.rate),
+                        interest=monthly_interest(loan.balance, loan.rate)
+                        if p.repurchase_interest
+                        else None,
                         reason="eligibility warranty breach",
                         reference=f"{tag}{next(seq)}",
                         extra={},

@@ -29,7 +29,9 @@ Servicing model (our assumptions; the seeds publish no roll rates or CPR history
   ``recovery_rate × that principal`` is followed the same month by a WRITE_OFF of the rest.
 * A prepayment is a full prepayment (BYD allows no partial ones, seed 004 L249): principal = the
   whole balance, interest = the month's interest, fees = ``prepayment_fee_rate × principal``.
-* A repurchase (warranty breach) takes the whole principal plus the month's interest at period end.
+* A repurchase (warranty breach) takes the whole principal at period end, with the month's
+  interest as the accrued unpaid interest when ``repurchase_interest`` (the ledger computes the
+  price from the deal's formula, ``ledger/servicing/repurchase.py``).
 
 Balance identity (tested): for every loan and in aggregate, the performing balance at the end =
 boarding balance − collected principal − defaulted principal − repurchased principal.
@@ -88,6 +90,10 @@ class SimulationParams(BaseModel):
     """Months from default to recovery and write-off (seed 001: net loss lags gross by about 3-6
     months); at least 1, so 0 means the month after the default."""
     repurchase_rate: Rate = Decimal("0.0002")
+    repurchase_interest: bool = True
+    """REPURCHASE rows carry the month's interest (the accrued unpaid interest a price formula
+    such as seed 004's L2763 takes as a term); off for a deal whose price has no such term
+    (seed 001: the DRB, L13432-13446), whose tape then states no price but the principal."""
     prepayment_fee_rate: Rate = Decimal("0")
     """Fee on prepaid principal (seed 001: 3%, L1976; seed 004: 6%, L249)."""
     stress_month: int | None = Field(default=None, ge=1)

@@ -547,22 +547,41 @@ class _Run:
         return offered, price
 
     def _purchase(self, step: PurchaseStep, env: DealEnv, budget: Decimal) -> Decimal:
-        """Buy the most of the offered balance the budget pays for (seed 001 L11099-11105,
-        L17709-17723; seed 002 L196-200), unless a pool-level criterion fails after it."""
+        """Buy the most of the offer the budget pays for (seed 001 L11099-11105, L17709-17723;
+        seed 002 L196-200), unless a pool-level criterion fails after it: whole loans of a
+        listed offer, in its order, else the largest fen balance."""
         offered, price = self._offer(step, env)
         due = round_fen(offered * price)
-        # the largest fen balance whose price, rounded half-up to the fen, the budget covers
-        balance = min(offered, (budget / price).quantize(FEN, rounding=ROUND_DOWN))
-        while balance > 0 and round_fen(balance * price) > budget:
-            balance -= FEN
-        while balance < offered and round_fen((balance + FEN) * price) <= budget:
-            balance += FEN
+        listed = self.state.offered_receivables
+        loan_ids: tuple[str, ...] = ()
+        if listed:
+            total = sum((r.balance for r in listed), ZERO)
+            if total != offered:
+                raise WaterfallError(
+                    f"{step.id}: offered {offered} but the receivables listed total {total}"
+                )
+            balance = ZERO
+            bought: list[str] = []
+            for r in listed:
+                if round_fen((balance + r.balance) * price) > budget:
+                    break
+                balance += r.balance
+                bought.append(r.loan_id)
+            loan_ids = tuple(bought)
+        else:
+            # the largest fen balance whose price, rounded half-up to the fen, the budget covers
+            balance = min(offered, (budget / price).quantize(FEN, rounding=ROUND_DOWN))
+            while balance > 0 and round_fen(balance * price) > budget:
+                balance -= FEN
+            while balance < offered and round_fen((balance + FEN) * price) <= budget:
+                balance += FEN
         paid = round_fen(balance * price)
         failed: tuple[str, ...] = ()
         if balance > 0:
             failed = tuple(c.id for c in pool_criteria_failures(self.deal, env, balance, paid))
             if failed:
                 balance = paid = ZERO
+                loan_ids = ()
         dest = f"payable:party:{step.seller}"
         memo = f"{step.id}: {step.clause}"
         self._move(step.source, dest, paid, memo)
@@ -571,7 +590,13 @@ class _Run:
             self._book(booking.ledger, balance * booking.sign, f"{memo} (balance bought)")
         self.purchases.append(
             Purchase(
-                step_id=step.id, seller=step.seller, offered=offered, balance=balance, price=paid
+                step_id=step.id,
+                seller=step.seller,
+                offered=offered,
+                balance=balance,
+                price=paid,
+                available=budget,
+                loan_ids=loan_ids,
             )
         )
         return paid

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from events.cycle import CapUsage
+from events.cycle import CapUsage, OfferedReceivable
 from ledger.core.journal import JournalEntry
 from ledger.core.money import ZERO, Money, Rate
 
@@ -77,6 +77,9 @@ class WaterfallState(_Model):
     """``period.collection_end``: the last day of the payment date's collection period."""
     next_determination_date: dt.date | None = None
     """``period.next_as_of``: the next payment date's determination date."""
+    offered_receivables: tuple[OfferedReceivable, ...] = ()
+    """The receivables offered for this payment date, in the offer's order (a ``purchase``
+    step buys whole loans of them); empty when no offer lists them."""
 
     @model_validator(mode="after")
     def _period_order(self) -> WaterfallState:
@@ -112,6 +115,10 @@ class Purchase(_Model):
     offered: Money
     balance: Money
     price: Money
+    available: Money = ZERO
+    """The cash the step could spend (its source account, within its ``limit``)."""
+    loan_ids: tuple[str, ...] = ()
+    """The whole loans bought, of an offer listing its receivables."""
 
 
 class WaterfallResult(_Model):

@@ -16,6 +16,7 @@ Grammar (own tokenizer and recursive-descent parser; nothing is handed to Python
     atom    := NUMBER ["%"] | RATING | "true" | "false" | NAME
              | ("max" | "min") "(" expr ("," expr)+ ")"
              | "if" "(" expr "," expr "," expr ")"
+             | ("ceil_fen" | "floor_fen") "(" expr ")"
              | "date" "(" STRING ")"  | ("months" | "days") "(" expr ")"
              | "(" expr ")"
 
@@ -25,6 +26,13 @@ with ``_`` is refused. ``NUMBER`` is a plain decimal (``0.012``); a trailing ``%
 Chinese long-term scale, so ``ratings.servicer.CCXI < 'A+'`` tests "rated below A+". Anything
 else (calls of other names, attribute tricks, subscripts, lambdas, strings that are not grades)
 is a syntax error with its position.
+
+Rounding: ``ceil_fen(x)`` is ``x`` rounded up to the fen (the smallest amount of whole fen at or
+above ``x``), ``floor_fen(x)`` rounded down. A formula whose result a step rounds anyway (half-up
+to the fen, :func:`ledger.core.money.round_fen`) uses them where the deal says which way: "no less
+than 5%" is a floor that must hold, so ``ceil_fen(a * 0.05 / 0.95)``, never a half-up amount a
+fraction of a fen below it (seed 001 L3723-3737). Divide last: ``a * 0.05 / 0.95`` is exact for
+every ``a`` that is a multiple of 19 fen, ``a * (0.05 / 0.95)`` is not.
 
 Dates: ``date('2025-07-18')`` is a date literal (ISO format); names such as
 ``period.payment_date`` or ``dates.closing`` are dates. ``months(n)`` and ``days(n)`` (``n`` a

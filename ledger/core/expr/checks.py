@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ledger.core.expr.syntax import (
+    ROUNDING_FUNCTIONS,
     Binary,
     Bool,
     Call,
@@ -93,6 +94,9 @@ def _infer(node: Expr, known: Mapping[str, Kind], problems: list[ExprError]) -> 
             if a is not None and b is not None and a != b:
                 problems.append(ExprError("if() branches give different kinds", node.pos))
             return a or b
+        if node.func in ROUNDING_FUNCTIONS:
+            need(node.args[0], "number")
+            return "number"
         kinds = [_infer(arg, known, problems) for arg in node.args]
         first = next((k for k in kinds if k is not None), "number")
         want_all: InferredKind = "date" if first == "date" else "number"

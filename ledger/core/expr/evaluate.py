@@ -7,7 +7,14 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    localcontext,
+)
 
 from ledger.core.expr.syntax import (
     Binary,
@@ -34,6 +41,10 @@ class _SpanValue:
 
 
 _Any = Decimal | bool | dt.date | _SpanValue
+_FEN = Decimal("0.01")
+_ROUNDING = {"ceil_fen": ROUND_CEILING, "floor_fen": ROUND_FLOOR}
+"""``ceil_fen(x)``: the smallest fen amount at or above ``x`` (a "no less than" floor holds);
+``floor_fen(x)``: the largest at or below it (a "no more than" cap holds)."""
 
 _VARIES: ContextVar[Callable[[str], bool] | None] = ContextVar("_VARIES", default=None)
 
@@ -165,6 +176,8 @@ def _eval(node: Expr, env: Mapping[str, Value]) -> _Any:
                 then, other = _eval(node.args[1], env), _eval(node.args[2], env)
                 return then if cond else other
             return _eval(node.args[1] if cond else node.args[2], env)
+        if node.func in _ROUNDING:
+            return _num(node.args[0], env).quantize(_FEN, rounding=_ROUNDING[node.func])
         first = _eval(node.args[0], env)
         if isinstance(first, dt.date) and not isinstance(first, bool):
             days = [first] + [_date(a, env) for a in node.args[1:]]

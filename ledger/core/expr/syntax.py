@@ -112,9 +112,17 @@ class Binary(Expr):
         return self.left.names() | self.right.names()
 
 
+FuncName = Literal["max", "min", "if", "ceil_fen", "floor_fen"]
+FUNCTIONS: tuple[str, ...] = ("max", "min", "if", "ceil_fen", "floor_fen")
+ROUNDING_FUNCTIONS: tuple[str, ...] = ("ceil_fen", "floor_fen")
+"""One-argument functions rounding a number to the fen: ``ceil_fen`` towards the larger amount
+(a floor such as "no less than 5%" then holds), ``floor_fen`` towards the smaller one (a cap
+such as "no more than" then holds)."""
+
+
 @dataclass(frozen=True)
 class Call(Expr):
-    func: Literal["max", "min", "if"]
+    func: FuncName
     args: tuple[Expr, ...]
 
     def names(self) -> frozenset[str]:
@@ -145,7 +153,7 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
-_KEYWORDS = frozenset({"and", "or", "not", "if", "max", "min", "true", "false"})
+_KEYWORDS = frozenset({"and", "or", "not", "true", "false", *FUNCTIONS})
 _MAX_LENGTH = 2000
 
 
@@ -304,7 +312,7 @@ class _Parser:
         if tok.kind == "name":
             if tok.text in ("true", "false"):
                 return Bool(tok.pos, tok.text == "true")
-            if tok.text in ("max", "min", "if"):
+            if tok.text in FUNCTIONS:
                 return self.call(tok)
             if tok.text == "date" and self.is_op("("):
                 return self.date_literal(tok)
@@ -343,10 +351,12 @@ class _Parser:
             self.take()
             args.append(self.or_())
         self.expect(")")
-        func: Literal["max", "min", "if"] = tok.text  # type: ignore[assignment]
+        func: FuncName = tok.text  # type: ignore[assignment]
         if func == "if" and len(args) != 3:
             raise ExprError("if() takes exactly 3 arguments: if(condition, then, else)", tok.pos)
-        if func != "if" and len(args) < 2:
+        if func in ROUNDING_FUNCTIONS and len(args) != 1:
+            raise ExprError(f"{func}() takes exactly 1 argument", tok.pos)
+        if func in ("max", "min") and len(args) < 2:
             raise ExprError(f"{func}() takes at least 2 arguments", tok.pos)
         return Call(tok.pos, func, tuple(args))
 
