@@ -1,10 +1,12 @@
 """Payment-date cycle events (SPEC §4, issue 5): what the trustee's monthly cycle records.
 
 A cycle is posted as one atomic batch (``ledger/cycle/``): :class:`CollectionPeriodClosed` →
-one :class:`TriggerEvaluated` per trigger → :class:`InterestAccrued` / :class:`FeeAccrued` →
-:class:`WaterfallExecuted` → :class:`DistributionPaid` (and :class:`CleanUpCallExercised` when the
-originator calls the pool). :class:`NotesIssued`, :class:`EventDeclared` and
-:class:`CycleApproved` are posted by the trustee or issuer outside the cycle.
+:class:`MetricsDetermined` → :class:`CleanUpCallTested` (deals with a clean-up call; then
+:class:`CleanUpCallExercised` when the originator calls the pool) → one :class:`TriggerEvaluated`
+per trigger → :class:`InterestAccrued` / :class:`FeeAccrued` → :class:`WaterfallExecuted` →
+:class:`DistributionPaid`. :class:`NotesIssued`, :class:`EventDeclared`, :class:`RatingChanged`,
+:class:`FigureReported`, :class:`ExpenseIncurred` and :class:`CycleApproved` are posted by the
+trustee, servicer or issuer outside the cycle.
 
 Postings (``ledger/core/accounts.py`` and ``ledger.waterfall.posting_account``):
 
@@ -26,7 +28,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from events.model import Event, event_type, upcaster
 from ledger.core import accounts
@@ -225,6 +227,53 @@ class AdditionalReceivablesPurchased(Event):
         return "deal"
 
 
+@event_type("RatingChanged")
+class RatingChanged(Event):
+    """A rating agency changes (or withdraws, ``grade`` null) a party's grade: the ratings the
+    deal's formulas read from the next determination date on (``ratings.<party or role>.<agency>``,
+    e.g. seed 004 L2465-2468 必备评级等级, L914 commingling reserve, L1074 set-off reserve)."""
+
+    party_id: str = Field(min_length=1)
+    agency: str = Field(min_length=1)
+    grade: str | None = None
+    reference: str | None = None
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
+@event_type("FigureReported")
+class FigureReported(Event):
+    """A figure the ledger cannot compute from its own events, reported for the deal's formulas
+    (docs/primitives.md): ``reported.<name>`` is the latest one of that name (a standing figure,
+    e.g. the originator's debts to its borrowers, seed 004 L1076 term B), and
+    ``reported_for_date.<name>`` the sum of those for ``payment_date`` (e.g. commingled
+    collections the trustee identified for the date, seed 004 L1066)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    amount: Money
+    payment_date: date | None = None
+    reference: str | None = None
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
+@event_type("ExpenseIncurred")
+class ExpenseIncurred(Event):
+    """An expense or tax of the deal incurred (an invoice, a tax assessment): the amount of a
+    fee of kind ``expense`` or ``tax`` without an amount formula, due on the first payment date
+    whose determination date is on or after the event's effective date (e.g. seed 004 L981-982
+    fees and reimbursable expenses as invoiced; seed 001 L3693-3703)."""
+
+    fee_id: str = Field(min_length=1)
+    amount: Money
+    reference: str | None = None
+
+    def default_stream(self) -> str:
+        return "deal"
+
+
 @event_type("CycleApproved")
 class CycleApproved(Event):
     """The trustee approves the cycle of one payment date (deals that require approval)."""
@@ -288,6 +337,37 @@ class CollectionPeriodClosed(CycleEvent):
     def entries(self) -> tuple[JournalEntry, ...]:
         legs = self.legs()
         return (entry_of(legs, memo="collection period closed: split"),) if legs else ()
+
+
+@event_type("MetricsDetermined")
+class MetricsDetermined(CycleEvent):
+    """Every metric the deal declares, as determined for the payment date (issue 13): the
+    engine's determinations (docs/primitives.md) and the deal's formula metrics, the figures the
+    triggers, targets and fees of the date read. A name missing from ``values`` had no value on
+    the date (e.g. the previous payment date's figures on the first one)."""
+
+    as_of: date
+    collection_period_end: date
+    values: dict[str, StrictBool | Rate]
+
+
+@event_type("CleanUpCallTested")
+class CleanUpCallTested(CycleEvent):
+    """The clean-up call on a payment date (seed 001 L18472-18490; seed 004 L781): whether its
+    condition and its proviso hold, whether the originator elected it and whether it is
+    exercised, on every date whether or not it is."""
+
+    condition_met: bool
+    proviso_met: bool | None = None
+    """``None`` when the deal has no proviso, or the condition does not hold (not tested)."""
+    price: Money | None = None
+    note_obligations: Money | None = None
+    notes_repaid: bool | None = None
+    """Whether a dry run of the date with the call exercised repays every class in full."""
+    available: bool
+    elected: bool
+    exercised: bool
+    reason: str
 
 
 @event_type("TriggerEvaluated")
@@ -490,19 +570,24 @@ __all__ = [
     "AdditionalReceivablesPurchased",
     "CleanUpCallElected",
     "CleanUpCallExercised",
+    "CleanUpCallTested",
     "CollectionPeriodClosed",
     "CycleApproved",
     "CycleEvent",
     "DistributionPaid",
     "EventDeclared",
+    "ExpenseIncurred",
     "FeeAccrued",
+    "FigureReported",
     "InterestAccrued",
+    "MetricsDetermined",
     "NoteIssue",
     "NoteLine",
     "NotesIssued",
     "OfferedReceivable",
     "Payment",
     "PurchaseLine",
+    "RatingChanged",
     "ReserveFunded",
     "StepLine",
     "TriggerEvaluated",

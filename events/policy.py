@@ -76,8 +76,15 @@ POLICY: Mapping[str, Rule] = {
         "AdjustmentPosted", "BankStatementImported", "ReconciliationCompleted",
         # the payment-date cycle, posted by the trustee's run (run-due, the scheduler)
         "CollectionPeriodClosed", "TriggerEvaluated", "InterestAccrued", "FeeAccrued",
-        "WaterfallExecuted", "DistributionPaid", "CleanUpCallExercised",
+        "WaterfallExecuted", "DistributionPaid", "CleanUpCallExercised", "MetricsDetermined",
+        "CleanUpCallTested",
+        # the trust's expenses and taxes as invoiced or assessed to it
+        "ExpenseIncurred",
     ),
+    # facts of the market and of the parties that either side learns and reports: a rating
+    # agency's action (SPEC §1: the servicer's operations post rating changes; the trustee is
+    # told them too) and the figures the ledger cannot compute from its own events
+    **_rules(SERVICER | TRUSTEE, True, "RatingChanged", "FigureReported"),
     # a deal definition is corrected by loading the corrected file, a seal by sealing again
     **_rules(TRUSTEE, False, "DealDefined", "PeriodSealed"),
     # who may post a reversal depends on what it reverses (the reversed type's ``reverse``)

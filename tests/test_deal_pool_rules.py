@@ -99,14 +99,24 @@ def state(
     )
 
 
+def byd_pool(performing: str, defaulted: str = "0.00") -> dict[str, Value]:
+    return {
+        "pool.balance": D(performing),
+        "pool.outstanding_balance": D(performing) + D(defaulted),
+    }
+
+
 def test_byd_clean_up_call_condition(byd: DealDefinition) -> None:
     senior = {"senior": NoteState(balance=D("500000000.00")), "sub": NoteState(balance=D("1.00"))}
     # L781: pool <= 10% × 2,353,348,391.45 = 235,334,839.145
-    assert clean_up_call_available(byd, state({"pool.balance": D("235334839.14")}, senior))
-    assert not clean_up_call_available(byd, state({"pool.balance": D("235334839.15")}, senior))
+    assert clean_up_call_available(byd, state(byd_pool("235334839.14"), senior))
+    assert not clean_up_call_available(byd, state(byd_pool("235334839.15"), senior))
+    # issue 13 item 9: the pool balance counts defaulted loans not written off (L2899-2901,
+    # L2788): performing 230,000,000.00 + defaulted 10,000,000.00 = 240,000,000.00 > 10%
+    assert not clean_up_call_available(byd, state(byd_pool("230000000.00", "10000000.00"), senior))
     # or once the senior class is repaid, whatever the pool
     repaid = {"senior": NoteState(balance=D("0.00")), "sub": NoteState(balance=D("1.00"))}
-    assert clean_up_call_available(byd, state({"pool.balance": D("900000000.00")}, repaid))
+    assert clean_up_call_available(byd, state(byd_pool("900000000.00"), repaid))
 
 
 def test_driver_clean_up_call_condition(driver: DealDefinition) -> None:

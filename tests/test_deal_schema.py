@@ -116,7 +116,8 @@ def test_every_problem_is_listed_at_once() -> None:
         .replace("default_mode: normal", "default_mode: amortising")
     )
     assert problems_of(text) == [
-        "accounts.reserve.target: unknown name 'pool.balanse' at column 7",
+        "accounts.reserve.target: unknown name 'pool.balanse' at column 7 (neither an engine "
+        "primitive, docs/primitives.md, nor defined here)",
         "collection_split[0].to: unknown account 'kash'",
         "default_mode: unknown waterfall mode 'amortising'",
         "waterfalls.normal[0].fees[0]: unknown fee 'trustee_fees'",

@@ -211,9 +211,10 @@ def test_additional_receivables_are_offered_bought_whole_and_boarded(
 
     DRB at 30 Nov 2021 of seven 0% instalments I (b = 1 + 0.051371/12): I × Σ_{k=1..7} b^-k =
     I × 6.8816574168.. : A1 35,000.00 → 240,858.01; A2 37,000.00 → 254,621.32; A3 34,000.00 →
-    233,976.35. The Accumulation Account holds 611,725.32 after item sixth (the cycle's
-    figure): A1 + A2 cost round(495,479.33 × 0.983 = 487,056.181..) = 487,056.18, with A3
-    717,054.93 > 611,725.32, so A1 and A2 are bought and 124,669.14 stays in the account."""
+    233,976.35. The Accumulation Account holds 612,120.43 after item sixth (the cycle's
+    figure, the first PD's Servicer Fee on the ADRB at 31 Oct 2021, issue 13 item 3): A1 + A2
+    cost round(495,479.33 × 0.983 = 487,056.181..) = 487,056.18, with A3 717,054.93 >
+    612,120.43, so A1 and A2 are bought and 125,064.25 stays in the account."""
     load_deal(store, scaled_deal("001_driver_china_13.yaml", tmp_path))
     deal = deal_in_force(store, DC13)
     issue_notes(store, DC13, who=TRUSTEE)
@@ -233,11 +234,11 @@ def test_additional_receivables_are_offered_bought_whole_and_boarded(
     assert [r.status for r in run_due(store, DC13, pd)] == ["posted"]
     (w,) = waterfalls(store, DC13)
     (line,) = w.purchases
-    assert line.available == D("611725.32")
+    assert line.available == D("612120.43")
     assert (line.offered, line.loan_ids) == (sum(drb, D(0)), ("A1", "A2"))
     assert (line.balance, line.price) == (D("495479.33"), D("487056.18"))
     after = _balances(store, DC13)
-    assert after["trust:accumulation"] == D("611725.32") - D("487056.18") == D("124669.14")
+    assert after["trust:accumulation"] == D("612120.43") - D("487056.18") == D("125064.25")
     # the price is paid to the Originator on the Payment Date (item ninth pays nothing: the
     # Class A Cash Component took everything after item fifth)
     (paid,) = store.read(DC13, types=["DistributionPaid"])

@@ -59,7 +59,7 @@ def test_liquidity_reserve_target_is_max_of_pool_pct_and_initial_floor(byd: Deal
     def target(pool: str, senior: str = "1730000000.00") -> Decimal:
         s = byd_state(
             byd,
-            metrics={"pool.balance": D(pool)},
+            metrics={"pool.outstanding_balance": D(pool)},
             notes={"senior": NoteState(balance=D(senior)), "sub": NoteState(balance=D("1.00"))},
         )
         value = DealEnv(byd, s)["targets.liquidity_reserve"]
@@ -87,7 +87,7 @@ def test_first_payment_date_principal_covers_income_and_funds_the_reserve(
     state = byd_state(
         deal,
         accounts={"income": D("4965973.93"), "principal": D("286746321.69")},
-        metrics={"pool.balance": D("2066602069.76")},
+        metrics={"pool.outstanding_balance": D("2066602069.76")},
     )
     result = run_waterfall(deal, state)
     assert result.mode == "normal"
@@ -128,7 +128,7 @@ def test_second_payment_date_releases_and_refills_the_reserve(byd: DealDefinitio
             "senior": NoteState(balance=D("1468916792.23")),
             "sub": NoteState(balance=D("270000000.00")),
         },
-        metrics={"pool.balance": D("1985439911.40")},
+        metrics={"pool.outstanding_balance": D("1985439911.40")},
     )
     result = run_waterfall(deal, state)
     # the whole reserve goes to income first (L1056)
@@ -170,9 +170,11 @@ def excess_income_state(deal: DealDefinition, **kw: Any) -> WaterfallState:
             "senior": NoteState(balance=D("100000000.00")),
             "sub": NoteState(balance=D("270000000.00")),
         },
-        "fees_incurred": {"taxes": D("10000.00"), "trustee_expenses": D("200000.00")},
+        "fees_incurred": {"trustee_expenses": D("200000.00")},
         "metrics": {
-            "pool.balance": D("500000000.00"),
+            # taxes = 3.26% (assumed) × income collections 306,748.47 = 10,000.000122 → 10,000.00
+            "collected.income": D("306748.47"),
+            "pool.outstanding_balance": D("500000000.00"),
             "pool.defaults_recent_period": D("1000000.00"),
             "pool.defaults_prior_periods": D("500000.00"),
         },
@@ -231,6 +233,10 @@ def post_default_state(deal: DealDefinition, caused_by_servicer: bool) -> Waterf
             "liquidity_reserve": D("11766741.96"),
         },
         fees_incurred={},
+        metrics={  # no income collections, so no taxes
+            "collected.income": D("0.00"),
+            "pool.outstanding_balance": D("500000000.00"),
+        },
         triggers={"event_of_default": True, "eod_caused_by_servicer": caused_by_servicer},
     )
 
@@ -301,7 +307,7 @@ def test_clean_up_call_condition(byd: DealDefinition) -> None:
     def available(pool: str, senior: str = "1730000000.00") -> bool:
         s = byd_state(
             byd,
-            metrics={"pool.balance": D(pool)},
+            metrics={"pool.outstanding_balance": D(pool)},
             notes={"senior": NoteState(balance=D(senior)), "sub": NoteState(balance=D("1.00"))},
         )
         return clean_up_call_available(byd, s)
@@ -337,7 +343,7 @@ def test_clean_up_date_runs_the_post_termination_order(byd: DealDefinition) -> N
             "sub": NoteState(balance=D("270000000.00")),
         },
         fees_incurred={"trustee_expenses": D("200000.00")},
-        metrics={"pool.balance": D("230000000.00")},
+        metrics={"pool.outstanding_balance": D("230000000.00")},
         triggers={"trust_terminated": True},
     )
     result = run_waterfall(byd, state)
@@ -358,4 +364,56 @@ def test_clean_up_date_runs_the_post_termination_order(byd: DealDefinition) -> N
     assert result.paid("end.7") == D("92667946.08")
     assert result.paid("end.8") == 0
     assert result.note_balances == {"senior": D("0.00"), "sub": D("177332053.92")}
+    cash_conserved(result, byd)
+
+
+def test_pool_balance_with_defaulted_loans_drives_the_reserve_and_principal(
+    byd: DealDefinition,
+) -> None:
+    """Item 9 (L2899-2901, L2788, L2463; audit §9 (d2)): PD 2021-11-26 (31 days), the pool at
+    2021-10-31 is 1,990,000,000.00 performing + 10,000,000.00 defaulted and not written off =
+    2,000,000,000.00. Senior 1,500,000,000.00; income 1,400,000.00, principal 81,000,000.00,
+    liquidity reserve 24,800,000.00; term c 25,663,113.92, term a 10,000,000.00."""
+    state = byd_state(
+        byd,
+        payment_date=dt.date(2021, 11, 26),
+        period_index=2,
+        interest_period_start=dt.date(2021, 10, 26),
+        interest_period_end=dt.date(2021, 11, 26),
+        accounts={
+            "income": D("1400000.00"),
+            "principal": D("81000000.00"),
+            "liquidity_reserve": D("24800000.00"),
+            "cum_principal_to_income": D("25663113.92"),
+        },
+        notes={
+            "senior": NoteState(balance=D("1500000000.00")),
+            "sub": NoteState(balance=D("270000000.00")),
+        },
+        metrics={
+            "pool.balance": D("1990000000.00"),
+            "pool.outstanding_balance": D("2000000000.00"),
+            "pool.defaults_recent_period": D("10000000.00"),
+        },
+    )
+    result = run_waterfall(byd, state)
+    # fees on 2bn × 31/365: trustee 0.03% → 50,958.90; custodian 0.005% → 8,493.15
+    assert result.paid("income.3") == D("50958.90") + D("8493.15")
+    assert result.paid("income.5") == D("3821917.81")  # 1.5bn × 3% × 31/365
+    # liquidity target max(1.2% × 2bn, 0.5% × initial) = 24,000,000.00 (not 23,880,000.00)
+    assert result.paid("income.6") == D("24000000.00")
+    # principal step 1 covers steps 1-6: 50,958.90 + 8,493.15 + 3,821,917.81 + 24,000,000.00
+    # − (1,400,000.00 + 24,800,000.00) = 1,681,369.86
+    assert result.paid("principal.1") == D("1681369.86")
+    (step7,) = result.lines("income.7")
+    assert (step7.due, step7.paid) == (D("35663113.92"), D("0.00"))
+    assert result.paid("principal.2") == D("79318630.14")
+    assert result.note_balances["senior"] == D("1420681369.86")
+    # with the performing pool only (params.pool_balance_includes_defaulted = 0): 23,880,000.00
+    params = dict(byd.parameters)
+    flag = params["pool_balance_includes_defaulted"].model_copy(update={"value": D(0)})
+    performing = byd.model_copy(
+        update={"parameters": {**params, "pool_balance_includes_defaulted": flag}}
+    )
+    assert run_waterfall(performing, state).paid("income.6") == D("23880000.00")
     cash_conserved(result, byd)

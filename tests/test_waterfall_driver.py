@@ -17,6 +17,7 @@ from events.cycle import OfferedReceivable
 from ledger.core.journal import apply_entries, trial_balance
 from ledger.core.money import round_fen
 from ledger.deal import DealDefinition, validate_deal_file
+from ledger.deal.names import metric_kind
 from ledger.waterfall import NoteState, WaterfallState, run_waterfall
 from ledger.waterfall.engine import WaterfallError
 from ledger.waterfall.env import DealEnv
@@ -31,9 +32,9 @@ def driver() -> DealDefinition:
 
 
 def driver_state(deal: DealDefinition, **kw: Any) -> WaterfallState:
-    metrics: dict[str, Decimal | bool] = {name: D(0) for name in deal.metrics}
-    metrics["pool.accumulation_over_15pct_twice"] = False
-    metrics["pool.class_a_actual_oc"] = D("0.1080")
+    metrics: dict[str, Decimal | bool] = {
+        name: (False if metric_kind(deal, name) == "bool" else D(0)) for name in deal.metrics
+    }
     metrics.update(kw.pop("metrics", {}))
     fields: dict[str, Any] = {
         "payment_date": dt.date(2022, 3, 28),
@@ -199,7 +200,7 @@ def test_revolving_payment_date_accumulates_and_buys_receivables(driver: DealDef
         metrics={
             "pool.adrb": D("6258741108.01"),
             "pool.adrb_start": D("6605972067.07"),
-            "pool.additional_receivables_drb": D("400000000.00"),
+            "revolving.offered_balance": D("400000000.00"),
         },
     )
     result = run_waterfall(driver, state)
@@ -261,7 +262,7 @@ def test_listed_receivables_are_bought_whole_in_the_offers_order(driver: DealDef
         metrics={
             "pool.adrb": D("6258741108.01"),
             "pool.adrb_start": D("6605972067.07"),
-            "pool.additional_receivables_drb": total,
+            "revolving.offered_balance": total,
         },
         offered_receivables=listed,
     )
@@ -275,7 +276,7 @@ def test_listed_receivables_are_bought_whole_in_the_offers_order(driver: DealDef
     assert result.closing_accounts["accumulation"] == D("3081308.81")
     # the offer's balance is the listed loans' total, or the run refuses
     wrong = state.model_copy(
-        update={"metrics": {**state.metrics, "pool.additional_receivables_drb": D("1.00")}}
+        update={"metrics": {**state.metrics, "revolving.offered_balance": D("1.00")}}
     )
     with pytest.raises(WaterfallError, match=r"receivables listed total 353200100\.00"):
         run_waterfall(driver, wrong)

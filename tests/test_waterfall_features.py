@@ -15,6 +15,7 @@ import pytest
 
 from ledger.core.journal import apply_entries, trial_balance
 from ledger.deal import DealDefinition, DealValidationError, load_deal_text
+from ledger.deal.names import metric_kind
 from ledger.deal.pool_rules import eligibility_failures
 from ledger.waterfall import (
     CapUsage,
@@ -23,7 +24,7 @@ from ledger.waterfall import (
     WaterfallState,
     run_waterfall,
 )
-from ledger.waterfall.engine import cap_period_start
+from ledger.waterfall.engine import WaterfallError, cap_period_start
 from ledger.waterfall.triggers import evaluate_trigger
 from tests.test_deal_schema import MINIMAL
 
@@ -38,7 +39,7 @@ def problems_of(text: str) -> list[str]:
 
 def toy_state(deal: DealDefinition, **kw: Any) -> WaterfallState:
     metrics: dict[str, Decimal | bool] = {
-        name: (False if decl.kind == "bool" else D(0)) for name, decl in deal.metrics.items()
+        name: (False if metric_kind(deal, name) == "bool" else D(0)) for name in deal.metrics
     }
     metrics.update(kw.pop("metrics", {}))
     fields: dict[str, Any] = {
@@ -59,17 +60,18 @@ PURCHASE = MINIMAL.replace(
     "  pool.balance: {description: pool}\n",
     "  pool.balance: {description: pool}\n"
     "  pool.wac: {description: pool WAC}\n"
-    "  offer.balance: {description: offered}\n"
-    "  offer.wac: {description: offered WAC}\n",
+    "  revolving.offered_balance: {description: offered}\n"
+    "  revolving.offered_wac: {description: offered WAC}\n",
 ).replace(
     "    - {id: s1, kind: pay_fees",
-    "    - {id: buy, kind: purchase, from: cash, seller: originator, offered: offer.balance,\n"
+    "    - {id: buy, kind: purchase, from: cash, seller: originator,\n"
+    "       offered: revolving.offered_balance,\n"
     '       price: "0.983", record_balance_in: [{ledger: pdl}], clause: c}\n'
     "    - {id: s1, kind: pay_fees",
 ) + (
     "eligibility:\n"
     "  - {id: wac, text: WAC at least 8% after purchase, level: pool, applies_to: [revolving],\n"
-    '     test: "(pool.wac * pool.balance + offer.wac * purchase.balance)'
+    '     test: "(pool.wac * pool.balance + revolving.offered_wac * purchase.balance)'
     ' / (pool.balance + purchase.balance) >= 8%", clause: c}\n'
 )
 
@@ -80,8 +82,8 @@ def test_purchase_buys_the_largest_fen_balance_the_cash_pays_for() -> None:
         deal,
         accounts={"cash": D("1000.00")},
         metrics={
-            "offer.balance": D("2000.00"),
-            "offer.wac": D("0.09"),
+            "revolving.offered_balance": D("2000.00"),
+            "revolving.offered_wac": D("0.09"),
             "pool.wac": D("0.09"),
             "pool.balance": D("5000.00"),
         },
@@ -108,7 +110,11 @@ def test_purchase_blocked_when_a_pool_criterion_fails_after_it() -> None:
     state = toy_state(
         deal,
         accounts={"cash": D("1000.00")},
-        metrics={"offer.balance": D("300.00"), "offer.wac": D("0.08"), "pool.balance": D("1")},
+        metrics={
+            "revolving.offered_balance": D("300.00"),
+            "revolving.offered_wac": D("0.08"),
+            "pool.balance": D("1"),
+        },
     )
     result = run_waterfall(deal, state)
     # 300.00 × 0.983 = 294.90; WAC after (0 × 1 + 0.08 × 300.00) / 301.00 = 0.0797.. < 8%: fails
@@ -136,10 +142,13 @@ def test_purchase_validation_errors_have_yaml_paths() -> None:
         "waterfalls.normal[0].record_balance_in[0].ledger: account 'cash' is a cash, "
         "expected ledger",
     ]
-    text = PURCHASE.replace("offer.wac * purchase.balance", "loan.rate * purchase.balance")
+    text = PURCHASE.replace(
+        "revolving.offered_wac * purchase.balance", "loan.rate * purchase.balance"
+    )
     text = text.replace("applies_to: [revolving]", "applies_to: [boarding]")
     assert problems_of(text) == [
-        "eligibility[0].test: unknown name 'loan.rate' at column 28",
+        "eligibility[0].test: unknown name 'loan.rate' at column 28 (not offered by this deal: "
+        "see docs/primitives.md)",
         "eligibility[0].applies_to: a pool-level criterion is checked after a revolving "
         "purchase: applies_to must include revolving",
     ]
@@ -147,7 +156,10 @@ def test_purchase_validation_errors_have_yaml_paths() -> None:
         "eligibility:\n"
         "  - {id: x, text: t, test: purchase.balance > 0, applies_to: [revolving], clause: c}\n"
     )
-    assert problems_of(text) == ["eligibility[0].test: unknown name 'purchase.balance' at column 1"]
+    assert problems_of(text) == [
+        "eligibility[0].test: unknown name 'purchase.balance' at column 1 (not offered by this "
+        "deal: see docs/primitives.md)"
+    ]
 
 
 # --- cap periods -----------------------------------------------------------------------------
@@ -282,7 +294,10 @@ def test_revolving_period_validation_errors() -> None:
     no_period = REVOLVING.replace(
         "revolving_period: {last_payment_date: 2021-12-27, clause: c}\n", ""
     )
-    assert problems_of(no_period) == ["modes[0].when: unknown name 'period.revolving' at column 1"]
+    assert problems_of(no_period) == [
+        "modes[0].when: unknown name 'period.revolving' at column 1 (not offered by this deal: "
+        "see docs/primitives.md)"
+    ]
 
 
 # --- dates in formulas -----------------------------------------------------------------------
@@ -318,9 +333,14 @@ def test_dates_in_step_conditions_and_triggers() -> None:
 
 
 def test_date_names_and_kinds_are_validated() -> None:
-    assert problems_of(DATED.replace("dates.first_payment", "dates.closing")) == [
-        "waterfalls.normal[4].when: unknown name 'dates.closing' at column 24"
-    ]
+    # dates.closing is always a name; without a closing date in the file it has a value only
+    # once the notes' issue gives one (the cycle's state), and reading it before fails
+    closing = load_deal_text(DATED.replace("dates.first_payment", "dates.closing"))
+    early = toy_state(closing, payment_date=dt.date(2021, 12, 27), accounts={"cash": D("200")})
+    with pytest.raises(WaterfallError, match=r"dates\.closing has no value on 2021-12-27"):
+        run_waterfall(closing, early)
+    issued = early.model_copy(update={"closing_date": dt.date(2021, 10, 1)})
+    assert run_waterfall(closing, issued).paid("s5") == D("5.00")
     assert problems_of(DATED.replace('amount: "5.00"', "amount: period.payment_date")) == [
         "waterfalls.normal[4].amount: formula gives a date where a number is needed at column 1"
     ]
@@ -334,7 +354,16 @@ def test_date_names_and_kinds_are_validated() -> None:
             "pool.balance: {description: pool}\n",
             "pool.balance: {description: pool}\n  dates.x: {description: x}\n",
         )
-    ) == ["metrics.dates.x: metric name is reserved or malformed"]
+    ) == ["metrics.dates.x: not an engine primitive (docs/primitives.md) and no formula"]
+    assert problems_of(
+        MINIMAL.replace(
+            "pool.balance: {description: pool}\n",
+            "pool.balance: {description: pool}\n  dates.x: {formula: '1', description: x}\n",
+        )
+    ) == [
+        "metrics.dates.x: metric name is reserved or malformed (a formula cannot reuse a name "
+        "of docs/primitives.md)"
+    ]
 
 
 # --- breach and cure windows -----------------------------------------------------------------

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ledger.core.journal import apply_entries, trial_balance
 from ledger.deal import DealDefinition, load_deal_text, validate_deal_file
+from ledger.deal.names import metric_kind
 from ledger.waterfall import NoteState, WaterfallState, posting_account, run_waterfall
 
 D = Decimal
@@ -30,9 +31,10 @@ def deal_states(draw: st.DrawFn, deal: DealDefinition) -> WaterfallState:
     """Any state of ``deal``: random balances, metrics, unpaid amounts and trigger states."""
     accounts = {a: draw(amounts(500_000_000)) for a in deal.accounts}
     metrics: dict[str, Decimal | bool] = {}
-    for name, decl in deal.metrics.items():
-        metrics[name] = draw(st.booleans()) if decl.kind == "bool" else draw(amounts(50_000_000))
-    for name in ("pool.balance", "pool.adrb", "pool.adrb_start"):
+    for name in deal.metrics:
+        kind = metric_kind(deal, name)
+        metrics[name] = draw(st.booleans()) if kind == "bool" else draw(amounts(50_000_000))
+    for name in ("pool.balance", "pool.outstanding_balance", "pool.adrb", "pool.adrb_start"):
         if name in deal.metrics:
             metrics[name] = draw(amounts(9_000_000_000))
     start = dt.date(2022, 1, 26) + dt.timedelta(days=draw(st.integers(0, 400)))

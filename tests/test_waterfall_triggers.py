@@ -22,7 +22,18 @@ def byd() -> DealDefinition:
     )
 
 
-def at(day: dt.date, triggers: dict[str, bool] | None = None, **metrics: str) -> WaterfallState:
+EFFECTIVE = dt.date(2021, 9, 15)
+"""The trust effective date assumed for seed 004 (L1737 gives none: assumed_closing_date)."""
+
+
+def at(
+    day: dt.date,
+    triggers: dict[str, bool] | None = None,
+    end: dt.date | None = None,
+    closing: dt.date = EFFECTIVE,
+    **metrics: str,
+) -> WaterfallState:
+    """The state of determination date ``day`` whose collection period ends on ``end``."""
     values: dict[str, Decimal | bool] = {
         "pool.cumulative_default_ratio": D("0"),
         "pool.severe_delinquency_ratio_avg3": D("0"),
@@ -36,6 +47,8 @@ def at(day: dt.date, triggers: dict[str, bool] | None = None, **metrics: str) ->
         notes={"senior": NoteState(balance=D("1.00")), "sub": NoteState(balance=D("1.00"))},
         metrics=values,
         triggers=triggers or {},
+        collection_period_end=end or day,
+        closing_date=closing,
     )
 
 
@@ -60,6 +73,39 @@ def test_cumulative_default_threshold_schedule(byd: DealDefinition) -> None:
         at(dt.date(2022, 6, 30), pool__cumulative_default_ratio="0.015"),
     )
     assert not equal.breached
+
+
+def test_cumulative_default_year_counts_collection_period_ends_from_the_effective_date(
+    byd: DealDefinition,
+) -> None:
+    """Issue 13 item 11 (seed 004 L2633-2635 "在信托生效日后任一收款期间结束时"): the threshold
+    year is that of the collection period's end from the trust effective date, not of the
+    determination date. Effective 2021-09-15: the period ending 2022-08-31 (PD 2022-09-26,
+    determination date 2022-09-16) is in year 1 (1.5%), the one ending 2022-09-30 in year 2."""
+    cdr = "0.016"
+    aug = evaluate_trigger(
+        byd,
+        "acc_e_cumulative_defaults",
+        at(dt.date(2022, 9, 16), end=dt.date(2022, 8, 31), pool__cumulative_default_ratio=cdr),
+        as_of=dt.date(2022, 9, 16),
+    )
+    assert (aug.threshold, aug.breached, aug.in_effect) == (D("0.015"), True, True)
+    sep = evaluate_trigger(
+        byd,
+        "acc_e_cumulative_defaults",
+        at(dt.date(2022, 10, 18), end=dt.date(2022, 9, 30), pool__cumulative_default_ratio=cdr),
+    )
+    assert (sep.threshold, sep.breached) == (D("0.035"), False)
+    # an effective date of 2021-06-19 (the cut-off + 1 day the demo used to assume) ends year 1
+    # with the period ending 2022-05-31
+    early = dt.date(2021, 6, 19)
+    june = evaluate_trigger(
+        byd,
+        "acc_e_cumulative_defaults",
+        at(dt.date(2022, 7, 18), end=dt.date(2022, 6, 30), closing=early,
+           pool__cumulative_default_ratio=cdr),
+    )  # fmt: skip
+    assert (june.threshold, june.breached) == (D("0.035"), False)
 
 
 def test_sticky_trigger_stays_in_effect(byd: DealDefinition) -> None:

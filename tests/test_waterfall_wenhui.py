@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from ledger.deal import DealDefinition, validate_deal_file
+from ledger.deal.names import metric_kind
 from ledger.waterfall import (
     CapUsage,
     NoteState,
@@ -56,7 +57,7 @@ def notes(a: str, b: str = "210000000.00", c: str = "342000000.00") -> dict[str,
 def state(deal: DealDefinition, **kw: Any) -> WaterfallState:
     """PD 2024-08-26; a 31-day interest period 2024-07-26 .. 08-26 unless given."""
     metrics: dict[str, Decimal | bool] = {
-        name: (False if decl.kind == "bool" else D(0)) for name, decl in deal.metrics.items()
+        name: (False if metric_kind(deal, name) == "bool" else D(0)) for name in deal.metrics
     }
     metrics.update(kw.pop("metrics", {}))
     fields: dict[str, Any] = {
@@ -76,7 +77,7 @@ def example_1(deal: DealDefinition, **kw: Any) -> WaterfallState:
     # income 10,000,000.00, principal 600,000,000.00, expenses 50,000.00 (in cap), cumulative
     # defaults 2,000,000.00 (PDL 2,000,000.00)
     metrics = {
-        "collections.income": D("10000000.00"),
+        "collected.income": D("10000000.00"),
         "pool.cumulative_defaults": D("2000000.00"),
         **kw.pop("metrics", {}),
     }
@@ -154,7 +155,7 @@ def test_principal_covers_through_class_c_interest_not_the_sub_return(
         accounts={"income": D("4000000.00"), "principal": D("300000000.00")},
         fees_incurred={"trustee_expenses": D("50000.00")},
         metrics={
-            "collections.income": D("4000000.00"),
+            "collected.income": D("4000000.00"),
             "pool.cumulative_defaults": D("1500000.00"),
         },
         # 980,000.00 of the 1,000,000.00 annual cap already used in the trust year from
@@ -246,7 +247,7 @@ def backend_state(deal: DealDefinition, principal: str) -> WaterfallState:
         accounts={"income": D("1000000.00"), "principal": D(principal)},
         fees_unpaid={"backend_servicer_fee": D("1000000.00")},
         metrics={
-            "collections.income": D("1000000.00"),
+            "collected.income": D("1000000.00"),
             "pool.balance_period_start": D("300000000.00"),
         },
     )
@@ -295,7 +296,7 @@ def test_post_default_pays_class_by_class(wenhui: DealDefinition) -> None:
         accounts={"income": D("3000000.00"), "principal": D("250000000.00")},
         fees_incurred={"trustee_expenses": D("200000.00")},
         fees_unpaid={"backend_servicer_fee": D("1000000.00")},
-        metrics={"collections.income": D("3000000.00")},
+        metrics={"collected.income": D("3000000.00")},
         triggers={"event_of_default": True, "acc_e_cumulative_defaults": True},
     )
     assert select_mode(wenhui, s) == "post_default"
@@ -323,34 +324,78 @@ def test_post_default_pays_class_by_class(wenhui: DealDefinition) -> None:
 
 def test_expected_maturity_shortfall_accelerates_and_latches(wenhui: DealDefinition) -> None:
     # L928: at the first 信托分配日 before the Class A expected maturity 2025-07-26 (PD Mon
-    # 2025-07-28, distribution date 2025-07-18) the 11.5.2 principal order cannot repay Class A
+    # 2025-07-28, distribution date 2025-07-18; the next one 2025-08-18) the 11.5.2 principal
+    # order cannot repay Class A: the dry run of the date leaves it outstanding
+    tid = "acc_f_class_a_expected_maturity"
+    test_date = {
+        "payment_date": dt.date(2025, 7, 28),
+        "next_determination_date": dt.date(2025, 8, 18),
+    }
     day = dt.date(2025, 7, 18)
-    flag = "tests.class_a_principal_shortfall_at_expected_maturity"
-    failed = state(wenhui, payment_date=day, metrics={flag: True})
-    out = evaluate_trigger(wenhui, "acc_f_class_a_expected_maturity", failed, as_of=day)
+    failed = state(wenhui, **test_date, metrics={"dry_run.notes.A.balance": D("0.01")})
+    out = evaluate_trigger(wenhui, tid, failed, as_of=day)
     assert (out.breached, out.in_effect) == (True, True)
+    repaid = state(wenhui, **test_date, metrics={"dry_run.notes.A.balance": D("0.00")})
+    assert not evaluate_trigger(wenhui, tid, repaid, as_of=day).in_effect
+    # a month earlier (2025-06-18, next 2025-07-18: both before 2025-07-26) is not the test date
+    earlier = state(
+        wenhui,
+        payment_date=dt.date(2025, 6, 26),
+        next_determination_date=day,
+        metrics={"dry_run.notes.A.balance": D("0.01")},
+    )
+    assert not evaluate_trigger(wenhui, tid, earlier, as_of=dt.date(2025, 6, 18)).breached
     # later dates no longer run the test, but the acceleration stays (sticky)
-    later = state(wenhui, triggers={"acc_f_class_a_expected_maturity": True})
-    assert evaluate_trigger(wenhui, "acc_f_class_a_expected_maturity", later).in_effect
-    passed = state(wenhui, payment_date=day, metrics={flag: False})
-    assert not evaluate_trigger(wenhui, "acc_f_class_a_expected_maturity", passed).in_effect
-    # the same for Class B (2025-09-26, L929) and Class C (2025-11-26, L930)
-    for tid, metric in (
-        (
-            "acc_g_class_b_expected_maturity",
-            "tests.class_b_principal_shortfall_at_expected_maturity",
-        ),
-        (
-            "acc_h_class_c_expected_maturity",
-            "tests.class_c_principal_shortfall_at_expected_maturity",
-        ),
+    later = state(wenhui, triggers={tid: True}, next_determination_date=dt.date(2025, 9, 18))
+    assert evaluate_trigger(wenhui, tid, later, as_of=dt.date(2025, 8, 18)).in_effect
+    # the same for Class B (2025-09-26: distribution date 2025-09-18, L929) and Class C
+    # (2025-11-26: 2025-11-18, L930)
+    for tid_x, note, det, nxt in (
+        ("acc_g_class_b_expected_maturity", "B", dt.date(2025, 9, 18), dt.date(2025, 10, 20)),
+        ("acc_h_class_c_expected_maturity", "C", dt.date(2025, 11, 18), dt.date(2025, 12, 18)),
     ):
-        assert evaluate_trigger(wenhui, tid, state(wenhui, metrics={metric: True})).in_effect
+        short = state(
+            wenhui,
+            next_determination_date=nxt,
+            metrics={f"dry_run.notes.{note}.balance": D("1.00")},
+        )
+        assert evaluate_trigger(wenhui, tid_x, short, as_of=det).in_effect
     # in effect it is an acceleration: example 1's Sub return goes to principal instead
-    accelerated = example_1(wenhui, triggers={"acc_f_class_a_expected_maturity": True})
+    accelerated = example_1(wenhui, triggers={tid: True})
     result = run_waterfall(wenhui, accelerated)
     assert result.mode == "accelerated"
     assert result.paid("income.9") == D("1269480.13")
+
+
+def test_expected_maturity_lagging_reading(wenhui: DealDefinition) -> None:
+    """The other reading of L928-930 (params.expected_maturity_test_lagging = 1): the class is
+    still outstanding on the payment date after the one on or after its expected maturity."""
+    params = dict(wenhui.parameters)
+    params["expected_maturity_test_lagging"] = params["expected_maturity_test_lagging"].model_copy(
+        update={"value": D(1)}
+    )
+    lagging = wenhui.model_copy(update={"parameters": params})
+    tid = "acc_f_class_a_expected_maturity"
+    # PD 2025-08-26: its interest period starts on the PD 2025-07-28, after 2025-07-26
+    after = state(
+        lagging,
+        payment_date=dt.date(2025, 8, 26),
+        interest_period_start=dt.date(2025, 7, 28),
+        interest_period_end=dt.date(2025, 8, 26),
+        notes=notes("1.00"),
+    )
+    assert evaluate_trigger(lagging, tid, after, as_of=dt.date(2025, 8, 18)).in_effect
+    repaid = after.model_copy(update={"notes": notes("0.00")})
+    assert not evaluate_trigger(lagging, tid, repaid, as_of=dt.date(2025, 8, 18)).breached
+    # PD 2025-07-28 itself (period from 2025-06-26): not yet
+    at_maturity = state(
+        lagging,
+        payment_date=dt.date(2025, 7, 28),
+        interest_period_start=dt.date(2025, 6, 26),
+        interest_period_end=dt.date(2025, 7, 28),
+        notes=notes("1.00"),
+    )
+    assert not evaluate_trigger(lagging, tid, at_maturity, as_of=dt.date(2025, 7, 18)).breached
 
 
 def test_clean_up_date_repays_every_class_and_pays_the_residual(wenhui: DealDefinition) -> None:
@@ -375,7 +420,7 @@ def test_clean_up_date_repays_every_class_and_pays_the_residual(wenhui: DealDefi
         fees_unpaid={"backend_servicer_fee": D("2000000.00")},
         metrics={
             "pool.balance": D("280000000.00"),
-            "collections.income": D("3000000.00"),
+            "collected.income": D("3000000.00"),
             "pool.balance_period_start": D("300000000.00"),
         },
     )

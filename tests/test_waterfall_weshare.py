@@ -89,7 +89,7 @@ def test_normal_date_cures_the_pdl_and_turbos_class_a(weshare: DealDefinition) -
         fees_incurred={"expenses": D("20000.00")},
         metrics={
             "pool.balance_period_start": D("342100000.00"),
-            "collections.income": D("1900000.00"),
+            "collected.income": D("1900000.00"),
             "pool.cumulative_defaults": D("500000.00"),
         },
     )
@@ -145,7 +145,7 @@ def short_income_state(deal: DealDefinition, reserve: str) -> WaterfallState:
         fees_incurred={"expenses": D("20000.00")},
         metrics={
             "pool.balance_period_start": D("290000000.00"),
-            "collections.income": D("400000.00"),
+            "collected.income": D("400000.00"),
         },
     )
 
@@ -205,7 +205,7 @@ def test_seniors_repaid_release_the_reserve_to_c1_then_its_yield_then_c2(
         },
         metrics={
             "pool.balance_period_start": D("80000000.00"),
-            "collections.income": D("600000.00"),
+            "collected.income": D("600000.00"),
         },
     )
     result = run_waterfall(weshare, s)
@@ -243,7 +243,7 @@ def post_default_state(deal: DealDefinition, **kw: Any) -> WaterfallState:
         fees_incurred={"expenses": D("100000.00")},
         metrics={
             "pool.balance_period_start": D("180000000.00"),
-            "collections.income": D("900000.00"),
+            "collected.income": D("900000.00"),
         },
         **kw,
     )

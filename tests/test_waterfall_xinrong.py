@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 
+from ledger.core.money import round_fen
 from ledger.deal import DealDefinition, validate_deal_file
+from ledger.deal.names import metric_kind
 from ledger.waterfall import (
     NoteState,
     WaterfallState,
@@ -29,6 +31,7 @@ from ledger.waterfall import (
     run_waterfall,
     select_mode,
 )
+from ledger.waterfall.env import DealEnv
 from ledger.waterfall.triggers import clean_up_call_available
 from tests.waterfall_checks import cash_conserved
 
@@ -43,7 +46,7 @@ def xinrong() -> DealDefinition:
 
 def state(deal: DealDefinition, senior: str = "1763000000.00", **kw: Any) -> WaterfallState:
     metrics: dict[str, Decimal | bool] = {
-        name: (False if decl.kind == "bool" else D(0)) for name, decl in deal.metrics.items()
+        name: (False if metric_kind(deal, name) == "bool" else D(0)) for name in deal.metrics
     }
     metrics.update(kw.pop("metrics", {}))
     fields: dict[str, Any] = {
@@ -51,6 +54,7 @@ def state(deal: DealDefinition, senior: str = "1763000000.00", **kw: Any) -> Wat
         "period_index": 1,
         "interest_period_start": dt.date(2024, 5, 16),
         "interest_period_end": dt.date(2024, 6, 26),
+        "collection_period_end": dt.date(2024, 5, 31),
         "notes": {
             "senior": NoteState(balance=D(senior)),
             "sub": NoteState(balance=D("437000000.00")),
@@ -78,8 +82,8 @@ def first_date(deal: DealDefinition, **kw: Any) -> WaterfallState:
             "pool.balance_period_start": D("2412815100.00"),
             "collection.days": D("152"),
             "pool.cumulative_defaults": D("3000000.00"),
-            "revolving.purchase_opb": D("480000000.00"),
-            "revolving.purchase_wac": D("0.0850"),
+            "revolving.offered_balance": D("480000000.00"),
+            "revolving.offered_wac": D("0.0850"),
             "pool.balance": D("1900000000.00"),
             "pool.wac": D("0.0900"),
         },
@@ -129,28 +133,39 @@ def test_acceleration_in_the_revolving_period_ends_it(xinrong: DealDefinition) -
 
 
 def test_cdr_denominator_grows_with_the_revolving_purchase(xinrong: DealDefinition) -> None:
-    def cdr(purchased: str, as_of: dt.date) -> tuple[Decimal, bool]:
+    def cdr(purchased: str, end: dt.date) -> tuple[Decimal, bool]:
+        """The ratio and trigger for the collection period ending ``end``, tested on its
+        determination date (about 18 days later)."""
         s = state(
             xinrong,
             accounts={"cum_purchased_opb": D(purchased)},
             metrics={"pool.cumulative_defaults": D("80000000.00")},
+            collection_period_end=end,
         )
-        out = evaluate_trigger(xinrong, "acc_e_cumulative_defaults", s, as_of=as_of)
+        out = evaluate_trigger(
+            xinrong, "acc_e_cumulative_defaults", s, as_of=end + dt.timedelta(days=18)
+        )
         assert out.value is not None
         return out.value.quantize(D("0.000001")), out.in_effect
 
     # L234: A = 80,000,000.00 of defaults; B = 2,412,815,100.00 initial pool (+ purchases).
     # Without the purchase 80,000,000 / 2,412,815,100 = 3.3156% > 3% (first year, L224 (e))
-    assert cdr("0.00", dt.date(2024, 12, 31)) == (D("0.033156"), True)
+    assert cdr("0.00", dt.date(2024, 11, 30)) == (D("0.033156"), True)
     # with the 480,000,000.00 bought at 2024-06-01: 80,000,000 / 2,892,815,100 = 2.7655% <= 3%
-    assert cdr("480000000.00", dt.date(2024, 12, 31)) == (D("0.027655"), False)
-    # after the first year (from 2025-05-17) the level is 6%
+    assert cdr("480000000.00", dt.date(2024, 11, 30)) == (D("0.027655"), False)
+    # after the first year the level is 6%
     assert cdr("0.00", dt.date(2025, 6, 30)) == (D("0.033156"), False)
-    # the first year is dates.closing + months(12) = 2024-05-16 + 12 months = 2025-05-16 inclusive
-    assert cdr("0.00", dt.date(2025, 5, 16)) == (D("0.033156"), True)
-    assert cdr("0.00", dt.date(2025, 5, 17)) == (D("0.033156"), False)
-    s = state(xinrong, metrics={"pool.cumulative_defaults": D("80000000.00")})
-    late = evaluate_trigger(xinrong, "acc_e_cumulative_defaults", s, as_of=dt.date(2025, 5, 17))
+    # "某一收款期间结束时" (L224 (e)): the year is that of the collection period's end, within
+    # dates.closing + months(12) = 2024-05-16 + 12 months = 2025-05-16 inclusive: the period
+    # ending 2025-04-30 (tested 2025-05-18, after the anniversary) is still in the first year
+    assert cdr("0.00", dt.date(2025, 4, 30)) == (D("0.033156"), True)
+    assert cdr("0.00", dt.date(2025, 5, 31)) == (D("0.033156"), False)
+    s = state(
+        xinrong,
+        metrics={"pool.cumulative_defaults": D("80000000.00")},
+        collection_period_end=dt.date(2025, 5, 31),
+    )
+    late = evaluate_trigger(xinrong, "acc_e_cumulative_defaults", s, as_of=dt.date(2025, 6, 18))
     assert late.threshold == D("0.06")
 
 
@@ -211,32 +226,32 @@ def test_servicer_downgrade_funds_both_reserves_with_principal_cover(
             "pool.balance_period_start": D("1950000000.00"),
             "collection.days": D("31"),
             "pool.cumulative_defaults": D("2500000.00"),
-            # items 1-5 on PD 2024-09-26 (31 days): 10,000.00 + 0 + fees 1,937,000,000.00 x
-            # 0.01% x 31/365 = 6,004,700/365 = 16,451.23 + cap 150,000.00 + 0 (step 4 n/a)
-            # + senior 1.5bn x 3.40% x 31/365 = 1,581,000,000/365 = 4,331,506.85 = 4,507,958.08
-            "projection.income_items_1_to_5_next_pd": D("4507958.08"),
-            "servicing.estimated_transfer_costs": D("1500000.00"),
-            "servicing.estimated_notice_costs": D("500000.00"),
         },
     )
+    # the items (1)-(5) of the 2nd PD after the date, projected by defs.income_items_1_to_5_next_pd
+    # (assumed reading of L302 (c)): taxes 0 (netted by the servicer), expenses at the cap
+    # 150,000.00, fees (1.5bn + 437m) x 0.01% x 31/365 and senior interest 1.5bn x 3.40% x 31/365
+    # = 51,193,700 x 31/365 = 4,347,958.0822 → 4,497,958.0822
+    items = DealEnv(xinrong, s)["defs.income_items_1_to_5_next_pd"]
+    assert isinstance(items, Decimal) and round_fen(items) == D("4497958.08")
     result = run_waterfall(xinrong, s)
     assert result.mode == "amortising"
-    # 6: liquidity 2 x 4,507,958.08 = 9,015,916.16 (L302 (c)); service transfer 1,500,000.00 +
-    #    500,000.00 = 2,000,000.00 (L304)
-    assert [line.paid for line in result.lines("income.6")] == [D("9015916.16"), D("2000000.00")]
-    # items 1-6: 10,000.00 + 166,451.23 + 4,331,506.85 + 11,015,916.16 = 15,523,874.24;
-    # principal covers 15,523,874.24 - 13,000,000.00 = 2,523,874.24 (L248 incl. the reserve gaps)
-    assert result.paid("principal.1") == D("2523874.24")
-    assert result.closing_accounts["cum_principal_to_income"] == D("2523874.24")
+    # 6: liquidity 2 x 4,497,958.0822 = 8,995,916.16 (L302 (c)); service transfer: the assumed
+    #    estimates 1,500,000.00 + 500,000.00 = 2,000,000.00 (L304, nothing paid yet)
+    assert [line.paid for line in result.lines("income.6")] == [D("8995916.16"), D("2000000.00")]
+    # items 1-6: 10,000.00 + 166,451.23 + 4,331,506.85 + 10,995,916.16 = 15,503,874.24;
+    # principal covers 15,503,874.24 - 13,000,000.00 = 2,503,874.24 (L248 incl. the reserve gaps)
+    assert result.paid("principal.1") == D("2503874.24")
+    assert result.closing_accounts["cum_principal_to_income"] == D("2503874.24")
     assert result.paid("income.3") == D("166451.23")  # expenses capped at 150,000.00
-    # 7: PDL 2,500,000.00 + 2,523,874.24 due, nothing left; 8: servicer fee 1,950,000,000.00 x
+    # 7: PDL 2,500,000.00 + 2,503,874.24 due, nothing left; 8: servicer fee 1,950,000,000.00 x
     #    0.10% x 31/365 = 60,450,000/365 = 165,616.438.. -> 165,616.44 carried
     (cure,) = result.lines("income.7")
-    assert (cure.due, cure.paid) == (D("5023874.24"), D("0.00"))
+    assert (cure.due, cure.paid) == (D("5003874.24"), D("0.00"))
     assert result.fees_unpaid["servicer_fee"] == D("165616.44")
-    # senior 60,000,000.00 - 2,523,874.24 = 57,476,125.76; above-cap 80,000.00 carried (A3)
-    assert result.paid("principal.A2") == D("57476125.76")
-    assert result.note_balances["senior"] == D("1442523874.24")
+    # senior 60,000,000.00 - 2,503,874.24 = 57,496,125.76; above-cap 80,000.00 carried (A3)
+    assert result.paid("principal.A2") == D("57496125.76")
+    assert result.note_balances["senior"] == D("1442503874.24")
     assert result.fees_unpaid["participants_expenses"] == D("80000.00")
     cash_conserved(result, xinrong)
 
@@ -272,8 +287,13 @@ def test_servicer_fee_step_4_or_8_depends_on_originator_being_servicer(
     assert (fee.due, fee.paid, fee.carried_forward) == (D("165616.44"), D("0.00"), D("165616.44"))
     assert own.paid("principal.A2") == D("59642041.92")  # 60,000,000.00 - 357,958.08
 
+    # the successor holds the required ratings (Lianhe A, CBR BBB), so no reserve is needed
+    rated = {pid: dict(p.ratings) for pid, p in xinrong.parties.items()}
+    rated["successor_servicer"] = {"Lianhe": "AA", "CBR": "A"}
     replaced = short_income(
-        xinrong, role_holders={**xinrong.roles(), "servicer": "successor_servicer"}
+        xinrong,
+        role_holders={**xinrong.roles(), "servicer": "successor_servicer"},
+        ratings=rated,
     )
     third = run_waterfall(xinrong, replaced)
     # originator is not the servicer: step 4, senior to interest and covered by principal:
@@ -414,7 +434,7 @@ def test_revolving_purchase_is_capped_by_the_principal_account(xinrong: DealDefi
     # = 8.895..% >= 8%
     s = first_date(xinrong)
     big = s.model_copy(
-        update={"metrics": {**s.metrics, "revolving.purchase_opb": D("600000000.00")}}
+        update={"metrics": {**s.metrics, "revolving.offered_balance": D("600000000.00")}}
     )
     result = run_waterfall(xinrong, big)
     (line,) = result.lines("principal.R2")

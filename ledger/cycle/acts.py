@@ -52,11 +52,11 @@ def issue_notes(
     store: ProjectedStore, deal_id: str, closing_date: dt.date | None = None, *, who: Identity
 ) -> RecordedEvent:
     """Record the notes of the deal in force as issued on ``closing_date`` (default: the deal
-    file's closing date), and each account the deal funds from the proceeds at issue
-    (``funded_at_issue``: seed 001's Cash Collateral Account, L10996-11002), as one batch;
-    idempotent. Returns the ``NotesIssued``."""
+    file's closing date, else the date it assumes), and each account the deal funds from the
+    proceeds at issue (``funded_at_issue``: seed 001's Cash Collateral Account, L10996-11002),
+    as one batch; idempotent. Returns the ``NotesIssued``."""
     deal = deal_in_force(store, deal_id)
-    closing = closing_date or deal.calendar.closing_date
+    closing = closing_date or deal.calendar.closing_date or deal.calendar.assumed_closing_date
     if closing is None:
         raise CycleError(f"deal {deal_id} has no closing date in its file: give one")
     batch = [

@@ -8,16 +8,22 @@ order:
    by its collection split rules (seed 004 L2441-2457, L2728-2744; seed 001 L18553-18563). Cash
    is split item by item as far as it was remitted; what was collected but not remitted waits for
    a later date, and unexplained cash stays in ``trust:collections``;
-2. :class:`CleanUpCallExercised` — when the clean-up condition holds and the originator has
-   elected it (a :class:`CleanUpCallElected` event, or the deal parameter
-   ``clean_up_call_elected`` = 1): the remaining pool is bought at the clean-up price into the
-   ``cleanup_principal`` account (seed 004 L781, L2696; seed 001 L18472-18531), and a
-   ``clean_up_exercised`` trigger of the deal is declared (seed 001 L3731-3737);
-3. one :class:`TriggerEvaluated` per trigger (sticky / curable, declared events) — evaluated on
+2. :class:`MetricsDetermined` — every metric the deal declares as determined for the date (the
+   engine's determinations of docs/primitives.md, the deal's formula metrics, and the dry runs
+   the plan itself computes: ``dry_run.notes.<id>.balance``, seed 003 L928-930);
+3. :class:`CleanUpCallTested` — for a deal with a clean-up call, on every date: its condition,
+   price and proviso (seed 001 L18472-18490 "provided that all payment obligations under the
+   Notes will be thereby fulfilled"), whether it is elected (a :class:`CleanUpCallElected`
+   event, or the deal parameter ``clean_up_call_elected`` = 1) and exercised; then
+   :class:`CleanUpCallExercised` when it is available and elected: the remaining pool is bought
+   at the clean-up price into the ``cleanup_principal`` account (seed 004 L781, L2696; seed 001
+   L18472-18531), and a ``clean_up_exercised`` trigger of the deal is declared (seed 001
+   L3731-3737);
+4. one :class:`TriggerEvaluated` per trigger (sticky / curable, declared events) — evaluated on
    the state after the split, with the trigger states of the previous date;
-4. :class:`InterestAccrued` per interest-bearing class and :class:`FeeAccrued` per fee due;
-5. :class:`WaterfallExecuted` in the mode the trigger states select, every step and posting;
-6. :class:`DistributionPaid` — what each payee and class receives.
+5. :class:`InterestAccrued` per interest-bearing class and :class:`FeeAccrued` per fee due;
+6. :class:`WaterfallExecuted` in the mode the trigger states select, every step and posting;
+7. :class:`DistributionPaid` — what each payee and class receives.
 
 Every event is effective on the payment date and keyed ``cycle:<payment_date>:<n>``."""
 
@@ -26,14 +32,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 from events.cycle import (
     CYCLE_STREAM,
     CleanUpCallExercised,
+    CleanUpCallTested,
     CollectionPeriodClosed,
     DistributionPaid,
     FeeAccrued,
     InterestAccrued,
+    MetricsDetermined,
     NoteLine,
     Payment,
     PurchaseLine,
@@ -44,6 +53,7 @@ from events.cycle import (
 from events.envelope import NewEvent
 from events.model import Event
 from ledger.core.calendar import SchedulePeriod
+from ledger.core.expr import ExprError, Value
 from ledger.core.journal import apply_entries
 from ledger.core.money import ZERO, allocate, round_fen
 from ledger.cycle.schedule import CycleError, determination_date
@@ -56,8 +66,10 @@ from ledger.waterfall import (
     run_waterfall,
     select_mode,
 )
-from ledger.waterfall.engine import accrual, opening_dues, posting_account
+from ledger.waterfall.engine import accrual, formula_failure, opening_dues, posting_account
+from ledger.waterfall.env import DealEnv
 from ledger.waterfall.triggers import (
+    TriggerOutcome,
     clean_up_call_available,
     evaluate_triggers,
     trigger_states,
@@ -246,42 +258,44 @@ def plan_cycle(
         balances[by_posting[acct]] += amount
     ws = ws.model_copy(update={"accounts": balances})
 
-    # 2. the clean-up call, if it is available and elected
+    # 2. the determinations of the date: those the plan computes (dry runs), then all recorded
+    as_of = determination_date(period)
+    ws = ws.model_copy(update={"metrics": {**ws.metrics, **_planned_metrics(deal, ws)}})
+    planned.append(
+        MetricsDetermined(
+            **common,
+            as_of=as_of,
+            collection_period_end=period.collection_period_end,
+            values=dict(sorted(ws.metrics.items())),
+        )
+    )
+
+    # 3. the clean-up call: tested on every date, exercised when available and elected
     declared = set(state.declared)
-    elected = state.clean_up_elected or _elected_by_parameter(deal)
     if state.clean_up_exercised and "clean_up_exercised" in deal.triggers:
         declared.add("clean_up_exercised")
-    if (
-        elected
-        and not state.clean_up_exercised
-        and deal.clean_up_call is not None
-        and clean_up_call_available(deal, ws)
-    ):
-        price = round_fen(
-            opening_dues(deal, ws).env.number(deal.clean_up_call.price, "clean_up_call.price")
-        )
-        rules: dict[str, str] = {r.item: r.to for r in deal.collection_split}
-        target = rules.get("cleanup_principal") or rules.get("principal_scheduled")
-        if target is None:
-            raise CycleError(f"deal {deal.deal_id} has no account for clean-up proceeds")
-        planned.append(
-            CleanUpCallExercised(
-                **common,
-                price=price,
-                performing_principal=state.pool_performing,
-                defaulted_principal=state.pool_defaulted,
-                to_account=posting_account(deal, target),
+    if deal.clean_up_call is not None:
+        elected = state.clean_up_elected or _elected_by_parameter(deal)
+        test, price = _clean_up_test(deal, state, ws, frozenset(declared), as_of, elected)
+        planned.append(test)
+        if test.exercised:
+            assert price is not None
+            target = _clean_up_account(deal)
+            planned.append(
+                CleanUpCallExercised(
+                    **common,
+                    price=price,
+                    performing_principal=state.pool_performing,
+                    defaulted_principal=state.pool_defaulted,
+                    to_account=posting_account(deal, target),
+                )
             )
-        )
-        balances = dict(balances)
-        balances[target] += price
-        ws = ws.model_copy(update={"accounts": balances})
-        if "clean_up_exercised" in deal.triggers:
-            declared.add("clean_up_exercised")
+            ws = _with_proceeds(ws, target, price)
+            if "clean_up_exercised" in deal.triggers:
+                declared.add("clean_up_exercised")
 
-    # 3. triggers at the determination date
-    as_of = determination_date(period)
-    outcomes = evaluate_triggers(deal, ws, frozenset(declared), as_of=as_of)
+    # 4. triggers at the determination date
+    outcomes, after = _after_triggers(deal, ws, frozenset(declared), as_of)
     for tid, o in outcomes.items():
         t = deal.triggers[tid]
         inputs = {} if o.value is None else {t.metric or "value": str(o.value)}
@@ -306,11 +320,9 @@ def plan_cycle(
                 watch_evaluations=o.watch.evaluations if o.watch else None,
             )
         )
-    ws = ws.model_copy(
-        update={"triggers": trigger_states(outcomes), "trigger_watch": trigger_watches(outcomes)}
-    )
+    ws = after
 
-    # 4-5. accruals and the waterfall in the selected mode
+    # 5-6. accruals and the waterfall in the selected mode
     mode = select_mode(deal, ws)
     planned.extend(_accruals(deal, ws, period))
     result = run_waterfall(deal, ws, mode)
@@ -345,7 +357,7 @@ def plan_cycle(
             retained=retained,
         )
     )
-    # 6. the distribution
+    # 7. the distribution
     planned.append(DistributionPaid(**common, payments=_payments(result)))
 
     _check_cash(deal, state, planned)
@@ -359,6 +371,101 @@ def plan_cycle(
         )
         for n, ev in enumerate(planned, start=1)
     ]
+
+
+def _planned_metrics(deal: DealDefinition, ws: WaterfallState) -> dict[str, Value]:
+    """``dry_run.notes.<id>.balance`` where the deal declares it: the classes' principal after
+    a dry run of the date's waterfall in the mode the trigger states before this date's
+    evaluation select (docs/primitives.md; seed 003 L928-930)."""
+    wanted = [n for n in deal.metrics if n.startswith("dry_run.")]
+    if not wanted:
+        return {}
+    result = run_waterfall(deal, ws, select_mode(deal, ws))
+    return {n: result.note_balances[n.split(".")[2]] for n in wanted}
+
+
+def _clean_up_account(deal: DealDefinition) -> str:
+    rules: dict[str, str] = {r.item: r.to for r in deal.collection_split}
+    target = rules.get("cleanup_principal") or rules.get("principal_scheduled")
+    if target is None:
+        raise CycleError(f"deal {deal.deal_id} has no account for clean-up proceeds")
+    return target
+
+
+def _with_proceeds(ws: WaterfallState, account: str, price: Decimal) -> WaterfallState:
+    balances = dict(ws.accounts)
+    balances[account] += price
+    return ws.model_copy(update={"accounts": balances})
+
+
+def _after_triggers(
+    deal: DealDefinition, ws: WaterfallState, declared: frozenset[str], as_of: dt.date
+) -> tuple[dict[str, TriggerOutcome], WaterfallState]:
+    outcomes = evaluate_triggers(deal, ws, declared, as_of=as_of)
+    ws = ws.model_copy(
+        update={"triggers": trigger_states(outcomes), "trigger_watch": trigger_watches(outcomes)}
+    )
+    return outcomes, ws
+
+
+def _clean_up_test(
+    deal: DealDefinition,
+    state: DeterminationState,
+    ws: WaterfallState,
+    declared: frozenset[str],
+    as_of: dt.date,
+    elected: bool,
+) -> tuple[CleanUpCallTested, Decimal | None]:
+    """The clean-up call on the date (seed 001 L18472-18490; seed 004 L781): its condition,
+    then (when it holds) its price and proviso; ``clean_up.notes_repaid`` is a dry run of the
+    date with the call exercised (the proceeds split, the triggers with the call declared, the
+    waterfall)."""
+    call = deal.clean_up_call
+    assert call is not None
+
+    def tested(reason: str, **kw: Any) -> CleanUpCallTested:
+        fields = {"condition_met": False, "available": False, "exercised": False, **kw}
+        return CleanUpCallTested(
+            payment_date=ws.payment_date, period_index=ws.period_index,
+            elected=elected, reason=reason, **fields,
+        )  # fmt: skip
+
+    if state.clean_up_exercised:
+        return tested("exercised on an earlier payment date"), None
+    if not clean_up_call_available(deal, ws):
+        return tested("condition not met (clean_up_call.condition)"), None
+    dues = opening_dues(deal, ws)
+    price = round_fen(dues.env.number(call.price, "clean_up_call.price"))
+    figures: dict[str, Any] = {"condition_met": True, "price": price}
+    proviso: bool | None = None
+    if call.proviso is not None:
+        obligations = sum((n.balance for n in ws.notes.values()), ZERO) + sum(
+            dues.interest.values(), ZERO
+        )
+        called = _with_proceeds(ws, _clean_up_account(deal), price)
+        if "clean_up_exercised" in deal.triggers:
+            declared = declared | {"clean_up_exercised"}
+        _, called = _after_triggers(deal, called, declared, as_of)
+        result = run_waterfall(deal, called, select_mode(deal, called))
+        repaid = not any(result.note_balances.values()) and not any(
+            result.interest_shortfalls.values()
+        )
+        names = {
+            "clean_up.price": price,
+            "clean_up.note_obligations": obligations,
+            "clean_up.notes_repaid": repaid,
+        }
+        env = DealEnv(deal, ws.model_copy(update={"metrics": {**ws.metrics, **names}}))
+        try:
+            proviso = env.condition(call.proviso, "clean_up_call.proviso")
+        except ExprError as exc:
+            raise formula_failure("clean_up_call.proviso", exc) from None
+        figures.update(proviso_met=proviso, note_obligations=obligations, notes_repaid=repaid)
+    if proviso is False:
+        return tested("proviso not met (clean_up_call.proviso)", **figures), None
+    exercised = elected
+    reason = "exercised" if exercised else "available, not elected"
+    return tested(reason, available=True, exercised=exercised, **figures), price
 
 
 def _check_cash(deal: DealDefinition, state: DeterminationState, planned: Sequence[Event]) -> None:

@@ -69,21 +69,28 @@ def date_rules(deal: DealDefinition, closing_date: dt.date | None = None) -> Dat
     )
 
 
-_CALENDAR: list[BusinessCalendar] = []
+_CALENDARS: dict[bool, BusinessCalendar] = {}
 
 
-def business_calendar() -> BusinessCalendar:
-    """The PRC business calendar (built once per process)."""
-    if not _CALENDAR:
-        _CALENDAR.append(prc_calendar())
-    return _CALENDAR[0]
+def business_calendar(makeup_workdays: bool = True) -> BusinessCalendar:
+    """The PRC business calendar (built once per process and rule): ``makeup_workdays`` says
+    whether an official make-up working day (调休) is a business day."""
+    if makeup_workdays not in _CALENDARS:
+        _CALENDARS[makeup_workdays] = prc_calendar(count_makeup_workdays=makeup_workdays)
+    return _CALENDARS[makeup_workdays]
+
+
+def deal_calendar(deal: DealDefinition) -> BusinessCalendar:
+    """The deal's business days: PRC, make-up working days as its ``calendar.makeup_workdays``
+    says (seed 004 L2555)."""
+    return business_calendar(deal.calendar.makeup_workdays == "business_day")
 
 
 def deal_schedule(
     deal: DealDefinition, closing_date: dt.date | None, until: dt.date
 ) -> tuple[SchedulePeriod, ...]:
     """Every period whose payment date is on or before ``until``."""
-    return generate_schedule(date_rules(deal, closing_date), business_calendar(), until=until)
+    return generate_schedule(date_rules(deal, closing_date), deal_calendar(deal), until=until)
 
 
 def determination_date(period: SchedulePeriod) -> dt.date:

@@ -1,40 +1,20 @@
 """The trust at a determination date, folded from the events (issue 5 item 3, the shell's input).
 
-* :func:`date_rules` adapts a deal file's :class:`~ledger.deal.schema.CalendarRules` to the
-  calendar's :class:`~ledger.calendar.DateRules`, and :func:`deal_schedule` generates the payment
-  dates (PRC business days with 调休).
-* :class:`CycleFolder` folds a deal's events **in effective-date order** (chain order within a
-  date) — balances (every posting), loans (:mod:`projections.loans`), notes and triggers
-  (:mod:`projections.notes`), collections by collection-split item, defaults — and snapshots the
-  pool at each collection period end. :meth:`CycleFolder.state` then gives the pure
-  :class:`DeterminationState` that :func:`ledger.cycle.plan_cycle` plans from.
+:class:`CycleFolder` folds a deal's events **in effective-date order** (chain order within a
+date): balances (every posting), loans (:mod:`projections.loans`), notes and triggers
+(:mod:`projections.notes`), collections by collection-split item, defaults, the previous
+payment date's waterfall, rating changes, reported figures and expenses incurred. At each
+collection period end it takes the period's determinations (:mod:`ledger.cycle.determinations`);
+:meth:`CycleFolder.state` then gives the pure :class:`DeterminationState` that
+:func:`ledger.cycle.plan.plan_cycle` plans from.
 
 Period rule: servicing events belong to the collection period of their effective date; cash is
 available to a payment date when remitted (``trust:collections``) by its determination date.
-Metrics are computed for the names the deal file declares (others are zero / false):
 
-* ``pool.balance`` — performing principal (``pool:principal``) at the period end;
-  ``pool.balance_period_start`` — at the previous period end (the cut-off pool for period 1);
-* ``pool.defaults_recent_period`` / ``pool.defaults_prior_periods`` — principal at default in the
-  period / before it (seed 004 L986 terms a and b); ``pool.cumulative_defaults`` their sum;
-* ``pool.cumulative_default_ratio`` — cumulative defaults / principal boarded (seed 004 L2670);
-* ``pool.severe_delinquency_ratio_avg3`` — average over the last three period ends of the
-  balance of loans more than 60 days past due / pool balance (seed 004 L2636, L2853; the 60-day
-  line is our reading of 严重拖欠);
-* ``pool.clean_up_price`` — performing + defaulted principal outstanding (the "fair market value"
-  of seed 004 L2696 is agreed outside the ledger; principal is assumed);
-* seed 001: ``pool.adrb`` (the Aggregate Discounted Receivables Balance by the deal's one DRB
-  definition, its ``discounted_balance`` block, :func:`ledger.core.discounting.aggregate_drb`,
-  L18755-18771), ``pool.adrb_start``, ``pool.class_a_actual_oc`` (L18101-18115, after the
-  preceding payment date), ``pool.cumulative_gross_loss_ratio`` (Σ DRB of the defaulted loans
-  at default / (cut-off ADRB + DRB of Additional Receivables), L18684-18696, L17772-17778: the
-  pool report's own figure, :func:`projections.pool.discounted_ratio_parts`),
-  ``pool.clean_up_settlement_amount`` (= ADRB, L18507-18531);
-* revolving purchases: ``pool.additional_receivables_drb`` (seed 001, L17709-17723) and
-  ``revolving.purchase_opb`` / ``revolving.purchase_wac`` (seed 002, L196-200) are the balance
-  and rate of an :class:`~events.cycle.AdditionalReceivablesOffered` for the payment date
-  (effective by its determination date), zero without one; ``pool.wac`` is the performing pool's
-  balance-weighted loan rate at the period end.
+The metrics of the state are exactly those the deal declares (``metrics:``): each engine
+determination of docs/primitives.md is computed as the catalogue defines it, each formula metric
+evaluated, and a name the cycle cannot determine on a date has no value there (issue 13: no
+default).
 """
 
 from __future__ import annotations
@@ -49,23 +29,24 @@ from events.cycle import CapUsage, OfferedReceivable
 from events.envelope import RecordedEvent
 from events.model import upcast
 from ledger.core import accounts
-from ledger.core.calendar import (
-    SchedulePeriod,
-)
-from ledger.core.discounting import aggregate_drb
+from ledger.core.calendar import SchedulePeriod
+from ledger.core.expr import Value
 from ledger.core.money import ZERO
+from ledger.cycle.determinations import (
+    LastPaymentDate,
+    PeriodEnd,
+    adrb,
+    formula_metrics,
+    period_end_figures,
+    state_metrics,
+)
 from ledger.cycle.schedule import CycleError
-from ledger.deal.pool_rules import default_ratio_rule
 from ledger.deal.schema import DealDefinition
 from ledger.waterfall import NoteState, TriggerWatch, WaterfallState, posting_account
 from projections.balances import BalancesProjection
 from projections.base import State
 from projections.loans import LoanProjection
 from projections.notes import NotesProjection
-from projections.pool import discounted_ratio_parts
-
-_RATIO = Decimal("0.0000000001")
-
 
 # ---------------------------------------------------------------------------------- the state
 
@@ -97,18 +78,6 @@ def _d(value: Any) -> Decimal:
 
 
 @dataclass
-class _PeriodEnd:
-    end: dt.date
-    pool_balance: Decimal
-    cum_defaults: Decimal
-    severe_ratio: Decimal
-    adrb: Decimal | None
-    wac: Decimal = ZERO
-    gross_loss_ratio: Decimal | None = None
-    """Seed 001's discounted Cumulative Gross Loss Ratio (deals that define it)."""
-
-
-@dataclass
 class CycleFolder:
     """Folds a deal's events in effective order; see the module docstring."""
 
@@ -122,13 +91,25 @@ class CycleFolder:
     boarded: Decimal = ZERO
     closing_date: dt.date | None = None
     note_originals: dict[str, Decimal] = field(default_factory=dict)
-    period_ends: list[_PeriodEnd] = field(default_factory=list)
+    period_ends: list[PeriodEnd] = field(default_factory=list)
     clean_up_elected_from: dt.date | None = None
     clean_up_exercised: bool = False
     collected_until_end: dict[str, Decimal] = field(default_factory=dict)
     """Items collected up to the latest closed period end (set by :meth:`mark_period_end`)."""
     offers: dict[dt.date, tuple[Decimal, Decimal | None]] = field(default_factory=dict)
     """Additional receivables offered per payment date: (balance, weighted average rate)."""
+    adrb_at: dict[dt.date, Decimal] = field(default_factory=dict)
+    """ADRB snapshots taken inside a collection period (:meth:`snapshot_adrb`)."""
+    last_pd: LastPaymentDate | None = None
+    ratings: dict[str, dict[str, str]] | None = None
+    """Party → agency → grade after the :class:`RatingChanged` events (``None``: none)."""
+    reported: dict[str, Decimal] = field(default_factory=dict)
+    reported_for: dict[tuple[str, dt.date], Decimal] = field(default_factory=dict)
+    expenses: list[tuple[dt.date, str, Decimal]] = field(default_factory=list)
+    """Expenses and taxes incurred (:class:`ExpenseIncurred`): effective date, fee, amount."""
+    expenses_until: dt.date | None = None
+    """The determination date of the latest closed payment date: expenses effective by it were
+    due on it or before."""
     offered: dict[dt.date, tuple[OfferedReceivable, ...]] = field(default_factory=dict)
     """... and the receivables the offer lists, in its order."""
     seq: int = 0
@@ -156,31 +137,89 @@ class CycleFolder:
         kind = ev.type
         if kind in _ITEM_TYPES:
             self._collect(kind, upcast(kind, ev.schema_version, ev.data), 1)
+        elif kind in _DEAL_TYPES:
+            self._deal_event(kind, ev.effective_date, ev.data)
         elif kind == "EventReversed":
             original = ev.data.get("reversed_type")
             if original in _ITEM_TYPES:
                 self._collect(str(original), dict(ev.data.get("reversed_data") or {}), -1)
+            elif original == "ExpenseIncurred":
+                data = dict(ev.data.get("reversed_data") or {})
+                self.expenses.append((ev.effective_date, data["fee_id"], -_d(data["amount"])))
         elif kind == "CollectionPeriodClosed":
             for item, amount in ev.data["items"].items():
                 self.split[item] = self.split.get(item, ZERO) + _d(amount)
+            self.expenses_until = dt.date.fromisoformat(ev.data["determination_date"])
         elif kind == "CleanUpCallExercised":
             self.clean_up_exercised = True
             self.split["cleanup_principal"] = self.split.get("cleanup_principal", ZERO) + _d(
                 ev.data["price"]
             )
-        elif kind == "NotesIssued":
-            self.closing_date = dt.date.fromisoformat(ev.data["closing_date"])
-            for n in ev.data["notes"]:
+        elif kind == "WaterfallExecuted":
+            pd = dt.date.fromisoformat(ev.data["payment_date"])
+            self.last_pd = LastPaymentDate(
+                payment_date=pd,
+                revolving=self._revolving(pd),
+                closing={aid: self._account(aid) for aid in self.deal.accounts},
+                purchase_price=sum((_d(p["price"]) for p in ev.data.get("purchases", ())), ZERO),
+                purchase_balance=sum(
+                    (_d(p["balance"]) for p in ev.data.get("purchases", ())), ZERO
+                ),
+            )
+
+    def _deal_event(self, kind: str, day: dt.date, data: Mapping[str, Any]) -> None:
+        if kind == "NotesIssued":
+            self.closing_date = dt.date.fromisoformat(data["closing_date"])
+            for n in data["notes"]:
                 self.note_originals[n["note_id"]] = _d(n["amount"])
         elif kind == "AdditionalReceivablesOffered":
-            wac = ev.data.get("weighted_average_rate")
-            pd = dt.date.fromisoformat(ev.data["payment_date"])
-            self.offers[pd] = (_d(ev.data["balance"]), None if wac is None else _d(wac))
+            wac = data.get("weighted_average_rate")
+            pd = dt.date.fromisoformat(data["payment_date"])
+            self.offers[pd] = (_d(data["balance"]), None if wac is None else _d(wac))
             self.offered[pd] = tuple(
-                OfferedReceivable.model_validate(r) for r in ev.data.get("receivables", ())
+                OfferedReceivable.model_validate(r) for r in data.get("receivables", ())
             )
         elif kind == "CleanUpCallElected":
-            self.clean_up_elected_from = dt.date.fromisoformat(ev.data["from_payment_date"])
+            self.clean_up_elected_from = dt.date.fromisoformat(data["from_payment_date"])
+        elif kind == "RatingChanged":
+            party, agency = data["party_id"], data["agency"]
+            if party not in self.deal.parties or agency not in self.deal.agencies:
+                raise CycleError(
+                    f"RatingChanged effective {day}: deal {self.deal.deal_id} has no party "
+                    f"{party!r} or no agency {agency!r}"
+                )
+            if self.ratings is None:
+                self.ratings = {p: dict(v.ratings) for p, v in self.deal.parties.items()}
+            if data.get("grade") is None:
+                self.ratings[party].pop(agency, None)
+            else:
+                self.ratings[party][agency] = str(data["grade"])
+        elif kind == "ExpenseIncurred":
+            fee = self.deal.fees.get(data["fee_id"])
+            if fee is None or fee.kind not in ("expense", "tax") or fee.amount is not None:
+                raise CycleError(
+                    f"ExpenseIncurred effective {day}: deal {self.deal.deal_id} has no fee "
+                    f"{data['fee_id']!r} of kind expense or tax without an amount formula"
+                )
+            self.expenses.append((day, str(data["fee_id"]), _d(data["amount"])))
+        elif kind == "FigureReported":
+            name, amount = str(data["name"]), _d(data["amount"])
+            if data.get("payment_date") is None:
+                self.reported[name] = amount
+            else:
+                key = (name, dt.date.fromisoformat(data["payment_date"]))
+                self.reported_for[key] = self.reported_for.get(key, ZERO) + amount
+
+    def _revolving(self, payment_date: dt.date) -> bool:
+        """``period.revolving`` of a payment date whose triggers were just evaluated."""
+        rp = self.deal.revolving_period
+        if rp is None or payment_date > rp.last_payment_date:
+            return False
+        return not any(
+            bool(self.notes[f"trigger:{tid}"].row["in_effect"])
+            for tid in self.deal.revolving_end_triggers()
+            if f"trigger:{tid}" in self.notes
+        )
 
     def _add(self, item: str, amount: Decimal) -> None:
         if amount:
@@ -211,98 +250,59 @@ class CycleFolder:
 
     # --- period ends -----------------------------------------------------------------------
 
+    def snapshot_adrb(self, day: dt.date) -> None:
+        """Take the ADRB at the end of ``day`` (events up to it fed): the start of a Monthly
+        Period that falls inside a longer collection period (seed 001's first)."""
+        self.adrb_at[day] = adrb(self.deal, self.loans, day)
+
     def close_period(self, period: SchedulePeriod, light: bool = False) -> None:
-        """Snapshot the pool at ``period``'s collection period end (call once all events up to
-        that date are fed and none after); ``light`` skips the loan-level figures (for periods
-        no cycle to be planned looks back to)."""
-        pool = self.balances.get(accounts.POOL_PRINCIPAL, ZERO)
-        severe = ZERO
-        weighted = ZERO
-        for v in () if light else self.loans.values():
-            row = v.row
-            if row["status"] == "delinquent" and int(row["dpd"]) > 60:
-                severe += _d(row["balance"])
-            if row["status"] in ("performing", "delinquent") and "rate" in row:
-                weighted += _d(row["balance"]) * _d(row["rate"])
-        ratio = (severe / pool).quantize(_RATIO) if pool > 0 else ZERO
-        adrb: Decimal | None = None
-        conv = self.deal.drb_convention()
-        if conv is not None and not light:
-            end = period.collection_period_end
-            adrb = aggregate_drb((v.row for v in self.loans.values()), end, conv)
-        wac = (weighted / pool).quantize(_RATIO) if pool > 0 else ZERO
-        gross_loss: Decimal | None = None
-        rule = default_ratio_rule(self.deal)
-        if rule.basis == "discounted" and not light:
-            rows = (v.row for v in self.loans.values())
-            numerator, denominator = discounted_ratio_parts(
-                rows, rule, period.collection_period_end
-            )
-            gross_loss = self._ratio(numerator, denominator)
-        self.period_ends.append(
-            _PeriodEnd(
-                period.collection_period_end, pool, self.cum_defaults, ratio, adrb, wac, gross_loss
-            )
+        """Take the period's determinations at its collection period end (call once all events
+        up to that date are fed and none after); ``light`` skips the loan-level figures (for
+        periods no cycle to be planned looks back to)."""
+        previous = self.period_ends[-1] if self.period_ends else None
+        end = period_end_figures(
+            self.deal,
+            period,
+            previous,
+            balances=self.balances,
+            loans=None if light else self.loans,
+            collected=self.collected,
+            cum_defaults=self.cum_defaults,
+            boarded=self.boarded,
+            adrb_at=self.adrb_at,
         )
+        if not light:
+            formula_metrics(self.deal, end)
+        self.period_ends.append(end)
 
     # --- the state -------------------------------------------------------------------------
-
-    def _metrics(self, period: SchedulePeriod, notes: Mapping[str, NoteState]) -> dict[str, Any]:
-        ends = self.period_ends
-        if not ends or ends[-1].end != period.collection_period_end:
-            raise CycleError(f"period ending {period.collection_period_end} was not closed")
-        now = ends[-1]
-        before = ends[-2] if len(ends) > 1 else None
-        prior = before.cum_defaults if before else ZERO
-        defaulted = self.balances.get(accounts.POOL_DEFAULTED, ZERO)
-        last3 = [e.severe_ratio for e in ends[-3:]]
-        known: dict[str, Any] = {
-            "pool.balance": now.pool_balance,
-            "pool.balance_period_start": before.pool_balance if before else self.boarded,
-            "pool.defaults_recent_period": now.cum_defaults - prior,
-            "pool.defaults_prior_periods": prior,
-            "pool.cumulative_defaults": now.cum_defaults,
-            "pool.cumulative_default_ratio": self._ratio(now.cum_defaults, self.boarded),
-            "pool.severe_delinquency_ratio_avg3": (sum(last3, ZERO) / len(last3)).quantize(_RATIO),
-            "pool.clean_up_price": now.pool_balance + defaulted,
-            "pool.cumulative_gross_loss_ratio": now.gross_loss_ratio
-            if now.gross_loss_ratio is not None
-            else self._ratio(now.cum_defaults, self.boarded),
-            "pool.wac": now.wac,
-        }
-        offer = self.offers.get(period.payment_date)
-        if offer is not None:
-            known["pool.additional_receivables_drb"] = offer[0]
-            known["revolving.purchase_opb"] = offer[0]
-            if offer[1] is not None:
-                known["revolving.purchase_wac"] = offer[1]
-        if now.adrb is not None:
-            start = before.adrb if before and before.adrb is not None else self.boarded
-            accumulation = (
-                self._account("accumulation") if "accumulation" in self.deal.accounts else ZERO
-            )
-            class_a = notes["class_a"].balance if "class_a" in notes else ZERO
-            base = now.adrb + accumulation
-            known.update({
-                "pool.adrb": now.adrb,
-                "pool.adrb_start": start,
-                "pool.class_a_actual_oc": (1 - class_a / base).quantize(_RATIO) if base else ZERO,
-                "pool.clean_up_settlement_amount": now.adrb,
-            })  # fmt: skip
-        out: dict[str, Any] = {}
-        for name, decl in self.deal.metrics.items():
-            out[name] = known.get(name, False if decl.kind == "bool" else ZERO)
-        return out
-
-    @staticmethod
-    def _ratio(a: Decimal, b: Decimal) -> Decimal:
-        return (a / b).quantize(_RATIO) if b > 0 else ZERO
 
     def _account(self, aid: str) -> Decimal:
         return self.balances.get(posting_account(self.deal, aid), ZERO)
 
-    def state(self, period: SchedulePeriod) -> DeterminationState:
-        """The trust at ``period``'s determination date (events up to it fed, period closed)."""
+    def _metrics(self, period: SchedulePeriod) -> dict[str, Value]:
+        ends = self.period_ends
+        if not ends or ends[-1].end != period.collection_period_end:
+            raise CycleError(f"period ending {period.collection_period_end} was not closed")
+        last_pd = self.last_pd
+        if last_pd is not None and last_pd.payment_date >= period.payment_date:
+            last_pd = None
+        offer = self.offers.get(period.payment_date)
+        return state_metrics(
+            self.deal,
+            ends,
+            period.payment_date,
+            offer=offer,
+            last_pd=last_pd,
+            reported=self.reported,
+            reported_for=self.reported_for,
+        )
+
+    def state(
+        self, period: SchedulePeriod, next_determination: dt.date | None = None
+    ) -> DeterminationState:
+        """The trust at ``period``'s determination date (events up to it fed, period closed);
+        ``next_determination`` is the next payment date's determination date."""
         deal = self.deal
         notes: dict[str, NoteState] = {}
         originals: dict[str, Decimal] = {}
@@ -347,6 +347,10 @@ class CycleFolder:
             for key, v in self.notes.items()
             if key.startswith("declared:") and v.row["declared"] and key[9:] in deal.triggers
         )
+        incurred: dict[str, Decimal] = {}
+        for day, fid, amount in self.expenses:
+            if self.expenses_until is None or day > self.expenses_until:
+                incurred[fid] = incurred.get(fid, ZERO) + amount
         ws = WaterfallState(
             payment_date=period.payment_date,
             period_index=period.index,
@@ -354,11 +358,16 @@ class CycleFolder:
             interest_period_end=period.interest_period_end,
             accounts={aid: self._account(aid) for aid in deal.accounts},
             notes=notes,
+            fees_incurred={fid: amount for fid, amount in sorted(incurred.items()) if amount},
             fees_unpaid=fees_unpaid,
-            metrics=self._metrics(period, notes),
+            metrics=self._metrics(period),
             triggers=triggers,
             trigger_watch=watch,
             cap_usage=cap_usage,
+            ratings=self.ratings,
+            closing_date=self.closing_date,
+            collection_period_end=period.collection_period_end,
+            next_determination_date=next_determination,
             offered_receivables=self.offered.get(period.payment_date, ()),
         )
         unsplit = {
@@ -383,11 +392,21 @@ class CycleFolder:
         )
 
     def mark_period_end(self, period: SchedulePeriod, light: bool = False) -> None:
-        """Close ``period``: snapshot the pool and the collections by item."""
+        """Close ``period``: take its determinations and snapshot the collections by item."""
         self.close_period(period, light)
         self.collected_until_end = dict(self.collected)
 
 
 _ITEM_TYPES = frozenset(
     {"CollectionReceived", "RecoveryReceived", "LoanRepurchased", "LoanDefaulted", "LoanBoarded"}
+)
+_DEAL_TYPES = frozenset(
+    {
+        "NotesIssued",
+        "AdditionalReceivablesOffered",
+        "CleanUpCallElected",
+        "RatingChanged",
+        "FigureReported",
+        "ExpenseIncurred",
+    }
 )

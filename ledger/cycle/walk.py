@@ -19,6 +19,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import pairwise
 from operator import itemgetter
 from typing import Any, Literal
 
@@ -29,12 +30,16 @@ from events.cycle import (
 from events.envelope import NewEvent, RecordedEvent
 from events.policy import Identity
 from ledger.core.calendar import SchedulePeriod
+from ledger.core.expr import ExprError
+from ledger.cycle.determinations import adrb_start_date
 from ledger.cycle.plan import approval_required, plan_cycle
 from ledger.cycle.schedule import CycleError, deal_schedule, determination_date
 from ledger.cycle.seal import seal_last_posted, seal_period
 from ledger.cycle.state import CycleFolder, DeterminationState
+from ledger.deal.loader import locate
 from ledger.deal.schema import DealDefinition
 from ledger.servicing.deals import deal_in_force
+from ledger.waterfall import WaterfallError
 from projections.fast import read_rows
 from projections.fast_rows import EventRow, recorded_of, row_of
 from projections.store import ProjectedStore
@@ -76,6 +81,24 @@ def _as_recorded(new: NewEvent, seq: int) -> RecordedEvent:
 
 
 _LOOKBACK = 3
+"""Period ends a planned date's figures look back to beyond its own (at least)."""
+
+
+def _lookback(deal: DealDefinition) -> int:
+    """Period ends before the first due date that take their loan-level figures: the longest
+    average a formula metric takes (seed 004 L2637: 3 periods), and one more."""
+    longest = max((m.average_of_periods or 1 for m in deal.metrics.values()), default=1)
+    return max(_LOOKBACK, longest)
+
+
+def formula_error(deal: DealDefinition, period: SchedulePeriod, exc: Exception) -> CycleError:
+    """A formula that failed while a date was determined or planned, as the cycle's error: the
+    formula's file and line, and that nothing of the date was posted (issue 13)."""
+    path = getattr(exc, "path", None)
+    what = f"payment date {period.payment_date} of deal {deal.deal_id} not posted"
+    if path is None:
+        return CycleError(f"{what}: {exc}")
+    return CycleError(f"{what}: a formula failed at {locate(deal, path)}: {exc}")
 
 
 def _nothing_due(store: ProjectedStore, deal: DealDefinition, until: dt.date) -> bool:
@@ -122,7 +145,11 @@ class DueWalk:
         for r in rows:
             if r[1] == "NotesIssued":
                 self.folder.closing_date = dt.date.fromisoformat(r[4]["closing_date"])
-        self.schedule = deal_schedule(self.deal, self.folder.closing_date, until)
+        ahead = deal_schedule(self.deal, self.folder.closing_date, until + dt.timedelta(days=93))
+        self.schedule = tuple(p for p in ahead if p.payment_date <= until)
+        self.next_determination = {
+            p.payment_date: determination_date(n) for p, n in pairwise(ahead)
+        }
         self.pending: list[EventRow] = rows
         self.i = 0
         self.fake_seq = 10**12
@@ -150,15 +177,29 @@ class DueWalk:
             (p.index for p in self.schedule if p.payment_date not in self.posted),
             default=len(self.schedule) + 1,
         )
+        lookback = _lookback(self.deal)
         for period in self.schedule:
+            light = period.index < first_due - lookback
+            start = adrb_start_date(period.payment_date)
+            if (
+                "pool.adrb_start" in self.deal.metrics
+                and not light
+                and period.collection_period_start <= start < period.collection_period_end
+            ):
+                # a Monthly Period starting inside the collection period (seed 001's first)
+                self._feed_until(start)
+                self.folder.snapshot_adrb(start)
             self._feed_until(period.collection_period_end)
-            # metrics look back at most three period ends (seed 004 L2636: 3-period average)
-            self.folder.mark_period_end(period, light=period.index < first_due - _LOOKBACK)
-            self._feed_until(determination_date(period))
-            if period.payment_date in self.posted:
-                yield period, None
-            else:
-                yield period, self.folder.state(period)
+            try:
+                self.folder.mark_period_end(period, light=light)
+                self._feed_until(determination_date(period))
+                if period.payment_date in self.posted:
+                    yield period, None
+                    continue
+                state = self.folder.state(period, self.next_determination.get(period.payment_date))
+            except ExprError as exc:
+                raise formula_error(self.deal, period, exc) from None
+            yield period, state
 
 
 def run_one(
@@ -172,7 +213,12 @@ def run_one(
     trustee's approval of it in the same batch), then seal the period."""
     deal = walk.deal
     who = walk.who
-    planned = [replace(e, actor=who.name, role=who.role) for e in plan_cycle(deal, state, period)]
+    try:
+        planned = [
+            replace(e, actor=who.name, role=who.role) for e in plan_cycle(deal, state, period)
+        ]
+    except (ExprError, WaterfallError) as exc:
+        raise formula_error(deal, period, exc) from None
     pd = period.payment_date
     mode = next(
         (str(e.data["mode"]) for e in planned if e.type == "WaterfallExecuted"),

@@ -11,7 +11,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ledger.core.expr import ExprError, Kind, check, parse
-from ledger.deal.names import PURCHASE_NAMES, RESERVED_PREFIXES, deal_names, loan_names
+from ledger.deal.names import (
+    CLEAN_UP_NAMES,
+    PURCHASE_NAMES,
+    RESERVED_PREFIXES,
+    deal_names,
+    loan_names,
+    metric_formula_names,
+)
+from ledger.deal.primitives import CATALOGUE, family_of
 from ledger.deal.remittance import calendar_rule
 from ledger.deal.schema import DealDefinition
 from ledger.deal.steps import (
@@ -62,7 +70,10 @@ class _Checker:
         self.deal = deal
         self.problems: list[Problem] = []
         self.names = deal_names(deal)
+        self.trigger_names = deal_names(deal, plan=True)
         self.roles = set(deal.roles())
+        self.formulas: list[tuple[str, str, Kind, Mapping[str, Kind]]] = []
+        """Every formula checked: (YAML path, text, kind wanted, names it may read)."""
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -72,13 +83,17 @@ class _Checker:
     ) -> None:
         if text is None:
             return
+        known = self.names if names is None else names
         try:
             expr = parse(text)
         except ExprError as exc:  # already reported by pydantic; kept for direct callers
             self.add(path, str(exc))
             return
-        for err in check(expr, self.names if names is None else names, want):
-            self.add(path, str(err))
+        errors = check(expr, known, want)
+        for err in errors:
+            self.add(path, _with_hint(str(err)))
+        if not errors:
+            self.formulas.append((path, text, want, known))
 
     def account(self, path: str, aid: str, kinds: tuple[str, ...] = ("cash", "reserve")) -> None:
         account = self.deal.accounts.get(aid)
@@ -114,10 +129,7 @@ class _Checker:
     def check_names_and_parties(self) -> None:
         d = self.deal
         for metric in d.metrics:
-            if metric.startswith(RESERVED_PREFIXES) or not all(
-                seg and not seg.startswith("_") for seg in metric.split(".")
-            ):
-                self.add(f"metrics.{metric}", "metric name is reserved or malformed")
+            self.check_metric(metric)
         for pid, party in d.parties.items():
             for agency in party.ratings:
                 if agency not in d.agencies:
@@ -125,6 +137,37 @@ class _Checker:
         for did, definition in d.definitions.items():
             names = deal_names(d, targets=False, defs_upto=did)
             self.formula(f"definitions.{did}.formula", definition.formula, definition.kind, names)
+
+    def check_metric(self, metric: str) -> None:
+        """A declared metric is an engine primitive or a formula of the file (issue 13)."""
+        decl = self.deal.metrics[metric]
+        p = f"metrics.{metric}"
+        family = family_of(metric)
+        if decl.formula is None:
+            if family is None:
+                self.add(p, "not an engine primitive (docs/primitives.md) and no formula")
+                return
+            if decl.kind is not None and decl.kind != family.kind:
+                self.add(f"{p}.kind", f"the primitive {metric} is a {family.kind}")
+            missing = [
+                r if r == "discounted_balance" else f"parameter {r}"
+                for r in family.requires
+                if (self.deal.discounted_balance is None if r == "discounted_balance"
+                    else r not in self.deal.parameters)
+            ]  # fmt: skip
+            if missing:
+                self.add(p, f"the primitive {metric} needs {' and '.join(missing)}")
+            return
+        if (
+            family is not None
+            or metric.startswith(RESERVED_PREFIXES)
+            or not all(seg and not seg.startswith("_") for seg in metric.split("."))
+        ):
+            self.add(p, "metric name is reserved or malformed (a formula cannot reuse a name "
+                     "of docs/primitives.md)")  # fmt: skip
+            return
+        names = metric_formula_names(self.deal, metric)
+        self.formula(f"{p}.formula", decl.formula, decl.kind or "number", names)
 
     def check_accounts_notes_fees(self) -> None:
         d = self.deal
@@ -160,12 +203,15 @@ class _Checker:
         d = self.deal
         for tid, trig in d.triggers.items():
             p = f"triggers.{tid}"
-            self.formula(f"{p}.metric", trig.metric, "number")
-            self.formula(f"{p}.threshold", trig.threshold, "number")
+            names = self.trigger_names
+            self.formula(f"{p}.metric", trig.metric, "number", names)
+            self.formula(f"{p}.threshold", trig.threshold, "number", names)
             for i, step in enumerate(trig.threshold_schedule or ()):
-                self.formula(f"{p}.threshold_schedule[{i}].threshold", step.threshold, "number")
-            self.formula(f"{p}.condition", trig.condition, "bool")
-            self.formula(f"{p}.cure", trig.cure, "bool")
+                self.formula(
+                    f"{p}.threshold_schedule[{i}].threshold", step.threshold, "number", names
+                )
+            self.formula(f"{p}.condition", trig.condition, "bool", names)
+            self.formula(f"{p}.cure", trig.cure, "bool", names)
             for i, cons in enumerate(trig.consequences):
                 if cons.mode is not None:
                     self.mode(f"{p}.consequences[{i}].mode", cons.mode)
@@ -280,6 +326,31 @@ class _Checker:
         if d.clean_up_call is not None:
             self.formula("clean_up_call.condition", d.clean_up_call.condition, "bool")
             self.formula("clean_up_call.price", d.clean_up_call.price, "number")
+            proviso = {**self.names, **CLEAN_UP_NAMES}
+            self.formula("clean_up_call.proviso", d.clean_up_call.proviso, "bool", proviso)
+
+
+def _with_hint(message: str) -> str:
+    """An unknown name that is an engine determination: say how to use it."""
+    if message.startswith("unknown name "):
+        name = message.split("'")[1] if "'" in message else ""
+        family = family_of(name)
+        if family is not None and family.timing == "plan":
+            return f"{message} (an engine primitive for trigger formulas only, under metrics:)"
+        if family is not None:
+            return f"{message} (an engine primitive: declare it under metrics:)"
+        if name.startswith(tuple(p.name.split("<")[0] for p in CATALOGUE if not p.determination)):
+            return f"{message} (not offered by this deal: see docs/primitives.md)"
+        return f"{message} (neither an engine primitive, docs/primitives.md, nor defined here)"
+    return message
+
+
+def checked_formulas(deal: DealDefinition) -> list[tuple[str, str, Kind, Mapping[str, Kind]]]:
+    """Every formula of a sound deal with its YAML path, the kind it gives and the names it may
+    read (the input of :mod:`ledger.deal.probe`)."""
+    checker = _Checker(deal)
+    checker.run()
+    return checker.formulas
 
 
 def cross_check(deal: DealDefinition) -> list[Problem]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import weakref
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from ledger.core.text import find_control
 from ledger.deal.checks import Problem, cross_check, format_path
+from ledger.deal.probe import probe
 from ledger.deal.schema import DealDefinition
 from ledger.deal.steps import STEP_KINDS
 
@@ -79,23 +81,34 @@ def _pydantic_problems(exc: ValidationError) -> list[Problem]:
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-def _line_of(root: yaml.Node | None, path: str) -> int | None:
-    """The line of the deepest YAML node on ``path`` (``a.b[2].c``), or ``None``."""
+def line_of(root: yaml.Node | None, path: str) -> int | None:
+    """The line of the deepest YAML node on ``path`` (``a.b[2].c``), or ``None``. A key may
+    itself contain dots (``metrics.pool.balance.formula``: the key ``pool.balance``)."""
     node = root
     line = None
-    for match in _PATH_PART.finditer(path):
-        key, index = match.group(1), match.group(2)
+    parts = [(m.group(1), m.group(2)) for m in _PATH_PART.finditer(path)]
+    i = 0
+    while i < len(parts):
+        key, index = parts[i]
         if isinstance(node, yaml.MappingNode) and key is not None:
-            found = [(k, v) for k, v in node.value if str(getattr(k, "value", "")) == key]
-            if not found:
+            keys = {str(getattr(k, "value", "")): (k, v) for k, v in node.value}
+            for j in range(len(parts), i, -1):  # the longest dotted key first
+                segment = parts[i:j]
+                if all(k is not None for k, _ in segment):
+                    dotted = ".".join(str(k) for k, _ in segment)
+                    if dotted in keys:
+                        break
+            else:
                 break
-            key_node, node = found[0]
+            key_node, node = keys[dotted]
             line = key_node.start_mark.line + 1
+            i = j
         elif isinstance(node, yaml.SequenceNode) and index is not None:
             if int(index) >= len(node.value):
                 break
             node = node.value[int(index)]
             line = node.start_mark.line + 1
+            i += 1
         else:
             break
     return line
@@ -107,7 +120,7 @@ def _with_lines(exc: DealValidationError, text: str) -> DealValidationError:
     except yaml.YAMLError:  # pragma: no cover - the text already loaded once
         return exc
     problems = [
-        Problem(p.path, p.message, _line_of(root, p.path) if p.path else p.line)
+        Problem(p.path, p.message, line_of(root, p.path) if p.path else p.line)
         for p in exc.problems
     ]
     return DealValidationError(exc.source, problems)
@@ -121,10 +134,31 @@ def parse_deal(data: object, source: str = "<deal>") -> DealDefinition:
         deal = DealDefinition.model_validate(data)
     except ValidationError as exc:
         raise DealValidationError(source, _pydantic_problems(exc)) from None
-    problems = cross_check(deal)
+    problems = cross_check(deal) or probe(deal)
     if problems:
         raise DealValidationError(source, problems)
     return deal
+
+
+_ORIGINS: dict[int, tuple[weakref.ref[DealDefinition], str, str]] = {}
+
+
+def _remember(deal: DealDefinition, source: str, text: str) -> DealDefinition:
+    key = id(deal)
+    _ORIGINS[key] = (weakref.ref(deal, lambda _: _ORIGINS.pop(key, None)), source, text)
+    return deal
+
+
+def locate(deal: DealDefinition, path: str | None) -> str:
+    """Where a formula of ``deal`` is: ``<file>, line N (<path>)`` for a deal loaded from text
+    (its file, or the ``DealDefined`` it was recorded with), else the deal id and the path."""
+    origin = _ORIGINS.get(id(deal))
+    if origin is None or origin[0]() is not deal:
+        return f"deal {deal.deal_id}" + (f" ({path})" if path else "")
+    _, source, text = origin
+    line = line_of(yaml.compose(text, Loader=_DealYamlLoader), path) if path else None
+    where = f"{source}, line {line}" if line is not None else source
+    return where + (f" ({path})" if path else "")
 
 
 def load_deal_text(text: str, source: str = "<deal>") -> DealDefinition:
@@ -146,7 +180,7 @@ def load_deal_text(text: str, source: str = "<deal>") -> DealDefinition:
         problem = getattr(exc, "problem", None) or str(exc)
         raise DealValidationError(source, [Problem("", f"{where}YAML error: {problem}")]) from None
     try:
-        return parse_deal(data, source)
+        return _remember(parse_deal(data, source), source, text)
     except RecursionError:
         raise DealValidationError(source, [Problem("", "nested too deeply to read")]) from None
     except DealValidationError as exc:

@@ -133,7 +133,8 @@ class Fee(DealModel):
     """A fee, expense or tax.
 
     ``rate``: ``round_fen(rate × base × day count)``; ``fixed``: ``amount`` per payment date;
-    ``expense`` and ``tax``: ``amount`` if given, else the incurred amount in the state.
+    ``expense`` and ``tax``: ``amount`` if given, else the amounts incurred for the date
+    (``ExpenseIncurred`` events; none incurred, nothing due).
     """
 
     payee: Identifier
@@ -311,8 +312,16 @@ class CalendarRules(DealModel):
     """Calendar as data; the calendar module turns it into dates (PRC business days, 调休)."""
 
     business_days: Literal["prc"] = "prc"
+    makeup_workdays: Literal["business_day", "not_business_day"] = "business_day"
+    """Whether an official make-up working day (调休上班日, a Saturday or Sunday the State Council
+    makes a working day) is a business day of the deal (seed 004 L2555: 工作日 = a day banks are
+    normally open for corporate business, which they are on such a day)."""
     cut_off_date: dt.date
     closing_date: dt.date | None = None
+    assumed_closing_date: dt.date | None = None
+    """The trust effective date assumed where the document leaves ``closing_date`` blank (seed
+    004 L1737): used by the demo and by ``issue_notes`` without a date, never when the notes'
+    issue records the real one; the calendar's ``clause`` says why."""
     calculation_day: Literal["month_end"] | int
     first_calculation_date: dt.date
     collection_period: str
@@ -326,6 +335,18 @@ class CalendarRules(DealModel):
     remittance: tuple[RemittanceRule, ...] = Field(min_length=1)
     report_dates: dict[str, Offset] = Field(default_factory=dict)
     clause: str
+
+    @model_validator(mode="after")
+    def _one_closing_date(self) -> CalendarRules:
+        if self.closing_date is not None and self.assumed_closing_date is not None:
+            raise ValueError("a calendar has closing_date or assumed_closing_date, not both")
+        for day in (self.closing_date, self.assumed_closing_date):
+            if day is not None and not self.cut_off_date < day < self.first_payment_date:
+                raise ValueError(
+                    f"the closing date {day} must fall after the cut-off date and before the "
+                    "first payment date"
+                )
+        return self
 
 
 class RevolvingPeriod(DealModel):
@@ -405,17 +426,44 @@ class DiscountedBalance(DealModel):
 
 
 class CleanUpCall(DealModel):
+    """The originator's clean-up call: available on a payment date when ``condition`` holds
+    and, where the deal has one, its ``proviso`` (which may read ``clean_up.*``, the date's
+    clean-up test: seed 001 L18472-18490 "provided that all payment obligations under the Notes
+    will be thereby fulfilled"). Tested and recorded on every payment date."""
+
     condition: Formula
+    proviso: Formula | None = None
     price: Formula
     description: str
     clause: str
 
 
 class NameDecl(DealModel):
-    """A metric the projections supply (``pool.balance``) or a loan field (``loan.x``)."""
+    """A loan field (``loan.x``) a loan-level formula reads."""
 
     kind: Literal["number", "bool"] = "number"
     description: str
+
+
+class MetricDecl(DealModel):
+    """A determination the deal uses (``metrics:``): an engine primitive of
+    :mod:`ledger.deal.primitives` (no ``formula``), or a formula of the deal file over
+    parameters, dates, period-end primitives and earlier formula metrics, optionally averaged
+    over the current and up to ``average_of_periods - 1`` earlier collection periods."""
+
+    kind: Literal["number", "bool"] | None = None
+    """The primitive's kind (checked against the catalogue); a formula metric's kind (number
+    when omitted)."""
+    formula: Formula | None = None
+    average_of_periods: int | None = Field(default=None, ge=2)
+    description: str
+    clause: str | None = None
+
+    @model_validator(mode="after")
+    def _average_needs_formula(self) -> MetricDecl:
+        if self.average_of_periods is not None and self.formula is None:
+            raise ValueError("average_of_periods needs a formula (the figure to average)")
+        return self
 
 
 class Definition(DealModel):
@@ -440,7 +488,7 @@ class DealDefinition(DealModel):
     parties: dict[Identifier, Party]
     vacant_roles: tuple[Identifier, ...] = ()
     """Roles nobody holds at closing (backup servicer 'if any', seed 004 L982)."""
-    metrics: dict[str, NameDecl] = Field(default_factory=dict)
+    metrics: dict[str, MetricDecl] = Field(default_factory=dict)
     loan_fields: dict[str, NameDecl] = Field(default_factory=dict)
     definitions: dict[Identifier, Definition] = Field(default_factory=dict)
     notes: dict[Identifier, Note]

@@ -91,7 +91,8 @@ def deal_in_force(store: ProjectedStore, deal_id: str) -> DealDefinition:
     digest = str(ev.data["content_hash"])
     deal = _DEALS.get(digest)
     if deal is None:
-        deal = _DEALS[digest] = load_deal_text(str(ev.data["content"]), f"DealDefined {deal_id}")
+        source = f"the deal file of {deal_id} (DealDefined, sha256 {digest[:12]})"
+        deal = _DEALS[digest] = load_deal_text(str(ev.data["content"]), source)
     return deal
 
 

@@ -270,10 +270,11 @@ def set_up_deal(
     boarding = tapes / "boarding.csv"
     write_boarding_csv(pool, boarding)
     board_pool(store, deal_id, boarding)
-    # seeds 000 and 004 leave the closing (trust effective) date blank: the demo assumes the
-    # day after cut-off, and says so in its summary
-    closing = deal.calendar.closing_date or cut_off + timedelta(days=1)
-    issue_notes(store, deal_id, closing, who=DEMO_TRUSTEE)
+    # seeds 000 and 004 leave the closing (trust effective) date blank: the demo takes the date
+    # the deal file assumes (calendar.assumed_closing_date, with its reason), and says so
+    issue_notes(store, deal_id, who=DEMO_TRUSTEE)
+    closing = deal.calendar.closing_date or deal.calendar.assumed_closing_date
+    assert closing is not None  # issue_notes refuses a deal without either
     return DemoDeal(deal, pool, initial, factor, closing, tapes)
 
 

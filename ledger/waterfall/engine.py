@@ -22,7 +22,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from events.cycle import CapUsage
 from ledger.core.calendar.daycount import DayCount, accrue, day_count_fraction
-from ledger.core.expr import ExprError, evaluate_bool
+from ledger.core.expr import ExprError
 from ledger.core.journal import JournalEntry, Posting, transfer
 from ledger.core.money import FEN, ZERO, allocate, round_fen
 from ledger.deal.pool_rules import pool_criteria_failures
@@ -44,10 +44,25 @@ from ledger.waterfall.env import DealEnv
 from ledger.waterfall.state import Purchase, StepResult, WaterfallResult, WaterfallState
 
 _GROUP = {"cash": "trust", "reserve": "reserve", "ledger": "ledger"}
+_TOP_KEYS = frozenset(DealDefinition.model_fields)
 
 
 class WaterfallError(ValueError):
-    """The waterfall cannot run: unknown mode, inconsistent state or a formula that fails."""
+    """The waterfall cannot run: unknown mode, inconsistent state or a formula that fails
+    (``path``: the YAML path of the failing formula, when one failed)."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def formula_failure(where: str, exc: ExprError) -> WaterfallError:
+    """A formula's failure as a :class:`WaterfallError`: ``where`` is the YAML path of the
+    formula evaluated; a relative path (``amount``) is taken under ``where``'s step."""
+    path = exc.path or where
+    if exc.path is not None and exc.path.split(".")[0].split("[")[0] not in _TOP_KEYS:
+        path = f"{where}.{exc.path}"
+    return WaterfallError(f"{where}: {exc}", path)
 
 
 def posting_account(deal: DealDefinition, account_id: str) -> str:
@@ -61,10 +76,10 @@ def select_mode(deal: DealDefinition, state: WaterfallState) -> str:
     env = DealEnv(deal, state)
     for i, rule in enumerate(deal.modes):
         try:
-            if evaluate_bool(rule.when, env):
+            if env.condition(rule.when, f"modes[{i}].when"):
                 return rule.mode
         except ExprError as exc:
-            raise WaterfallError(f"modes[{i}].when: {exc}") from None
+            raise formula_failure(f"modes[{i}].when", exc) from None
     return deal.default_mode
 
 
@@ -161,7 +176,7 @@ class _Run:
             self.interest_due = self._interest_dues(env)
             self.fee_due, self.fee_within = self._fee_dues(env)
         except ExprError as exc:
-            raise WaterfallError(str(exc)) from None
+            raise WaterfallError(str(exc), exc.path) from None
         self.interest_paid = {nid: ZERO for nid in deal.notes}
         self.paid_within = {fid: ZERO for fid in deal.fees}
         self.paid_above = {fid: ZERO for fid in deal.fees}
@@ -299,7 +314,7 @@ class _Run:
             try:
                 self._step(step, by_id)
             except ExprError as exc:
-                raise WaterfallError(f"waterfalls.{self.mode}[{i}] ({step.id}): {exc}") from None
+                raise formula_failure(f"waterfalls.{self.mode}[{i}]", exc) from None
         shortfalls = {
             nid: (self.interest_due[nid] - self.interest_paid[nid])
             if note.interest_carry_forward
@@ -336,7 +351,7 @@ class _Run:
         return out
 
     def _applies(self, step: Step, env: DealEnv) -> bool:
-        return step.when is None or evaluate_bool(step.when, env)
+        return step.when is None or env.condition(step.when, "when")
 
     def _limit(self, step: Step, env: DealEnv) -> Decimal | None:
         if step.limit is None:

@@ -53,10 +53,13 @@ class WaterfallState(_Model):
     """Balances by deal account id (cash, reserve and ledger); a missing account holds zero."""
     notes: dict[str, NoteState]
     fees_incurred: dict[str, Money] = Field(default_factory=dict)
-    """Expense and tax amounts incurred for this date (fees without an amount formula)."""
+    """Expense and tax amounts incurred for this date (fees without an amount formula): the
+    ``ExpenseIncurred`` events effective after the previous determination date."""
     fees_unpaid: dict[str, Money] = Field(default_factory=dict)
     """Fee amounts unpaid on earlier dates, carried forward."""
     metrics: dict[str, StrictBool | Rate] = Field(default_factory=dict)
+    """The deal's declared metrics (determinations and formula metrics) with a value on this
+    date; a declared one missing has no value on the date (reading it is an error)."""
     triggers: dict[str, StrictBool] = Field(default_factory=dict)
     role_holders: dict[str, str | None] | None = None
     """Role → party id now (after a servicer replacement); default: the deal's parties."""
@@ -68,6 +71,12 @@ class WaterfallState(_Model):
     trigger_watch: dict[str, TriggerWatch] = Field(default_factory=dict)
     """Trigger id → the pending change from the previous evaluation (its outcome's ``watch``);
     only triggers with a breach or cure window have one."""
+    closing_date: dt.date | None = None
+    """The notes' issue (trust effective) date, ``dates.closing``; default: the deal file's."""
+    collection_period_end: dt.date | None = None
+    """``period.collection_end``: the last day of the payment date's collection period."""
+    next_determination_date: dt.date | None = None
+    """``period.next_as_of``: the next payment date's determination date."""
     offered_receivables: tuple[OfferedReceivable, ...] = ()
     """The receivables offered for this payment date, in the offer's order (a ``purchase``
     step buys whole loans of them); empty when no offer lists them."""

@@ -13,10 +13,10 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from ledger.core.expr import ExprError, evaluate_bool
+from ledger.core.expr import ExprError
 from ledger.core.money import Rate
 from ledger.deal.schema import DealDefinition, Trigger
-from ledger.waterfall.engine import WaterfallError
+from ledger.waterfall.engine import WaterfallError, formula_failure
 from ledger.waterfall.env import DealEnv
 from ledger.waterfall.state import TriggerWatch, WaterfallState
 
@@ -41,13 +41,18 @@ class TriggerOutcome(BaseModel):
 
 def threshold_on(trigger: Trigger, as_of: dt.date) -> str:
     """The threshold formula that applies on ``as_of`` (from a schedule if there is one)."""
+    return _threshold(trigger, as_of)[0]
+
+
+def _threshold(trigger: Trigger, as_of: dt.date) -> tuple[str, str]:
+    """The threshold formula that applies on ``as_of`` and its path under the trigger."""
     if trigger.threshold is not None:
-        return trigger.threshold
-    for step in trigger.threshold_schedule or ():
+        return trigger.threshold, "threshold"
+    for i, step in enumerate(trigger.threshold_schedule or ()):
         if (step.from_date is None or step.from_date <= as_of) and (
             step.until_date is None or as_of <= step.until_date
         ):
-            return step.threshold
+            return step.threshold, f"threshold_schedule[{i}].threshold"
     raise WaterfallError(f"no threshold of the schedule applies on {as_of}")
 
 
@@ -77,13 +82,15 @@ def evaluate_trigger(
     env = DealEnv(deal, state, as_of=day)
     value: Decimal | None = None
     threshold: Decimal | None = None
+    where = f"triggers.{trigger_id}"
     try:
         if trigger.metric is not None:
-            value = env.number(trigger.metric, f"triggers.{trigger_id}.metric")
-            threshold = env.number(threshold_on(trigger, day), f"triggers.{trigger_id}.threshold")
+            value = env.number(trigger.metric, f"{where}.metric")
+            formula, path = _threshold(trigger, day)
+            threshold = env.number(formula, f"{where}.{path}")
             breached = _compare(value, trigger.comparison, threshold)
         elif trigger.condition is not None:
-            breached = evaluate_bool(trigger.condition, env)
+            breached = env.condition(trigger.condition, f"{where}.condition")
         else:
             breached = declared
         if not was:
@@ -94,10 +101,10 @@ def evaluate_trigger(
         else:
             cured = not breached
             if cured and trigger.cure is not None:
-                cured = evaluate_bool(trigger.cure, env)
+                cured = env.condition(trigger.cure, f"{where}.cure")
             change, days, count = cured, trigger.cure_days, trigger.cure_evaluations
     except ExprError as exc:
-        raise WaterfallError(f"triggers.{trigger_id}: {exc}") from None
+        raise formula_failure(where, exc) from None
     watch: TriggerWatch | None = None
     if change:
         before = state.trigger_watch.get(trigger_id)
@@ -153,6 +160,7 @@ def clean_up_call_available(deal: DealDefinition, state: WaterfallState) -> bool
     if deal.clean_up_call is None:
         return False
     try:
-        return evaluate_bool(deal.clean_up_call.condition, DealEnv(deal, state))
+        env = DealEnv(deal, state)
+        return env.condition(deal.clean_up_call.condition, "clean_up_call.condition")
     except ExprError as exc:
-        raise WaterfallError(f"clean_up_call.condition: {exc}") from None
+        raise formula_failure("clean_up_call.condition", exc) from None

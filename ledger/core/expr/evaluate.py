@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import (
     ROUND_CEILING,
@@ -45,15 +46,28 @@ _ROUNDING = {"ceil_fen": ROUND_CEILING, "floor_fen": ROUND_FLOOR}
 """``ceil_fen(x)``: the smallest fen amount at or above ``x`` (a "no less than" floor holds);
 ``floor_fen(x)``: the largest at or below it (a "no more than" cap holds)."""
 
+_VARIES: ContextVar[Callable[[str], bool] | None] = ContextVar("_VARIES", default=None)
 
-def evaluate(expr: Expr | str, env: Mapping[str, Value]) -> Value:
-    """Evaluate in exact ``Decimal`` (40 significant digits) against named metric values."""
+
+def evaluate(
+    expr: Expr | str, env: Mapping[str, Value], *, explore: Callable[[str], bool] | None = None
+) -> Value:
+    """Evaluate in exact ``Decimal`` (40 significant digits) against named metric values.
+
+    ``explore`` (a probe of every path, :mod:`ledger.deal.probe`) says which names vary from
+    date to date: where an ``if`` condition or the left side of ``and``/``or`` reads one, both
+    branches are evaluated (and may fail), not only the one this state takes.
+    """
     node = parse(expr) if isinstance(expr, str) else expr
-    with localcontext() as ctx:
-        ctx.prec = 40
-        ctx.traps[DivisionByZero] = True
-        ctx.traps[InvalidOperation] = True
-        value = _eval(node, env)
+    token = _VARIES.set(explore)
+    try:
+        with localcontext() as ctx:
+            ctx.prec = 40
+            ctx.traps[DivisionByZero] = True
+            ctx.traps[InvalidOperation] = True
+            value = _eval(node, env)
+    finally:
+        _VARIES.reset(token)
     if isinstance(value, _SpanValue):
         raise ExprError("formula gives a span (months/days) on its own", node.pos)
     return value
@@ -158,6 +172,9 @@ def _eval(node: Expr, env: Mapping[str, Value]) -> _Any:
     if isinstance(node, Call):
         if node.func == "if":
             cond = _bool(node.args[0], env)
+            if _varies(node.args[0]):
+                then, other = _eval(node.args[1], env), _eval(node.args[2], env)
+                return then if cond else other
             return _eval(node.args[1] if cond else node.args[2], env)
         if node.func in _ROUNDING:
             return _num(node.args[0], env).quantize(_FEN, rounding=_ROUNDING[node.func])
@@ -170,6 +187,11 @@ def _eval(node: Expr, env: Mapping[str, Value]) -> _Any:
     raise ExprError(f"unknown node {type(node).__name__}", node.pos)  # pragma: no cover
 
 
+def _varies(node: Expr) -> bool:
+    varies = _VARIES.get()
+    return varies is not None and any(varies(name) for name in node.names())
+
+
 def _date(node: Expr, env: Mapping[str, Value]) -> dt.date:
     v = _eval(node, env)
     if _kind_of(v) != "date":
@@ -180,10 +202,12 @@ def _date(node: Expr, env: Mapping[str, Value]) -> dt.date:
 
 def _eval_binary(node: Binary, env: Mapping[str, Value]) -> _Any:
     op = node.op
-    if op == "and":
-        return _bool(node.left, env) and _bool(node.right, env)
-    if op == "or":
-        return _bool(node.left, env) or _bool(node.right, env)
+    if op in ("and", "or"):
+        first = _bool(node.left, env)
+        if _varies(node.left) or first == (op == "and"):
+            second = _bool(node.right, env)
+            return (first and second) if op == "and" else (first or second)
+        return first
     left, right = _eval(node.left, env), _eval(node.right, env)
     kl, kr = _kind_of(left), _kind_of(right)
     if op in ("==", "!="):

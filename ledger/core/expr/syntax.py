@@ -24,9 +24,11 @@ RATING_SCALE: tuple[str, ...] = (
 class ExprError(ValueError):
     """A formula outside the grammar, with an unknown name, or that cannot be evaluated."""
 
-    def __init__(self, message: str, position: int | None = None) -> None:
+    def __init__(self, message: str, position: int | None = None, path: str | None = None) -> None:
         self.reason = message
         self.position = position
+        self.path = path
+        """YAML path of the deal formula that failed (the innermost one), where known."""
         where = f" at column {position + 1}" if position is not None else ""
         super().__init__(f"{message}{where}")
 
